@@ -1,0 +1,104 @@
+/**
+ * The bundle format: the one contract between the packager (which writes bundles) and the worker (which serves them).
+ * A bundle is a folder (or KV entry set) holding exactly the files in {@link BUNDLE_FILES}.
+ * Bump {@link BUNDLE_FORMAT_VERSION} for any change a reader of an older bundle could misread.
+ */
+import { z } from 'zod';
+
+export const BUNDLE_FORMAT_VERSION = 1;
+
+export const BUNDLE_FILES = {
+  manifest: 'manifest.json',
+  model: 'model.onnx',
+  tokenizer: 'tokenizer.json',
+} as const;
+
+/** Name of the one graph output every bundle has: [batch, dimensions] float32. */
+export const SENTENCE_EMBEDDING_OUTPUT = 'sentence_embedding';
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lowercase hex sha256');
+const byteCount = z.number().int().nonnegative();
+
+export const PoolingMode = z.enum(['mean', 'cls', 'max']);
+export type PoolingMode = z.infer<typeof PoolingMode>;
+
+/** int8-compute: DynamicQuantizeLinear + MatMulInteger; int8-storage: int8 weights dequantized to fp32 for MatMul. */
+export const QuantizationMode = z.enum(['int8-compute', 'int8-storage', 'none']);
+export type QuantizationMode = z.infer<typeof QuantizationMode>;
+
+export const BundleFile = z.object({ bytes: byteCount, sha256: sha256Hex });
+
+export const BundleManifest = z.object({
+  formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
+  /** Human-readable model name, e.g. "all-MiniLM-L6-v2"; shown as `model` in API responses. */
+  modelName: z.string().min(1),
+  /** Length of each output vector. */
+  dimensions: z.number().int().positive(),
+  /** Output sizes a client may ask for via OpenAI's `dimensions` (Matryoshka models list several); always has `dimensions`. */
+  allowedDimensions: z.array(z.number().int().positive()).min(1),
+  /** Longest token sequence (special tokens included) the model accepts. */
+  maxTokens: z.number().int().positive(),
+  pooling: PoolingMode,
+  /** True when L2 normalisation is folded into the graph. */
+  normalize: z.boolean(),
+  /** Graph inputs, in the names the graph uses; token_type_ids only for models that take it. */
+  inputs: z.array(z.enum(['input_ids', 'attention_mask', 'token_type_ids'])).min(1),
+  output: z.literal(SENTENCE_EMBEDDING_OUTPUT),
+  /** Integer dtype of input_ids / attention_mask / token_type_ids. */
+  inputDtype: z.enum(['int64', 'int32']),
+  /** Arguments for `new Tokenizer(tokenizerJson, tokenizerConfig)` from @huggingface/tokenizers. */
+  tokenizerConfig: z.record(z.string(), z.unknown()),
+  quantization: QuantizationMode,
+  vocabulary: z.object({ before: z.number().int().positive(), after: z.number().int().positive() }),
+  files: z.object({ 'model.onnx': BundleFile, 'tokenizer.json': BundleFile }),
+  /** Stored bytes by part of the model. */
+  bytes: z.object({
+    total: byteCount,
+    embeddings: byteCount,
+    layers: byteCount,
+    tokenizer: byteCount,
+  }),
+  /**
+   * sha256 over the model and tokenizer hashes and every manifest field that changes a vector; the worker's cache
+   * namespace, so two bundles never share cache entries.
+   */
+  contentHash: sha256Hex,
+  /** sha256 of each input file the bundle was made from, by file name. */
+  sourceFiles: z.record(z.string(), sha256Hex),
+  fidelity: z
+    .object({
+      samples: z.number().int().nonnegative(),
+      meanCosine: z.number(),
+      minCosine: z.number(),
+    })
+    .nullable(),
+  /** WASM heap bytes after creating an inference session for the bundle (onnxruntime-web, Node). */
+  wasmHeapBytes: byteCount.nullable(),
+  createdBy: z.string(),
+});
+export type BundleManifest = z.infer<typeof BundleManifest>;
+
+/** The manifest fields that change the vector for a given text; everything in contentHash besides file hashes. */
+export function vectorAffectingFields(m: Omit<BundleManifest, 'contentHash'>) {
+  return {
+    formatVersion: m.formatVersion,
+    model: m.files['model.onnx'].sha256,
+    tokenizer: m.files['tokenizer.json'].sha256,
+    tokenizerConfig: m.tokenizerConfig,
+    maxTokens: m.maxTokens,
+    pooling: m.pooling,
+    normalize: m.normalize,
+    inputs: m.inputs,
+    inputDtype: m.inputDtype,
+  };
+}
+
+/** Parses a manifest, throwing an Error whose message names the first bad field. */
+export function parseBundleManifest(json: unknown): BundleManifest {
+  const result = BundleManifest.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new Error(`invalid bundle manifest: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,66 @@
+import { DataType, onnx, toNumber, type TensorProto } from './proto.js';
+
+/** The shape of a tensor as plain numbers. */
+export function tensorDims(tensor: TensorProto): number[] {
+  return tensor.dims.map((d) => toNumber(d as number));
+}
+
+function rawView(tensor: TensorProto): Uint8Array | null {
+  return tensor.rawData && tensor.rawData.length > 0 ? tensor.rawData : null;
+}
+
+/** Reads a FLOAT tensor, whether stored in raw_data or float_data; the result is a copy the caller may mutate. */
+export function readFloat32(tensor: TensorProto): Float32Array {
+  if (tensor.dataType !== DataType.FLOAT) {
+    throw new Error(`tensor ${tensor.name} is ${DataType[tensor.dataType]}, expected FLOAT`);
+  }
+  const raw = rawView(tensor);
+  if (raw) return new Float32Array(raw.slice().buffer, 0, raw.length / 4);
+  return Float32Array.from(tensor.floatData);
+}
+
+/** Reads an INT64 (or INT32) tensor as numbers; used for shapes, axes and ids. */
+export function readIntegers(tensor: TensorProto): number[] {
+  const raw = rawView(tensor);
+  if (tensor.dataType === DataType.INT64) {
+    if (raw) return Array.from(new BigInt64Array(raw.slice().buffer), (v) => Number(v));
+    return tensor.int64Data.map((v) => toNumber(v as number));
+  }
+  if (tensor.dataType === DataType.INT32) {
+    if (raw) return Array.from(new Int32Array(raw.slice().buffer));
+    return Array.from(tensor.int32Data);
+  }
+  throw new Error(`tensor ${tensor.name} is ${DataType[tensor.dataType]}, expected an integer tensor`);
+}
+
+function bytesOf(view: ArrayBufferView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/** A FLOAT initializer stored as raw little-endian bytes. */
+export function float32Tensor(name: string, dims: number[], data: Float32Array): TensorProto {
+  return onnx.TensorProto.create({ name, dims, dataType: DataType.FLOAT, rawData: bytesOf(data) });
+}
+
+/** An INT8 initializer. */
+export function int8Tensor(name: string, dims: number[], data: Int8Array): TensorProto {
+  return onnx.TensorProto.create({ name, dims, dataType: DataType.INT8, rawData: bytesOf(data) });
+}
+
+/** A UINT8 initializer. */
+export function uint8Tensor(name: string, dims: number[], data: Uint8Array): TensorProto {
+  return onnx.TensorProto.create({ name, dims, dataType: DataType.UINT8, rawData: bytesOf(data) });
+}
+
+/** An INT64 initializer (shapes, axes, gather indices). */
+export function int64Tensor(name: string, dims: number[], values: number[]): TensorProto {
+  const data = BigInt64Array.from(values, (v) => BigInt(v));
+  return onnx.TensorProto.create({ name, dims, dataType: DataType.INT64, rawData: bytesOf(data) });
+}
+
+/** Byte size of a tensor's payload as stored in the file. */
+export function tensorByteLength(tensor: TensorProto): number {
+  const raw = rawView(tensor);
+  if (raw) return raw.length;
+  return tensor.floatData.length * 4 + tensor.int32Data.length * 4 + tensor.int64Data.length * 8 + tensor.doubleData.length * 8;
+}

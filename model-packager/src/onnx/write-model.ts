@@ -1,0 +1,6 @@
+import { onnx, type ModelProto } from './proto.js';
+
+/** Serialises a model to ONNX bytes (all tensors inline). */
+export function encodeOnnxModel(model: ModelProto): Uint8Array {
+  return onnx.ModelProto.encode(model).finish();
+}
