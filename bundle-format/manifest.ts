@@ -19,7 +19,8 @@ export const SENTENCE_EMBEDDING_OUTPUT = 'sentence_embedding';
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lowercase hex sha256');
 const byteCount = z.number().int().nonnegative();
 
-export const PoolingMode = z.enum(['mean', 'cls', 'max']);
+/** sentence-transformers pooling modes; mean_sqrt_len is sum / sqrt(tokens) (Universal Sentence Encoder). */
+export const PoolingMode = z.enum(['mean', 'cls', 'max', 'mean_sqrt_len']);
 export type PoolingMode = z.infer<typeof PoolingMode>;
 
 /** int8-compute: DynamicQuantizeLinear + MatMulInteger; int8-storage: int8 weights dequantized to fp32 for MatMul. */
