@@ -1,4 +1,7 @@
-import { AttributeType, onnx, type AttributeProto, type GraphProto, type NodeProto, type TensorProto } from './proto.js';
+import { AttributeType, onnx, type AttributeProto, type IGraphProto, type NodeProto, type TensorProto } from './proto.js';
+
+// Helpers take the protobufjs interface types (IGraphProto) so they accept both decoded and hand-built graphs.
+type GraphProto = IGraphProto;
 
 export type AttributeValue = number | number[] | string | TensorProto | { float: number } | { floats: number[] };
 
@@ -66,13 +69,13 @@ export function getAttribute(node: NodeProto, name: string): number | number[] |
 
 /** Initializers by name. */
 export function initializerMap(graph: GraphProto): Map<string, TensorProto> {
-  return new Map((graph.initializer as TensorProto[]).map((t) => [t.name, t]));
+  return new Map(((graph.initializer ?? []) as TensorProto[]).map((t) => [t.name, t]));
 }
 
 /** For each tensor name, the nodes that read it. */
 export function consumerMap(graph: GraphProto): Map<string, NodeProto[]> {
   const map = new Map<string, NodeProto[]>();
-  for (const node of graph.node as NodeProto[]) {
+  for (const node of (graph.node ?? []) as NodeProto[]) {
     for (const input of node.input) {
       if (!input) continue;
       const list = map.get(input) ?? [];
@@ -86,7 +89,7 @@ export function consumerMap(graph: GraphProto): Map<string, NodeProto[]> {
 /** For each tensor name, the node that writes it. */
 export function producerMap(graph: GraphProto): Map<string, NodeProto> {
   const map = new Map<string, NodeProto>();
-  for (const node of graph.node as NodeProto[]) for (const output of node.output) map.set(output, node);
+  for (const node of (graph.node ?? []) as NodeProto[]) for (const output of node.output) map.set(output, node);
   return map;
 }
 
@@ -99,7 +102,7 @@ export function defaultOpset(model: { opsetImport: { domain?: string | null; ver
 /** Removes initializers no node reads any more (after a pass replaced them). */
 export function dropUnusedInitializers(graph: GraphProto): void {
   const used = new Set<string>();
-  for (const node of graph.node as NodeProto[]) for (const input of node.input) used.add(input);
-  for (const out of graph.output) used.add(out.name ?? '');
-  graph.initializer = (graph.initializer as TensorProto[]).filter((t) => used.has(t.name));
+  for (const node of (graph.node ?? []) as NodeProto[]) for (const input of node.input) used.add(input);
+  for (const out of graph.output ?? []) used.add(out.name ?? '');
+  graph.initializer = ((graph.initializer ?? []) as TensorProto[]).filter((t) => used.has(t.name));
 }

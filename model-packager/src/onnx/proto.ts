@@ -14,6 +14,8 @@ export type ValueInfoProto = onnxProto.onnx.ValueInfoProto;
 export type AttributeProto = onnxProto.onnx.AttributeProto;
 export type INodeProto = onnxProto.onnx.INodeProto;
 export type ITensorProto = onnxProto.onnx.ITensorProto;
+export type IGraphProto = onnxProto.onnx.IGraphProto;
+export type IModelProto = onnxProto.onnx.IModelProto;
 
 export const DataType = onnxProto.onnx.TensorProto.DataType;
 export const AttributeType = onnxProto.onnx.AttributeProto.AttributeType;
