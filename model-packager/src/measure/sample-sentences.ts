@@ -1,0 +1,38 @@
+/**
+ * Sentences used to measure fidelity when the user gives neither --eval-text nor --corpus: everyday English of
+ * mixed length and topic, so the figure says something about text the model was not pruned for.
+ */
+export const SAMPLE_SENTENCES: readonly string[] = [
+  'A man is playing a guitar on the street corner.',
+  'The quarterly report shows revenue grew by 12 percent.',
+  'How do I reset my password if I no longer have access to my email?',
+  'Two dogs are running through a field of tall grass.',
+  'The committee postponed its decision until next Tuesday.',
+  'Photosynthesis converts light energy into chemical energy stored in glucose.',
+  'She bought fresh bread, cheese and a bottle of olive oil at the market.',
+  'Is there a train from Berlin to Prague that leaves before noon?',
+  'The software update fixes a crash when opening large spreadsheets.',
+  'Children were building sandcastles while the tide slowly came in.',
+  'Interest rates are expected to remain unchanged this year.',
+  'Please restart the router and check whether the lights turn green.',
+  'The museum reopened after a two-year renovation of its east wing.',
+  'A woman is slicing tomatoes in a small kitchen.',
+  'Our team shipped the new search feature ahead of schedule.',
+  'Heavy rain caused flooding in several low-lying neighbourhoods overnight.',
+  'What is the difference between a virus and a bacterium?',
+  'The orchestra performed Beethoven’s ninth symphony to a full house.',
+  'He forgot his umbrella and got soaked on the way home.',
+  'Add two cups of flour and stir until the batter is smooth.',
+  'The defendant pleaded not guilty to all charges.',
+  'Solar panels on the roof now cover most of the building’s electricity needs.',
+  'Can you recommend a good book about the history of mathematics?',
+  'The cat is sleeping on the warm windowsill.',
+  'Researchers published a dataset of 40,000 annotated images.',
+  'The flight was delayed by three hours because of fog.',
+  'Regular exercise improves both physical and mental health.',
+  'The startup raised $5 million in its first funding round.',
+  'A group of hikers reached the summit just before sunset.',
+  'Customers can return unused items within thirty days of purchase.',
+  'The river freezes over every winter, and people skate on it.',
+  'Our API returns a JSON object with an error code and a message.',
+];

@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { PoolingMode } from '../../../bundle-format/manifest.js';
+import { PackError } from '../errors.js';
+import { readOnnxModel } from '../onnx/read-model.js';
+import type { ModelProto } from '../onnx/proto.js';
+import { wordPieceTokenizerFromVocab } from './wordpiece-from-vocab.js';
+
+/** Everything the packer needs from a sentence-transformers / optimum export folder. */
+export interface ModelDir {
+  dir: string;
+  modelName: string;
+  model: ModelProto;
+  /** Path of model.onnx, to read a second, untouched copy (the fidelity reference). */
+  modelPath: string;
+  tokenizerJson: Record<string, unknown>;
+  tokenizerConfig: Record<string, unknown>;
+  pooling: PoolingMode;
+  normalize: boolean;
+  /** Longest sequence the model is used with (sentence_bert_config max_seq_length, capped by position table). */
+  maxTokens: number;
+  /** sha256 of each source file read. */
+  sourceFiles: Record<string, string>;
+  /** Human-readable notes about defaults the reader had to assume. */
+  notes: string[];
+}
+
+async function readJson(path: string, required: boolean): Promise<Record<string, unknown> | undefined> {
+  if (!existsSync(path)) {
+    if (required) throw new PackError('missing-input', `${path} is missing`);
+    return undefined;
+  }
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new PackError('bad-input', `${path} is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function sha256(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Maps a sentence-transformers 1_Pooling/config.json to one pooling mode, refusing combinations we cannot fold. */
+function poolingFrom(config: Record<string, unknown> | undefined, notes: string[]): PoolingMode {
+  if (!config) {
+    notes.push('no 1_Pooling/config.json: using mean pooling (the sentence-transformers default)');
+    return 'mean';
+  }
+  const modes: PoolingMode[] = [];
+  if (config.pooling_mode_mean_tokens) modes.push('mean');
+  if (config.pooling_mode_cls_token) modes.push('cls');
+  if (config.pooling_mode_max_tokens) modes.push('max');
+  if (config.pooling_mode_mean_sqrt_len_tokens) modes.push('mean_sqrt_len');
+  for (const key of ['pooling_mode_weightedmean_tokens', 'pooling_mode_lasttoken']) {
+    if (config[key]) throw new PackError('unsupported-graph', `1_Pooling/config.json asks for ${key}; supported: mean, cls, max, mean_sqrt_len`);
+  }
+  if (modes.length !== 1) {
+    throw new PackError(
+      'unsupported-graph',
+      `1_Pooling/config.json enables ${modes.length === 0 ? 'no pooling mode' : modes.join(' + ')}; expected exactly one of mean, cls, max, mean_sqrt_len`,
+    );
+  }
+  return modes[0];
+}
+
+/**
+ * Reads a model folder: model.onnx, tokenizer.json (or vocab.txt), config.json and the sentence-transformers files.
+ *
+ * @example
+ *   const source = await readModelDir('exports/all-MiniLM-L6-v2');
+ */
+export async function readModelDir(dir: string): Promise<ModelDir> {
+  const root = resolve(dir);
+  const info = await stat(root).catch(() => null);
+  if (!info || !info.isDirectory()) throw new PackError('missing-input', `model folder ${dir} does not exist`);
+  const notes: string[] = [];
+  const sourceFiles: Record<string, string> = {};
+
+  const modelPath = join(root, 'model.onnx');
+  if (!existsSync(modelPath)) throw new PackError('missing-input', `${join(dir, 'model.onnx')} is missing (expected an fp32 ONNX export)`);
+  const model = await readOnnxModel(modelPath);
+  sourceFiles['model.onnx'] = sha256(await readFile(modelPath));
+
+  let tokenizerJson = await readJson(join(root, 'tokenizer.json'), false);
+  const tokenizerConfig = (await readJson(join(root, 'tokenizer_config.json'), false)) ?? {};
+  if (tokenizerJson) {
+    sourceFiles['tokenizer.json'] = sha256(await readFile(join(root, 'tokenizer.json')));
+  } else if (existsSync(join(root, 'vocab.txt'))) {
+    const vocabText = await readFile(join(root, 'vocab.txt'), 'utf8');
+    sourceFiles['vocab.txt'] = sha256(vocabText);
+    tokenizerJson = wordPieceTokenizerFromVocab(vocabText, tokenizerConfig);
+    notes.push('no tokenizer.json: built a WordPiece tokenizer from vocab.txt');
+  } else {
+    throw new PackError('missing-input', `${dir} has neither tokenizer.json nor vocab.txt`);
+  }
+
+  const config = (await readJson(join(root, 'config.json'), false)) ?? {};
+  const modules = (await readJson(join(root, 'modules.json'), false)) as unknown as { type?: string }[] | undefined;
+  const poolingConfig = await readJson(join(root, '1_Pooling', 'config.json'), false);
+  const stConfig = (await readJson(join(root, 'sentence_bert_config.json'), false)) ?? {};
+  for (const [name, value] of Object.entries({ 'config.json': config, '1_Pooling/config.json': poolingConfig, 'sentence_bert_config.json': stConfig, 'modules.json': modules })) {
+    if (value && Object.keys(value).length > 0) sourceFiles[name] = sha256(JSON.stringify(value));
+  }
+
+  const normalize = Array.isArray(modules) && modules.some((m) => typeof m.type === 'string' && m.type.endsWith('.Normalize'));
+  if (!modules) notes.push('no modules.json: output is not L2-normalised');
+  const pooling = poolingFrom(poolingConfig, notes);
+
+  const positions = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : undefined;
+  const seqLength = typeof stConfig.max_seq_length === 'number' ? stConfig.max_seq_length : undefined;
+  const configured = [positions, seqLength, typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e6 ? tokenizerConfig.model_max_length : undefined]
+    .filter((v): v is number => typeof v === 'number' && v > 0);
+  const maxTokens = configured.length > 0 ? Math.min(...configured) : 512;
+  if (configured.length === 0) notes.push('no max_seq_length or max_position_embeddings: assuming 512 tokens');
+
+  return {
+    dir: root,
+    modelName: basename(root),
+    model,
+    modelPath,
+    tokenizerJson,
+    tokenizerConfig,
+    pooling,
+    normalize,
+    maxTokens,
+    sourceFiles,
+    notes,
+  };
+}
