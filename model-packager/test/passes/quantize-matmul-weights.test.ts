@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest';
+import { PackError } from '../../src/errors.js';
+import { defaultOpset, initializerMap, makeNode } from '../../src/onnx/graph.js';
+import { DataType, onnx, type ModelProto, type NodeProto, type TensorProto } from '../../src/onnx/proto.js';
+import { float32Tensor, readFloat32 } from '../../src/onnx/tensor.js';
+import { encodeOnnxModel } from '../../src/onnx/write-model.js';
+import { createWasmSession, ort } from '../../src/runtime/ort-node.js';
+import { dequantizePerColumn, quantizePerColumn } from '../../src/quant/int8.js';
+import { quantizeMatMulWeights, type MatMulQuantizationMode } from '../../src/passes/quantize-matmul-weights.js';
+
+/** Deterministic values in [-1, 1) (xorshift), so failures reproduce. */
+function pseudoRandom(seed: number, count: number, scale = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  return Float32Array.from({ length: count }, () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return ((s / 2 ** 32) * 2 - 1) * scale;
+  });
+}
+
+/** A float tensor's value info; no dims means shape unknown. */
+function valueInfo(name: string, dims?: (number | string)[]) {
+  const shape = dims && { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) };
+  return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: DataType.FLOAT, shape } } });
+}
+
+function model(nodes: NodeProto[], initializers: TensorProto[], inputDims: number[], output: string, opset = 17): ModelProto {
+  const graph = onnx.GraphProto.create({
+    name: 'test',
+    node: nodes,
+    initializer: initializers,
+    input: [valueInfo('x', inputDims)],
+    output: [valueInfo(output)],
+  });
+  return onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: opset }], graph });
+}
+
+
+async function run(m: ModelProto, x: Float32Array, dims: number[], output: string): Promise<Float32Array> {
+  const session = await createWasmSession(encodeOnnxModel(m));
+  const result = await session.run({ x: new ort.Tensor('float32', x, dims) });
+  await session.release();
+  return result[output].data as Float32Array;
+}
+
+const K = 48;
+const N = 20;
+const ROWS = 6;
+
+/** Weight columns with very different magnitudes, so a per-tensor scale would visibly lose the small columns. */
+function weight(): Float32Array {
+  const w = pseudoRandom(7, K * N);
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) w[k * N + n] *= 0.01 * (n + 1) ** 2;
+  return w;
+}
+
+describe('quantizePerColumn', () => {
+  it('keeps every element within half a step of its column scale, zero columns included', () => {
+    const w = weight();
+    for (let k = 0; k < K; k++) w[k * N + 3] = 0;
+    const q = quantizePerColumn(w, K, N);
+    const dq = dequantizePerColumn(q, K, N);
+    for (let k = 0; k < K; k++) {
+      for (let n = 0; n < N; n++) {
+        expect(Math.abs(w[k * N + n] - dq[k * N + n])).toBeLessThanOrEqual(q.scales[n] / 2 + 1e-7 * q.scales[n]);
+      }
+    }
+    expect(Array.from({ length: K }, (_, k) => dq[k * N + 3])).toEqual(new Array(K).fill(0));
+    expect(Math.max(...q.values)).toBeLessThanOrEqual(127);
+    expect(Math.min(...q.values)).toBeGreaterThanOrEqual(-127);
+  });
+});
+
+describe('quantizeMatMulWeights', () => {
+  const w = weight();
+  const bias = pseudoRandom(11, N, 0.5);
+  const x = pseudoRandom(3, ROWS * K, 2);
+  const xDims = [2, ROWS / 2, K];
+  const linear = (opset = 17) =>
+    model(
+      [makeNode('MatMul', ['x', 'w'], ['h']), makeNode('Add', ['h', 'b'], ['y'])],
+      [float32Tensor('w', [K, N], w), float32Tensor('b', [N], bias)],
+      xDims,
+      'y',
+      opset,
+    );
+
+  /**
+   * Per output element, |y_int8 - y_fp32| <= sum_k |x_k| * s_n / 2 (weight rounding) + a_s / 2 * sum_k |dq(w)_kn|
+   * (activation rounding, int8-compute only, a_s = (max(x, 0) - min(x, 0)) / 255), plus float slack.
+   */
+  function bound(mode: MatMulQuantizationMode): Float32Array {
+    const q = quantizePerColumn(w, K, N);
+    const dq = dequantizePerColumn(q, K, N);
+    const xs = Array.from(x);
+    const aScale = (Math.max(0, ...xs) - Math.min(0, ...xs)) / 255;
+    const out = new Float32Array(ROWS * N);
+    for (let r = 0; r < ROWS; r++) {
+      for (let n = 0; n < N; n++) {
+        let b = 0;
+        for (let k = 0; k < K; k++) {
+          b += (Math.abs(x[r * K + k]) * q.scales[n]) / 2;
+          if (mode === 'int8-compute') b += (aScale / 2) * Math.abs(dq[k * N + n]);
+        }
+        out[r * N + n] = b + 1e-5;
+      }
+    }
+    return out;
+  }
+
+  for (const mode of ['int8-compute', 'int8-storage'] as const) {
+    it(`${mode}: the quantized MatMul's output in ORT-web stays within the rounding bound of fp32`, async () => {
+      const reference = await run(linear(), x, xDims, 'y');
+      const { model: quantized, report } = quantizeMatMulWeights(linear(), mode);
+      const actual = await run(quantized, x, xDims, 'y');
+      const limit = bound(mode);
+      let worst = 0;
+      for (let i = 0; i < reference.length; i++) {
+        expect(Math.abs(actual[i] - reference[i])).toBeLessThanOrEqual(limit[i]);
+        worst = Math.max(worst, Math.abs(actual[i] - reference[i]));
+      }
+      // The int8 result is not simply the fp32 one: quantization happened.
+      expect(worst).toBeGreaterThan(0);
+      expect(report).toMatchObject({ tensors: 1, bytesBefore: K * N * 4, bytesAfter: K * N + N * 4 });
+      const q = quantizePerColumn(w, K, N);
+      expect(report.maxAbsError).toBeLessThanOrEqual(Math.max(...q.scales) / 2 + 1e-9);
+    });
+  }
+
+  it('int8-compute: quantizes a shared activation once and stores the weights as int8', () => {
+    const w2 = pseudoRandom(5, K * N);
+    const m = model(
+      [makeNode('MatMul', ['x', 'w'], ['q']), makeNode('MatMul', ['x', 'w2'], ['k']), makeNode('Add', ['q', 'k'], ['y'])],
+      [float32Tensor('w', [K, N], w), float32Tensor('w2', [K, N], w2)],
+      xDims,
+      'y',
+    );
+    const { model: out } = quantizeMatMulWeights(m, 'int8-compute');
+    const ops = (out.graph!.node as NodeProto[]).map((n) => n.opType);
+    expect(ops.filter((o) => o === 'DynamicQuantizeLinear')).toHaveLength(1);
+    expect(ops.filter((o) => o === 'MatMulInteger')).toHaveLength(2);
+    expect(ops).not.toContain('MatMul');
+    const types = (out.graph!.initializer as TensorProto[]).map((t) => DataType[t.dataType]);
+    expect(types.filter((t) => t === 'INT8')).toHaveLength(2);
+    expect((out.graph!.initializer as TensorProto[]).some((t) => t.name === 'w' || t.name === 'w2')).toBe(false);
+  });
+
+  it('int8-storage: dequantizes per column (axis 1) at opset 13+ and keeps the bias in fp32', () => {
+    const { model: out } = quantizeMatMulWeights(linear(), 'int8-storage');
+    const dq = (out.graph!.node as NodeProto[]).find((n) => n.opType === 'DequantizeLinear')!;
+    expect(dq.attribute.find((a) => a.name === 'axis')?.i).toBe(1);
+    const b = initializerMap(out.graph as onnx.GraphProto).get('b')!;
+    expect(b.dataType).toBe(DataType.FLOAT);
+    expect(readFloat32(b)).toEqual(bias);
+  });
+
+  it('int8-storage at opset 12 (no per-axis DequantizeLinear) keeps the opset and stays within the bound', async () => {
+    const reference = await run(linear(12), x, xDims, 'y');
+    const { model: out } = quantizeMatMulWeights(linear(12), 'int8-storage');
+    expect(defaultOpset(out)).toBe(12);
+    const actual = await run(out, x, xDims, 'y');
+    const limit = bound('int8-storage');
+    for (let i = 0; i < reference.length; i++) expect(Math.abs(actual[i] - reference[i])).toBeLessThanOrEqual(limit[i]);
+  });
+
+  for (const mode of ['int8-compute', 'int8-storage'] as const) {
+    it(`${mode}: a Gemm with transB, alpha, beta and C matches fp32 within the bound`, async () => {
+      // Gemm B stored [N, K] (transB = 1), as torch exports nn.Linear when it chooses Gemm.
+      const wt = new Float32Array(N * K);
+      for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) wt[n * K + k] = w[k * N + n];
+      const gemm = () =>
+        model(
+          [makeNode('Gemm', ['x', 'wt', 'c'], ['y'], { transB: 1, alpha: 0.5, beta: { float: 2 } })],
+          [float32Tensor('wt', [N, K], wt), float32Tensor('c', [N], bias)],
+          [ROWS, K],
+          'y',
+        );
+      const reference = await run(gemm(), x, [ROWS, K], 'y');
+      const { model: out } = quantizeMatMulWeights(gemm(), mode);
+      expect((out.graph!.node as NodeProto[]).map((n) => n.opType)).not.toContain('Gemm');
+      const actual = await run(out, x, [ROWS, K], 'y');
+      const limit = bound(mode);
+      for (let i = 0; i < reference.length; i++) expect(Math.abs(actual[i] - reference[i])).toBeLessThanOrEqual(0.5 * limit[i] + 1e-5);
+    });
+  }
+
+  it('refuses a graph with no constant-weight MatMul, and a Gemm with transA', () => {
+    const noWeights = model([makeNode('MatMul', ['x', 'x'], ['y'])], [], [K, K], 'y');
+    expect(() => quantizeMatMulWeights(noWeights, 'int8-compute')).toThrow(PackError);
+    expect(() => quantizeMatMulWeights(noWeights, 'int8-compute')).toThrow(/no MatMul or Gemm with a constant 2-D float32 weight/);
+    const transA = model([makeNode('Gemm', ['x', 'w'], ['y'], { transA: 1 })], [float32Tensor('w', [K, N], w)], [K, ROWS], 'y');
+    expect(() => quantizeMatMulWeights(transA, 'int8-storage')).toThrow(/transA=1/);
+  });
+});
