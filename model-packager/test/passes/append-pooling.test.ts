@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SENTENCE_EMBEDDING_OUTPUT, type PoolingMode } from '../../../bundle-format/manifest.js';
 import { PackError } from '../../src/errors.js';
 import { makeNode } from '../../src/onnx/graph.js';
-import { DataType, onnx, type ModelProto, type NodeProto } from '../../src/onnx/proto.js';
+import { DataType, onnx, type GraphProto, type ModelProto, type NodeProto } from '../../src/onnx/proto.js';
 import { int64Tensor } from '../../src/onnx/tensor.js';
 import { encodeOnnxModel } from '../../src/onnx/write-model.js';
 import { createWasmSession, ort } from '../../src/runtime/ort-node.js';
@@ -97,7 +97,7 @@ describe('appendPooling', () => {
 
   it('makes sentence_embedding [batch, hidden] the only output and drops the pooler branch', () => {
     const model = appendPooling(encoderModel(17), { pooling: 'mean', normalize: true, hiddenOutput: 'last_hidden_state' });
-    const graph = model.graph!;
+    const graph = model.graph as GraphProto;
     expect(graph.output.map((o) => o.name)).toEqual([SENTENCE_EMBEDDING_OUTPUT]);
     const dims = graph.output[0].type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
     expect(dims).toEqual(['batch', HIDDEN]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PackError } from '../../src/errors.js';
 import { defaultOpset, initializerMap, makeNode } from '../../src/onnx/graph.js';
-import { DataType, onnx, type ModelProto, type NodeProto, type TensorProto } from '../../src/onnx/proto.js';
+import { DataType, onnx, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../../src/onnx/proto.js';
 import { float32Tensor, readFloat32 } from '../../src/onnx/tensor.js';
 import { encodeOnnxModel } from '../../src/onnx/write-model.js';
 import { createWasmSession, ort } from '../../src/runtime/ort-node.js';
@@ -152,7 +152,7 @@ describe('quantizeMatMulWeights', () => {
     const { model: out } = quantizeMatMulWeights(linear(), 'int8-storage');
     const dq = (out.graph!.node as NodeProto[]).find((n) => n.opType === 'DequantizeLinear')!;
     expect(dq.attribute.find((a) => a.name === 'axis')?.i).toBe(1);
-    const b = initializerMap(out.graph as onnx.GraphProto).get('b')!;
+    const b = initializerMap(out.graph as GraphProto).get('b')!;
     expect(b.dataType).toBe(DataType.FLOAT);
     expect(readFloat32(b)).toEqual(bias);
   });
