@@ -7,6 +7,10 @@ import { encodeOnnxModel } from '../../src/onnx/write-model.js';
 import { createWasmSession, ort } from '../../src/runtime/ort-node.js';
 import { dequantizePerColumn, quantizePerColumn } from '../../src/quant/int8.js';
 import { quantizeMatMulWeights, type MatMulQuantizationMode } from '../../src/passes/quantize-matmul-weights.js';
+import { quantizeEmbeddingTable } from '../../src/passes/quantize-embedding-table.js';
+import { appendPooling } from '../../src/passes/append-pooling.js';
+import { buildBertModel, FIXTURE_PRESETS, type BertFixtureOptions } from '../../src/fixtures/bert-fixture.js';
+import { SENTENCE_EMBEDDING_OUTPUT } from '../../../bundle-format/manifest.js';
 
 /** Deterministic values in [-1, 1) (xorshift), so failures reproduce. */
 function pseudoRandom(seed: number, count: number, scale = 1): Float32Array {
@@ -194,4 +198,68 @@ describe('quantizeMatMulWeights', () => {
     const transA = model([makeNode('Gemm', ['x', 'w'], ['y'], { transA: 1 })], [float32Tensor('w', [K, N], w)], [K, ROWS], 'y');
     expect(() => quantizeMatMulWeights(transA, 'int8-storage')).toThrow(/transA=1/);
   });
+});
+
+describe('int8 passes on the tiny BERT fixture (pooled, normalised)', () => {
+  const VOCAB = 30522;
+  const BATCH = 4;
+  const SEQ = 12;
+  /** [CLS] random word pieces [SEP] then padding, different lengths per row. */
+  const lengths = [12, 9, 5, 3];
+  const ids = lengths.flatMap((len, b) =>
+    Array.from({ length: SEQ }, (_, s) => (s === 0 ? 101 : s === len - 1 ? 102 : s < len ? 1000 + ((b * 7919 + s * 104729) % (VOCAB - 1000)) : 0)),
+  );
+  const mask = lengths.flatMap((len) => Array.from({ length: SEQ }, (_, s) => (s < len ? 1 : 0)));
+
+  async function sentenceEmbeddings(m: ModelProto, tokenTypeIds: boolean): Promise<Float32Array[]> {
+    const session = await createWasmSession(encodeOnnxModel(m));
+    const int64 = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [BATCH, SEQ]);
+    const feeds: Record<string, ort.Tensor> = { input_ids: int64(ids), attention_mask: int64(mask) };
+    if (tokenTypeIds) feeds.token_type_ids = int64(new Array(BATCH * SEQ).fill(0));
+    const out = (await session.run(feeds))[SENTENCE_EMBEDDING_OUTPUT].data as Float32Array;
+    await session.release();
+    const dim = out.length / BATCH;
+    return Array.from({ length: BATCH }, (_, b) => out.slice(b * dim, (b + 1) * dim));
+  }
+
+  const cosine = (a: Float32Array, b: Float32Array) => {
+    let dot = 0;
+    let na = 0;
+    let nb = 0;
+    for (let i = 0; i < a.length; i++) {
+      dot += a[i] * b[i];
+      na += a[i] * a[i];
+      nb += b[i] * b[i];
+    }
+    return dot / Math.sqrt(na * nb);
+  };
+
+  const pooled = (options: BertFixtureOptions) =>
+    appendPooling(buildBertModel(options, VOCAB), { pooling: 'mean', normalize: true, hiddenOutput: 'last_hidden_state' });
+
+  const variants: [string, BertFixtureOptions][] = [
+    ['opset 17 with token_type_ids', FIXTURE_PRESETS.tiny],
+    ['opset 14 (decomposed LayerNorm) without token_type_ids', { ...FIXTURE_PRESETS.tiny, opset: 14, tokenTypeIds: false }],
+  ];
+  for (const [label, options] of variants) {
+    for (const mode of ['int8-compute', 'int8-storage'] as const) {
+      it(`${label}, ${mode} + int8 embeddings: cosine to fp32 >= 0.99 for every sentence`, async () => {
+        const reference = await sentenceEmbeddings(pooled(options), options.tokenTypeIds);
+        const m = pooled(options);
+        const gather = (m.graph!.node as NodeProto[]).find((n) => n.opType === 'Gather' && n.input[1] === 'input_ids')!;
+        quantizeEmbeddingTable(m, { initializer: gather.input[0], gatherNode: gather.name });
+        const { report } = quantizeMatMulWeights(m, mode);
+        expect(report.tensors).toBe(options.layers * 6);
+        const actual = await sentenceEmbeddings(m, options.tokenTypeIds);
+        const cosines = actual.map((v, b) => cosine(v, reference[b]));
+        for (const c of cosines) expect(c).toBeGreaterThanOrEqual(0.99);
+        // Quantization changed the numbers, and the remaining fp32 weights are only the small ones.
+        expect(Math.min(...cosines)).toBeLessThan(1);
+        const floatBytes = (m.graph!.initializer as TensorProto[])
+          .filter((t) => t.dataType === DataType.FLOAT)
+          .reduce((sum, t) => sum + t.rawData.length, 0);
+        expect(floatBytes).toBeLessThan(options.maxPositions * options.hidden * 4 + VOCAB * 4 + 64 * 1024);
+      });
+    }
+  }
 });
