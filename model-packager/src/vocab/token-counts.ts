@@ -6,7 +6,7 @@ import { PackError } from '../errors.js';
 import { createTokenizer } from './tokenizer-json.js';
 
 export { readCorpusFile } from './corpus.js';
-export { readWordFrequencyFile } from './word-frequencies.js';
+export { readWordFrequencyFile, withCaseVariants } from './word-frequencies.js';
 
 /** Original token id -> occurrences. */
 export type TokenCounts = Map<number, number>;

@@ -76,3 +76,28 @@ export async function readWordFrequencyFile(path: string): Promise<[string, numb
   if (entries.length === 0) throw new PackError('bad-input', `${path} holds no word-frequency entries`);
   return entries;
 }
+
+/**
+ * Adds the lowercase and the capitalised form of each word ("What" -> "what", "dogs" -> "Dogs") with `share` of its
+ * count, unless the list already has them. Lists such as SUBTLEX keep one spelling per word, its most common one
+ * ("What", "Brown", "dogs"), but a cased tokenizer sees every word both mid-sentence and sentence-initially; without
+ * the variants, pruning a cased vocabulary from such a list drops "▁what" or "▁Dogs". Harmless for lowercasing
+ * tokenizers, where the variants tokenize alike.
+ *
+ * @example
+ *   countTokensFromWordFrequencies(tokenizerJson, withCaseVariants(await readWordFrequencyFile(path)));
+ */
+export function withCaseVariants(freq: [string, number][], share = 0.2): [string, number][] {
+  const present = new Set(freq.map(([word]) => word));
+  const added: [string, number][] = [];
+  for (const [word, count] of freq) {
+    const lower = word.toLowerCase();
+    for (const variant of [lower, lower.charAt(0).toUpperCase() + lower.slice(1)]) {
+      if (!present.has(variant)) {
+        present.add(variant);
+        added.push([variant, count * share]);
+      }
+    }
+  }
+  return [...freq, ...added];
+}

@@ -11,6 +11,7 @@ import {
   countTokensFromWordFrequencies,
   readCorpusFile,
   readWordFrequencyFile,
+  withCaseVariants,
 } from '../../src/vocab/token-counts.js';
 
 const json = bertTokenizerJson(bertBaseUncasedVocab(), 128);
@@ -49,6 +50,17 @@ describe('countTokens', () => {
     expect(counts.get(id('the'))).toBe(100);
     for (const piece of tokenizer.tokenize('giraffes')) expect(counts.get(id(piece)), piece).toBeGreaterThanOrEqual(3);
     expect(counts.has(id('unused'))).toBe(false);
+  });
+});
+
+describe('withCaseVariants', () => {
+  it('adds the lowercase and capitalised spellings a one-spelling-per-word list lacks', () => {
+    expect(withCaseVariants([['What', 100], ['dogs', 10], ['what', 1]], 0.2)).toEqual([
+      ['What', 100],
+      ['dogs', 10],
+      ['what', 1],
+      ['Dogs', 2],
+    ]);
   });
 });
 
