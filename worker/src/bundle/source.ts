@@ -1,0 +1,12 @@
+/**
+ * Where a bundle comes from. The pipeline only sees this interface, so the bundle can be compiled into the worker
+ * (default-bundle.ts) or, later, read from KV. Each getter is called at most once per isolate and only when needed.
+ */
+export interface BundleSource {
+  /** The raw manifest.json (validated by the caller with parseBundleManifest). */
+  manifest(): Promise<unknown>;
+  /** The parsed tokenizer.json. */
+  tokenizer(): Promise<object>;
+  /** The model.onnx bytes. */
+  model(): Promise<Uint8Array>;
+}

@@ -1,0 +1,26 @@
+/**
+ * Cache keys: `e1:<bundle content hash>:<options that change the vector>:<sha256 of the input>`, 135-140 bytes, far
+ * under KV's 512-byte limit. The bundle hash namespaces the key, so two bundles never share an entry. The cached vector
+ * is the model's full output, so `dimensions` and normalisation (applied when responding) are not part of the key.
+ */
+export type CacheInput = { text: string } | { tokenIds: number[] };
+
+/** What changes the model output for one input besides the bundle: which end is cut when it is too long. */
+export interface VectorOptions {
+  truncationDirection: 'right' | 'left';
+}
+
+async function sha256Hex(data: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(data));
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * @example await cacheKey(manifest.contentHash, { truncationDirection: 'right' }, { text: 'hello' })
+ * // 'e1:<64 hex>:r:t:<64 hex>'
+ */
+export async function cacheKey(contentHash: string, options: VectorOptions, input: CacheInput): Promise<string> {
+  const direction = options.truncationDirection === 'right' ? 'r' : 'l';
+  const [kind, payload] = 'text' in input ? ['t', input.text] : ['i', input.tokenIds.join(',')];
+  return `e1:${contentHash}:${direction}:${kind}:${await sha256Hex(payload)}`;
+}

@@ -1,0 +1,57 @@
+/**
+ * Limits and tuning read from the environment (wrangler.toml [vars]), with defaults that suit a MiniLM-sized model in
+ * a 128 MB isolate.
+ */
+import { z } from 'zod';
+import type { Env } from './env.js';
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const ConfigSchema = z.object({
+  /** Inputs per request; each costs up to one KV read and one write (Workers allow 1,000 KV operations per request). */
+  maxInputs: positiveInt(256),
+  maxInputChars: positiveInt(32_768),
+  maxBodyBytes: positiveInt(2 * 1024 * 1024),
+  /** Sequences per inference call. */
+  maxBatchSize: positiveInt(32),
+  /** Padded tokens (sequences x longest sequence) per inference call; bounds the WASM heap a batch needs. */
+  maxBatchTokens: positiveInt(8192),
+  /** KV's minimum TTL is 60 s. */
+  cacheTtlSeconds: z.coerce.number().int().min(60).default(30 * 24 * 3600),
+  /** A KV read slower than this counts as a miss. */
+  kvTimeoutMs: positiveInt(500),
+  lruMaxBytes: z.coerce.number().int().nonnegative().default(8 * 1024 * 1024),
+  retryAfterSeconds: positiveInt(5),
+  apiKeys: z.array(z.string()),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+const blankToUndefined = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value);
+
+/**
+ * Reads the config from the worker's env; throws naming the first bad variable.
+ * @example readConfig({ MAX_INPUTS: '64' }).maxInputs // 64
+ */
+export function readConfig(env: Env): Config {
+  const result = ConfigSchema.safeParse({
+    maxInputs: blankToUndefined(env.MAX_INPUTS),
+    maxInputChars: blankToUndefined(env.MAX_INPUT_CHARS),
+    maxBodyBytes: blankToUndefined(env.MAX_BODY_BYTES),
+    maxBatchSize: blankToUndefined(env.MAX_BATCH_SIZE),
+    maxBatchTokens: blankToUndefined(env.MAX_BATCH_TOKENS),
+    cacheTtlSeconds: blankToUndefined(env.CACHE_TTL_SECONDS),
+    kvTimeoutMs: blankToUndefined(env.KV_TIMEOUT_MS),
+    lruMaxBytes: blankToUndefined(env.LRU_MAX_BYTES),
+    retryAfterSeconds: blankToUndefined(env.RETRY_AFTER_SECONDS),
+    apiKeys: (env.API_KEYS ?? '')
+      .split(',')
+      .map((key) => key.trim())
+      .filter((key) => key !== ''),
+  });
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new Error(`invalid worker config: ${String(issue.path[0])}: ${issue.message}`);
+  }
+  return result.data;
+}

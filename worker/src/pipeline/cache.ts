@@ -1,0 +1,41 @@
+/**
+ * The cache step: one key per input, duplicates within a request collapsed, all keys read in parallel.
+ */
+import { cacheKey, type CacheInput, type VectorOptions } from '../cache/key.js';
+import type { CachedEmbedding } from '../cache/codec.js';
+import type { EmbeddingCache } from '../cache/embedding-cache.js';
+
+export interface CacheLookup {
+  /** Distinct keys of the request, in first-seen order. */
+  keys: string[];
+  /** The input each distinct key came from. */
+  inputs: CacheInput[];
+  /** For each request input, the index of its distinct key. */
+  slotOfInput: number[];
+  /** Cached entry per distinct key, undefined for a miss. */
+  found: Array<CachedEmbedding | undefined>;
+}
+
+/** @example const { found } = await lookupCached(cache, manifest.contentHash, { truncationDirection: 'right' }, inputs) */
+export async function lookupCached(
+  cache: EmbeddingCache,
+  contentHash: string,
+  options: VectorOptions,
+  inputs: readonly CacheInput[],
+): Promise<CacheLookup> {
+  const allKeys = await Promise.all(inputs.map((input) => cacheKey(contentHash, options, input)));
+  const slots = new Map<string, number>();
+  const keys: string[] = [];
+  const distinctInputs: CacheInput[] = [];
+  const slotOfInput = allKeys.map((key, i) => {
+    let slot = slots.get(key);
+    if (slot === undefined) {
+      slot = keys.length;
+      slots.set(key, slot);
+      keys.push(key);
+      distinctInputs.push(inputs[i]);
+    }
+    return slot;
+  });
+  return { keys, inputs: distinctInputs, slotOfInput, found: await cache.getMany(keys) };
+}

@@ -1,0 +1,104 @@
+/**
+ * The per-isolate embedding state for one bundle: the manifest, tokenizer and model, each created on first use and
+ * shared by all requests of the isolate, the in-isolate LRU, and the counters /info reports. This and ORT's WASM
+ * instance are the only long-lived mutable state of the worker.
+ */
+import { parseBundleManifest, type BundleManifest } from '../../bundle-format/manifest.js';
+import type { BundleSource } from './bundle/source.js';
+import { EmbeddingCache, type CacheCounters } from './cache/embedding-cache.js';
+import { KvEmbeddingStore, type KvStoreCounters } from './cache/kv.js';
+import { ByteLruCache } from './cache/lru.js';
+import type { Config } from './config.js';
+import type { Env } from './env.js';
+import { ApiError } from './errors.js';
+import { Lazy } from './lazy.js';
+import { EmbeddingModel, type InferenceCounters, type OrtRuntime } from './pipeline/infer.js';
+import { BundleTokenizer } from './pipeline/tokenize.js';
+
+export interface ServiceCounters extends InferenceCounters, CacheCounters, KvStoreCounters {
+  modelLoads: number;
+  modelLoadFailures: number;
+}
+
+export class EmbeddingService {
+  readonly counters: ServiceCounters = {
+    inferences: 0,
+    embeddedSequences: 0,
+    lruHits: 0,
+    kvHits: 0,
+    misses: 0,
+    kvErrors: 0,
+    kvTimeouts: 0,
+    modelLoads: 0,
+    modelLoadFailures: 0,
+  };
+  private readonly manifestValue: Lazy<BundleManifest>;
+  private readonly tokenizerValue: Lazy<BundleTokenizer>;
+  private readonly modelValue: Lazy<EmbeddingModel>;
+  private lru: ByteLruCache | undefined;
+
+  constructor(source: BundleSource, ort: OrtRuntime) {
+    this.manifestValue = new Lazy(async () => parseBundleManifest(await source.manifest()));
+    this.tokenizerValue = new Lazy(async () => {
+      const manifest = await this.manifestValue.get();
+      return new BundleTokenizer(await source.tokenizer(), manifest.tokenizerConfig);
+    });
+    this.modelValue = new Lazy(async () => {
+      const manifest = await this.manifestValue.get();
+      try {
+        const model = await EmbeddingModel.create(ort, await source.model(), manifest, this.counters);
+        this.counters.modelLoads++;
+        return model;
+      } catch (error) {
+        this.counters.modelLoadFailures++;
+        throw error;
+      }
+    });
+  }
+
+  get modelLoaded(): boolean {
+    return this.modelValue.ready;
+  }
+
+  get lruStats(): { entries: number; bytes: number } {
+    return { entries: this.lru?.size ?? 0, bytes: this.lru?.bytes ?? 0 };
+  }
+
+  manifest(config: Config): Promise<BundleManifest> {
+    return unavailableOnFailure(this.manifestValue, 'the bundle manifest', config);
+  }
+
+  tokenizer(config: Config): Promise<BundleTokenizer> {
+    return unavailableOnFailure(this.tokenizerValue, 'the tokenizer', config);
+  }
+
+  model(config: Config): Promise<EmbeddingModel> {
+    return unavailableOnFailure(this.modelValue, 'the model', config);
+  }
+
+  /** The cache for one request: this isolate's LRU in front of the request's KV binding (if any). */
+  cache(env: Env, config: Config, manifest: BundleManifest): EmbeddingCache {
+    this.lru ??= new ByteLruCache(config.lruMaxBytes);
+    const kv =
+      env.EMBED_CACHE === undefined
+        ? undefined
+        : new KvEmbeddingStore(
+            env.EMBED_CACHE,
+            { timeoutMs: config.kvTimeoutMs, ttlSeconds: config.cacheTtlSeconds, dimensions: manifest.dimensions },
+            this.counters,
+          );
+    return new EmbeddingCache(this.lru, kv, this.counters);
+  }
+}
+
+/** A failed load is logged and answered with 503 + Retry-After; the Lazy forgets it, so the next request retries. */
+async function unavailableOnFailure<T>(value: Lazy<T>, what: string, config: Config): Promise<T> {
+  try {
+    return await value.get();
+  } catch (error) {
+    console.error(JSON.stringify({ level: 'error', event: 'load_failed', what, message: String(error) }));
+    throw new ApiError('model_unavailable', `${what} could not be loaded; retry later`, {
+      retryAfterSeconds: config.retryAfterSeconds,
+    });
+  }
+}

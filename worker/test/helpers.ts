@@ -1,0 +1,78 @@
+/** Helpers for the workerd tests: call the worker with the test env (plus overrides) and wait for its background work. */
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import type { Hono } from 'hono';
+import type { Env } from '../src/env.js';
+import worker from '../src/index.js';
+
+export const testEnv = env as unknown as Env;
+
+type Fetcher = Pick<Hono<{ Bindings: Env }>, 'fetch'>;
+
+/** Sends a request to the worker (or another app) and waits for its ctx.waitUntil work, as workerd would. */
+export async function call(
+  path: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+  envOverrides: Partial<Env> = {},
+  app: Fetcher = worker,
+): Promise<Response> {
+  const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
+  const body = init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+  const request = new Request(`http://edge-embed.test${path}`, {
+    method,
+    body,
+    headers: { 'content-type': 'application/json', ...init.headers },
+  });
+  const ctx = createExecutionContext();
+  const response = await app.fetch(request, { ...testEnv, ...envOverrides }, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+/** POST /v1/embeddings and return the float vectors. */
+export async function openAiVectors(input: string | string[], envOverrides: Partial<Env> = {}): Promise<number[][]> {
+  const response = await call('/v1/embeddings', { body: { input, model: 'any' } }, envOverrides);
+  if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
+  const body = (await response.json()) as { data: Array<{ embedding: number[] }> };
+  return body.data.map((item) => item.embedding);
+}
+
+/** POST /embed (text-embeddings-inference) and return the vectors. */
+export async function teiVectors(inputs: string[], extra: Record<string, unknown> = {}): Promise<number[][]> {
+  const response = await call('/embed', { body: { inputs, ...extra } });
+  if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
+  return (await response.json()) as number[][];
+}
+
+export interface InfoBody {
+  loaded: boolean;
+  dimensions: number;
+  bundle_hash: string;
+  model_id: string;
+  wasm_heap_bytes: number | null;
+  counters: Record<string, number>;
+}
+
+export async function info(): Promise<InfoBody> {
+  return (await (await call('/info')).json()) as InfoBody;
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+/** Texts of clearly different token lengths, unique per call site via the tag. */
+export function mixedTexts(tag: string, count: number): string[] {
+  const words = ['river', 'stone', 'quiet', 'market', 'lantern', 'orbit', 'meadow', 'signal', 'harbor', 'copper'];
+  return Array.from({ length: count }, (_, i) =>
+    `${tag} ${i} ` + Array.from({ length: 1 + ((i * 7) % 40) }, (_, j) => words[(i + j) % words.length]).join(' '),
+  );
+}

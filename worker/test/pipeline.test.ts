@@ -1,0 +1,189 @@
+/** The plain-TypeScript parts of the worker: batcher, cache, codec, keys, shaping, tokenizer truncation, auth, config. */
+import { describe, expect, it, vi } from 'vitest';
+import tokenizerJson from '../../bundles/default/tokenizer.json';
+import manifestJson from '../../bundles/default/manifest.json';
+import { isAuthorized } from '../src/auth.js';
+import { decodeCachedEmbedding, encodeCachedEmbedding } from '../src/cache/codec.js';
+import { EmbeddingCache } from '../src/cache/embedding-cache.js';
+import { cacheKey } from '../src/cache/key.js';
+import { KvEmbeddingStore } from '../src/cache/kv.js';
+import { ByteLruCache } from '../src/cache/lru.js';
+import { readConfig } from '../src/config.js';
+import type { KvNamespaceLike } from '../src/env.js';
+import { Lazy } from '../src/lazy.js';
+import { planMicroBatches } from '../src/pipeline/batch.js';
+import { float32ToBase64, shapeVector } from '../src/pipeline/respond.js';
+import { BundleTokenizer } from '../src/pipeline/tokenize.js';
+
+const HASH_A = 'a'.repeat(64);
+const HASH_B = 'b'.repeat(64);
+
+describe('planMicroBatches', () => {
+  it('groups length-sorted sequences within the size and padded-token limits, each index once', () => {
+    const lengths = [50, 3, 48, 4, 5, 200, 6, 49];
+    const batches = planMicroBatches(lengths, { maxBatchSize: 3, maxBatchTokens: 160 });
+    expect(batches.flat().sort((a, b) => a - b)).toEqual(lengths.map((_, i) => i));
+    for (const batch of batches) {
+      const batchLengths = batch.map((i) => lengths[i]);
+      expect(batch.length).toBeLessThanOrEqual(3);
+      expect(batchLengths).toEqual([...batchLengths].sort((a, b) => a - b));
+      if (batch.length > 1) expect(batch.length * Math.max(...batchLengths)).toBeLessThanOrEqual(160);
+    }
+    expect(batches[0].map((i) => lengths[i])).toEqual([3, 4, 5]);
+    // A sequence longer than the token budget still gets a batch of its own.
+    expect(batches.at(-1)).toEqual([5]);
+  });
+});
+
+describe('cache values and keys', () => {
+  it('round-trips a vector and its token count through compact binary', () => {
+    const vector = Float32Array.from({ length: 384 }, (_, i) => Math.sin(i));
+    const bytes = encodeCachedEmbedding({ tokenCount: 77, vector });
+    expect(bytes.byteLength).toBe(4 + 384 * 4);
+    expect(decodeCachedEmbedding(bytes, 384)).toEqual({ tokenCount: 77, vector });
+    expect(decodeCachedEmbedding(bytes, 256)).toBeUndefined();
+  });
+
+  it('keys differ by bundle, truncation direction, text and token ids, and stay under 512 bytes', async () => {
+    const right = { truncationDirection: 'right' } as const;
+    const keys = await Promise.all([
+      cacheKey(HASH_A, right, { text: 'hello' }),
+      cacheKey(HASH_B, right, { text: 'hello' }),
+      cacheKey(HASH_A, { truncationDirection: 'left' }, { text: 'hello' }),
+      cacheKey(HASH_A, right, { text: 'hello ' }),
+      cacheKey(HASH_A, right, { tokenIds: [1, 2] }),
+      cacheKey(HASH_A, right, { text: 'x'.repeat(100_000) }),
+    ]);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const key of keys) expect(new TextEncoder().encode(key).length).toBeLessThanOrEqual(512);
+    expect(await cacheKey(HASH_A, right, { text: 'hello' })).toBe(keys[0]);
+  });
+});
+
+describe('ByteLruCache', () => {
+  it('evicts the least recently used entries once past its byte budget', () => {
+    const entry = () => ({ tokenCount: 1, vector: new Float32Array(100) });
+    const lru = new ByteLruCache(1500);
+    lru.set('a', entry());
+    lru.set('b', entry());
+    lru.set('c', entry());
+    expect(lru.get('a')).toBeDefined();
+    lru.set('d', entry());
+    expect(lru.bytes).toBeLessThanOrEqual(1500);
+    expect(lru.get('b')).toBeUndefined();
+    expect(lru.get('a')).toBeDefined();
+    expect(lru.get('d')).toBeDefined();
+  });
+});
+
+describe('EmbeddingCache', () => {
+  function memoryKv(): KvNamespaceLike & { store: Map<string, ArrayBuffer>; gets: number } {
+    const store = new Map<string, ArrayBuffer>();
+    return {
+      store,
+      gets: 0,
+      async get(key) {
+        this.gets++;
+        return store.get(key) ?? null;
+      },
+      async put(key, value) {
+        store.set(key, value);
+      },
+    };
+  }
+
+  it('reads KV only for LRU misses, promotes KV hits and writes new entries through waitUntil', async () => {
+    const kv = memoryKv();
+    const counters = { lruHits: 0, kvHits: 0, misses: 0, kvErrors: 0, kvTimeouts: 0 };
+    const store = new KvEmbeddingStore(kv, { timeoutMs: 1000, ttlSeconds: 60, dimensions: 2 }, counters);
+    const lru = new ByteLruCache(1 << 20);
+    const cache = new EmbeddingCache(lru, store, counters);
+    kv.store.set('in-kv', encodeCachedEmbedding({ tokenCount: 3, vector: Float32Array.of(1, 0) }));
+
+    const found = await cache.getMany(['in-kv', 'nowhere']);
+    expect(found[0]?.vector).toEqual(Float32Array.of(1, 0));
+    expect(found[1]).toBeUndefined();
+    expect(counters).toMatchObject({ kvHits: 1, misses: 1 });
+
+    const pending: Promise<unknown>[] = [];
+    cache.putMany([['nowhere', { tokenCount: 2, vector: Float32Array.of(0, 1) }]], (p) => pending.push(p));
+    await Promise.all(pending);
+    expect(kv.store.has('nowhere')).toBe(true);
+
+    const getsBefore = kv.gets;
+    const again = await cache.getMany(['in-kv', 'nowhere']);
+    expect(again.every((entry) => entry !== undefined)).toBe(true);
+    expect(kv.gets).toBe(getsBefore);
+    expect(counters.lruHits).toBe(2);
+  });
+});
+
+describe('shapeVector and base64', () => {
+  it('cuts to the requested dimensions and renormalises', () => {
+    expect(Array.from(shapeVector(Float32Array.of(3, 4, 12), { dimensions: 2, normalize: true }))).toEqual([
+      Math.fround(0.6),
+      Math.fround(0.8),
+    ]);
+    expect(Array.from(shapeVector(Float32Array.of(3, 4, 12), { normalize: false }))).toEqual([3, 4, 12]);
+  });
+
+  it('encodes little-endian float32 bytes', () => {
+    expect(float32ToBase64(Float32Array.of(1, -2))).toBe(btoa(String.fromCharCode(0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0)));
+  });
+});
+
+describe('BundleTokenizer', () => {
+  const tokenizer = new BundleTokenizer(tokenizerJson, manifestJson.tokenizerConfig);
+  const cls = tokenizer.details('a', true)[0].id;
+  const sep = tokenizer.details('a', true).at(-1)!.id;
+
+  it('truncates content from the chosen end and keeps the special tokens', () => {
+    const text = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ');
+    const full = tokenizer.encode(text, 10_000, 'right');
+    const right = tokenizer.encode(text, 8, 'right');
+    const left = tokenizer.encode(text, 8, 'left');
+    expect(right.fullLength).toBe(full.ids.length);
+    expect(right.ids).toHaveLength(8);
+    expect(right.ids).toEqual([...full.ids.slice(0, 7), sep]);
+    expect(left.ids).toEqual([cls, ...full.ids.slice(-7)]);
+  });
+
+  it('leaves inputs that fit untouched', () => {
+    const encoded = tokenizer.encode('hello world', 256, 'left');
+    expect(encoded.ids).toEqual(tokenizer.details('hello world', true).map((token) => token.id));
+    expect(encoded.fullLength).toBe(encoded.ids.length);
+  });
+});
+
+describe('Lazy', () => {
+  it('shares one creation between concurrent callers and retries after a failure', async () => {
+    const create = vi.fn().mockRejectedValueOnce(new Error('down')).mockResolvedValue('model');
+    const lazy = new Lazy<string>(create);
+    await expect(Promise.all([lazy.get(), lazy.get()])).rejects.toThrow('down');
+    expect(create).toHaveBeenCalledTimes(1);
+    expect(lazy.ready).toBe(false);
+    expect(await Promise.all([lazy.get(), lazy.get()])).toEqual(['model', 'model']);
+    expect(create).toHaveBeenCalledTimes(2);
+    expect(lazy.ready).toBe(true);
+  });
+});
+
+describe('isAuthorized', () => {
+  it('accepts exactly the configured Bearer keys', async () => {
+    const keys = ['sk-one', 'sk-two'];
+    expect(await isAuthorized('Bearer sk-two', keys)).toBe(true);
+    expect(await isAuthorized('bearer sk-one', keys)).toBe(true);
+    expect(await isAuthorized('Bearer sk-on', keys)).toBe(false);
+    expect(await isAuthorized('sk-one', keys)).toBe(false);
+    expect(await isAuthorized(undefined, keys)).toBe(false);
+    expect(await isAuthorized('Bearer ', keys)).toBe(false);
+  });
+});
+
+describe('readConfig', () => {
+  it('uses defaults, reads overrides and names a bad variable', () => {
+    expect(readConfig({}).maxInputs).toBe(256);
+    expect(readConfig({ MAX_INPUTS: '8', API_KEYS: ' a, ,b ' })).toMatchObject({ maxInputs: 8, apiKeys: ['a', 'b'] });
+    expect(() => readConfig({ MAX_INPUTS: 'many' })).toThrow(/maxInputs/);
+  });
+});
