@@ -3,7 +3,7 @@
  * worker runs it), the fp32 model and both int8 modes, all with mean pooling + normalisation appended and the word
  * embeddings in int8 for the int8 modes:
  *   model bytes, session-create time, WASM heap after session creation and after inference,
- *   p50/mean latency for a batch of 8 sentences of ~32 tokens and for 1 sentence, mean/min cosine to fp32.
+ *   p50/mean latency and p50 CPU time for a batch of 8 sentences of ~30 tokens and for 1 sentence, mean/min cosine to fp32.
  * Each model is measured in its own child process: a WASM memory never shrinks, so heap figures of several sessions
  * in one process would mix.
  *
@@ -30,7 +30,7 @@ const root = join(import.meta.dirname, '..');
 const VARIANTS = ['fp32', 'int8-compute', 'int8-storage'] as const;
 type Variant = (typeof VARIANTS)[number];
 
-/** ~32 word pieces each with [CLS]/[SEP], varied topics so the vectors differ. */
+/** 26-34 word pieces each with [CLS]/[SEP], varied topics so the vectors differ. */
 const SENTENCES = [
   'The committee postponed its decision on the new harbour bridge until engineers finish checking the foundations next spring, which frustrated local business owners.',
   'She reheated the leftover vegetable soup, added a handful of fresh basil and a little pepper, and ate it slowly by the open kitchen window.',
@@ -61,6 +61,9 @@ interface Measurement {
   batchMean: number;
   singleP50: number;
   singleMean: number;
+  /** Process CPU time per run (p50): the child is single-threaded, so this is robust to other load on the machine. */
+  batchCpuP50: number;
+  singleCpuP50: number;
   /** Embeddings of every sentence (two batches of 8), for the cosine against fp32. */
   vectors: number[][];
 }
@@ -93,9 +96,13 @@ async function measure(modelPath: string, inputsPath: string, runs: number, vari
     return result;
   };
   const timed = async (batch: number[][]) => {
+    const input = feeds(batch);
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const out = await session.run(feeds(batch));
-    return { ms: performance.now() - t0, out: out[SENTENCE_EMBEDDING_OUTPUT] };
+    const out = await session.run(input);
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return { ms, cpuMs: (cpu.user + cpu.system) / 1000, out: out[SENTENCE_EMBEDDING_OUTPUT] };
   };
 
   const vectors: number[][] = [];
@@ -107,9 +114,19 @@ async function measure(modelPath: string, inputsPath: string, runs: number, vari
   }
   const batch = rows.slice(0, BATCH);
   const batchTimes: number[] = [];
-  for (let i = 0; i < runs; i++) batchTimes.push((await timed(batch)).ms);
+  const batchCpu: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const { ms, cpuMs } = await timed(batch);
+    batchTimes.push(ms);
+    batchCpu.push(cpuMs);
+  }
   const singleTimes: number[] = [];
-  for (let i = 0; i < runs * 2; i++) singleTimes.push((await timed([rows[i % rows.length]])).ms);
+  const singleCpu: number[] = [];
+  for (let i = 0; i < runs * 2; i++) {
+    const { ms, cpuMs } = await timed([rows[i % rows.length]]);
+    singleTimes.push(ms);
+    singleCpu.push(cpuMs);
+  }
   return {
     variant,
     modelBytes: bytes.length,
@@ -120,6 +137,8 @@ async function measure(modelPath: string, inputsPath: string, runs: number, vari
     batchMean: mean(batchTimes),
     singleP50: percentile(singleTimes, 0.5),
     singleMean: mean(singleTimes),
+    batchCpuP50: percentile(batchCpu, 0.5),
+    singleCpuP50: percentile(singleCpu, 0.5),
     vectors,
   };
 }
@@ -184,8 +203,7 @@ async function main(): Promise<void> {
   const median = (xs: number[]) => percentile(xs, 0.5);
   const results: Measurement[] = VARIANTS.map((variant) => {
     const all = byVariant.get(variant)!;
-    const pick = (key: 'createMs' | 'heapAfterCreate' | 'heapAfterRuns' | 'batchP50' | 'batchMean' | 'singleP50' | 'singleMean') =>
-      median(all.map((m) => m[key]));
+    const pick = (key: Exclude<keyof Measurement, 'variant' | 'vectors'>) => median(all.map((m) => m[key]));
     return {
       ...all[0],
       createMs: pick('createMs'),
@@ -195,6 +213,8 @@ async function main(): Promise<void> {
       batchMean: pick('batchMean'),
       singleP50: pick('singleP50'),
       singleMean: pick('singleMean'),
+      batchCpuP50: pick('batchCpuP50'),
+      singleCpuP50: pick('singleCpuP50'),
     };
   });
 
@@ -205,12 +225,12 @@ async function main(): Promise<void> {
   const ms = (n: number) => n.toFixed(1);
   const avgTokens = mean(rows.map((r) => r.length)).toFixed(1);
   console.log(`\nmodel: ${relative(root, modelDir) || modelDir}; ${SENTENCES.length} sentences, mean ${avgTokens} tokens; batch ${BATCH}; ${values.runs} timed runs per round (single: ${Number(values.runs) * 2}), median of ${rounds} interleaved rounds; onnxruntime-web ${ortVersion} WASM, 1 thread\n`);
-  console.log('| mode | model MB | session create ms | WASM heap after create MB | WASM heap after runs MB | batch 8 p50 ms | batch 8 mean ms | 1 sentence p50 ms | 1 sentence mean ms | cosine vs fp32 mean / min |');
+  console.log('| mode | model MB | session create ms | WASM heap after create MB | WASM heap after runs MB | batch 8 p50 / mean ms | batch 8 CPU p50 ms | 1 sentence p50 / mean ms | 1 sentence CPU p50 ms | cosine vs fp32 mean / min |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const cosines = r.vectors.map((v, i) => cosine(v, fp32[i]));
     console.log(
-      `| ${r.variant} | ${mb(r.modelBytes)} | ${ms(r.createMs)} | ${mb(r.heapAfterCreate)} | ${mb(r.heapAfterRuns)} | ${ms(r.batchP50)} | ${ms(r.batchMean)} | ${ms(r.singleP50)} | ${ms(r.singleMean)} | ${mean(cosines).toFixed(5)} / ${Math.min(...cosines).toFixed(5)} |`,
+      `| ${r.variant} | ${mb(r.modelBytes)} | ${ms(r.createMs)} | ${mb(r.heapAfterCreate)} | ${mb(r.heapAfterRuns)} | ${ms(r.batchP50)} / ${ms(r.batchMean)} | ${ms(r.batchCpuP50)} | ${ms(r.singleP50)} / ${ms(r.singleMean)} | ${ms(r.singleCpuP50)} | ${mean(cosines).toFixed(5)} / ${Math.min(...cosines).toFixed(5)} |`,
     );
   }
 }
