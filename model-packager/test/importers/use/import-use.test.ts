@@ -11,7 +11,7 @@ import { importUse, type ImportUseResult } from '../../../src/importers/use/impo
 import { tensorDims } from '../../../src/onnx/tensor.js';
 import { initializerMap } from '../../../src/onnx/graph.js';
 import { readOnnxModel } from '../../../src/onnx/read-model.js';
-import { DataType, type NodeProto } from '../../../src/onnx/proto.js';
+import { DataType, type GraphProto, type NodeProto } from '../../../src/onnx/proto.js';
 
 const SUBJECTS = ['A man', 'The woman', 'Two children', 'A small dog', 'The old cat', 'Our team', 'The government', 'A student', 'The chef', 'Scientists'];
 const VERBS = ['is playing', 'was cooking', 'will visit', 'has painted', 'are watching', 'quickly ate', 'never understood', 'is slicing', 'discussed', 'found'];
@@ -73,7 +73,7 @@ describe('import-use', () => {
 
   it('follows the BERT-family contract: int64 inputs, last_hidden_state [batch, seq, 512], a Gather on input_ids over [8000, 256]', async () => {
     const model = await readOnnxModel(join(dir, 'model.onnx'));
-    const graph = model.graph!;
+    const graph = model.graph as GraphProto;
     expect(model.opsetImport.map((o) => [o.domain ?? '', Number(o.version)])).toEqual([['', 17]]);
     expect(graph.input.map((i) => [i.name, i.type?.tensorType?.elemType])).toEqual([
       ['input_ids', DataType.INT64],
