@@ -14,8 +14,11 @@ const ConfigSchema = z.object({
   maxBodyBytes: positiveInt(2 * 1024 * 1024),
   /** Sequences per inference call. */
   maxBatchSize: positiveInt(32),
-  /** Padded tokens (sequences x longest sequence) per inference call; bounds the WASM heap a batch needs. */
-  maxBatchTokens: positiveInt(8192),
+  /**
+   * Padded tokens (sequences x longest sequence) per inference call. Bounds the WASM heap a batch grows (and never
+   * returns): for a MiniLM-L6-sized model 2,048 adds ~16-38 MiB over the loaded model, 4,096 up to ~86 MiB.
+   */
+  maxBatchTokens: positiveInt(2048),
   /** KV's minimum TTL is 60 s. */
   cacheTtlSeconds: z.coerce.number().int().min(60).default(30 * 24 * 3600),
   /** A KV read slower than this counts as a miss. */

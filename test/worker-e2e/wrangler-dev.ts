@@ -1,0 +1,92 @@
+/**
+ * Starts the worker with `npm start`'s launcher (scripts/start.mjs -> `wrangler dev`) on a free port with a throwaway
+ * KV directory, waits until /health answers, and stops the whole process group (node, wrangler, workerd) afterwards.
+ * Used by the end-to-end tests and the benchmark.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '../..');
+
+export interface WranglerDev {
+  url: string;
+  /** Everything wrangler printed so far (for failure messages). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * @example const dev = await startWranglerDev(); await fetch(`${dev.url}/health`); await dev.stop();
+ */
+export async function startWranglerDev(options: { timeoutMs?: number; env?: Record<string, string>; args?: string[] } = {}): Promise<WranglerDev> {
+  const port = await freePort();
+  const persistDir = await mkdtemp(join(tmpdir(), 'edge-embed-kv-'));
+  let output = '';
+  const child: ChildProcess = spawn(process.execPath, [join(root, 'scripts/start.mjs'), '--persist-to', persistDir, ...(options.args ?? [])], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), WRANGLER_SEND_METRICS: 'false', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so stop() can end node, wrangler and workerd together.
+    detached: true,
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let running = true;
+  void exited.then(() => (running = false));
+
+  const stop = async () => {
+    if (running && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      const killed = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+      if (!killed) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        await exited;
+      }
+    }
+    await rm(persistDir, { recursive: true, force: true });
+  };
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.timeoutMs ?? 180_000);
+  while (true) {
+    if (!running) {
+      await stop();
+      throw new Error(`wrangler dev exited before serving:\n${output}`);
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev did not answer /health within ${options.timeoutMs ?? 180_000} ms:\n${output}`);
+    }
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return { url, output: () => output, stop };
+}
