@@ -80,11 +80,13 @@ export async function startWranglerDev(options: { timeoutMs?: number; env?: Reco
       await stop();
       throw new Error(`wrangler dev did not answer /health within ${options.timeoutMs ?? 180_000} ms:\n${output}`);
     }
-    try {
-      const response = await fetch(`${url}/health`);
-      if (response.ok) break;
-    } catch {
-      // not listening yet
+    const response = await fetch(`${url}/health`).catch(() => undefined); // undefined: not listening yet
+    if (response?.ok) break;
+    // A JSON answer comes from the worker itself (wrangler's own answers are text): up, but its bundle is broken.
+    if (response?.headers.get('content-type')?.includes('application/json')) {
+      const body = await response.text();
+      await stop();
+      throw new Error(`the worker is up but unhealthy: ${response.status} ${body}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

@@ -128,7 +128,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       tooLongKind: 'context_length_exceeded',
     };
     const result = await embed(c, manifest, request);
-    const vectors = result.embeddings.map((entry) => shapeVector(entry.vector, { dimensions: body.dimensions, normalize: true }));
+    const vectors = result.embeddings.map((entry) => responseVector(entry.vector, manifest, body.dimensions, true));
     const promptTokens = result.tokens.reduce((sum, tokens) => sum + tokens, 0);
     return c.json(openAiEmbeddingsBody(vectors, body.encoding_format, manifest.modelName, promptTokens), 200, embedHeaders(result));
   });
@@ -154,10 +154,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       tooLongKind: 'input_too_long',
     };
     const result = await embed(c, manifest, request);
-    // A graph with normalisation folded in already gives unit vectors; normalize=false then returns them as they are.
-    const vectors = result.embeddings.map((entry) =>
-      shapeVector(entry.vector, { dimensions, normalize: body.normalize && (!manifest.normalize || dimensions !== undefined) }),
-    );
+    const vectors = result.embeddings.map((entry) => responseVector(entry.vector, manifest, dimensions, body.normalize));
     return c.json(teiEmbedBody(vectors), 200, embedHeaders(result));
   });
 
@@ -203,7 +200,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     });
   });
 
-  app.get('/health', (c) => c.json({ status: 'ok' }));
+  // Healthy once the bundle's manifest parses; never loads the model (a health probe must stay cheap).
+  app.get('/health', async (c) => {
+    await service.manifest(c.get('config'));
+    return c.json({ status: 'ok' });
+  });
 
   app.get('/v1/models', async (c) => {
     const manifest = await service.manifest(c.get('config'));
@@ -260,6 +261,15 @@ function checkDimensions(manifest: BundleManifest, dimensions: number | undefine
     `dimensions: ${dimensions} is not supported by ${manifest.modelName}; use one of ${manifest.allowedDimensions.join(', ')}`,
     { param: 'dimensions' },
   );
+}
+
+/**
+ * The vector as the client asked for it. A bundle with normalisation folded into the graph already yields unit
+ * vectors, so they are renormalised only after a Matryoshka cut; `normalize: false` cannot undo the graph's own.
+ */
+function responseVector(vector: Float32Array, manifest: BundleManifest, dimensions: number | undefined, normalize: boolean) {
+  const cut = dimensions !== undefined && dimensions < manifest.dimensions;
+  return shapeVector(vector, { dimensions, normalize: normalize && (cut || !manifest.normalize) });
 }
 
 function embedHeaders(result: EmbedResult): Record<string, string> {

@@ -216,6 +216,15 @@ describe('load', () => {
   });
 });
 
+describe('a broken bundle', () => {
+  it('makes /health and the API answer 503 instead of crashing', async () => {
+    const broken = { ...defaultBundle, manifest: async () => ({ formatVersion: 99 }) };
+    const app = createApp({ bundle: broken, ort: workerdOrt });
+    await expectError(await call('/health', {}, {}, app), 503, 'model_unavailable');
+    await expectError(await call('/v1/embeddings', { body: { input: 'x' } }, {}, app), 503, 'model_unavailable');
+  });
+});
+
 describe('other routes', () => {
   it('POST /tokenize lists tokens with special tokens marked', async () => {
     const response = await call('/tokenize', { body: { inputs: ['Hello world'] } });
