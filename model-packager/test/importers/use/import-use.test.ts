@@ -3,7 +3,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerImportUseCommand } from '../../../src/commands/import-use.js';
 import { PackError } from '../../../src/errors.js';
 import { modelDirEmbedder, referenceUseEmbedder } from '../../../src/eval/embedders.js';
 import { cosine } from '../../../src/eval/evaluate-sts.js';
@@ -50,7 +52,17 @@ describe('import-use', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'import-use-'));
-    result = await importUse({ outDir: dir });
+    // Through the CLI command, as a user runs it: `edge-embed import-use --out <dir> --json`.
+    const program = new Command().exitOverride();
+    registerImportUseCommand(program);
+    const printed: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
+    try {
+      await program.parseAsync(['node', 'edge-embed', 'import-use', '--out', dir, '--json']);
+    } finally {
+      log.mockRestore();
+    }
+    result = JSON.parse(printed.join('\n'));
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
