@@ -79,3 +79,17 @@ describe('USE tokenizer.json', () => {
     expect(mismatches).toEqual([]);
   });
 });
+
+describe('USE tokenizer.json construction', () => {
+  const reserved: UsePiece[] = [['�', 0], ['<s>', 0], ['</s>', 0], ['extra_token_id_1', 0], ['extra_token_id_2', 0], ['extra_token_id_3', 0]];
+
+  it('refuses a vocabulary where a piece uses a character that is not itself a piece', () => {
+    expect(() => useTokenizerJson([...reserved, ['▁', -1], ['a', -2], ['▁ab', -3]])).toThrow(/"▁ab" has a character that is not itself a piece/);
+  });
+
+  it('keeps the scores the reference reads (null as 0) and keeps the reserved pieces out of reach', () => {
+    const json = useTokenizerJson([...reserved, ['▁', -1], [':', null], ['a', -2]]) as { model: { vocab: [string, number][] } };
+    expect(json.model.vocab.slice(6)).toEqual([['▁', -1], [':', 0], ['a', -2]]);
+    expect(json.model.vocab.slice(1, 6).every(([, score]) => score < -100)).toBe(true);
+  });
+});
