@@ -9,13 +9,23 @@ function rawView(tensor: TensorProto): Uint8Array | null {
   return tensor.rawData && tensor.rawData.length > 0 ? tensor.rawData : null;
 }
 
+/**
+ * An aligned copy of raw tensor bytes. Decoded rawData is often a Node Buffer view into the whole file, whose
+ * `.slice()` does not copy, so `.buffer` would start at the file's first byte.
+ */
+function alignedCopy(raw: Uint8Array): ArrayBuffer {
+  const copy = new Uint8Array(raw.length);
+  copy.set(raw);
+  return copy.buffer;
+}
+
 /** Reads a FLOAT tensor, whether stored in raw_data or float_data; the result is a copy the caller may mutate. */
 export function readFloat32(tensor: TensorProto): Float32Array {
   if (tensor.dataType !== DataType.FLOAT) {
     throw new Error(`tensor ${tensor.name} is ${DataType[tensor.dataType]}, expected FLOAT`);
   }
   const raw = rawView(tensor);
-  if (raw) return new Float32Array(raw.slice().buffer, 0, raw.length / 4);
+  if (raw) return new Float32Array(alignedCopy(raw), 0, raw.length / 4);
   return Float32Array.from(tensor.floatData);
 }
 
@@ -23,11 +33,11 @@ export function readFloat32(tensor: TensorProto): Float32Array {
 export function readIntegers(tensor: TensorProto): number[] {
   const raw = rawView(tensor);
   if (tensor.dataType === DataType.INT64) {
-    if (raw) return Array.from(new BigInt64Array(raw.slice().buffer), (v) => Number(v));
+    if (raw) return Array.from(new BigInt64Array(alignedCopy(raw)), (v) => Number(v));
     return tensor.int64Data.map((v) => toNumber(v as number));
   }
   if (tensor.dataType === DataType.INT32) {
-    if (raw) return Array.from(new Int32Array(raw.slice().buffer));
+    if (raw) return Array.from(new Int32Array(alignedCopy(raw)));
     return Array.from(tensor.int32Data);
   }
   throw new Error(`tensor ${tensor.name} is ${DataType[tensor.dataType]}, expected an integer tensor`);
