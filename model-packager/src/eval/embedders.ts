@@ -102,7 +102,11 @@ async function runBatches(
  *   const embedder = await bundleEmbedder('bundles/default');
  */
 export async function bundleEmbedder(dir: string, batchSize = 32): Promise<SentenceEmbedder> {
-  const manifest = parseBundleManifest(await readJsonFile(join(dir, BUNDLE_FILES.manifest)));
+  const manifestPath = join(dir, BUNDLE_FILES.manifest);
+  if (!existsSync(manifestPath)) {
+    throw new PackError('missing-input', `${dir} is not a bundle: ${BUNDLE_FILES.manifest} is missing (expected ${Object.values(BUNDLE_FILES).join(', ')}; for an unpacked model folder use --model-dir)`);
+  }
+  const manifest = parseBundleManifest(await readJsonFile(manifestPath));
   const modelPath = join(dir, BUNDLE_FILES.model);
   if (!existsSync(modelPath)) throw new PackError('missing-input', `${modelPath} is missing`);
   const runner: GraphRunner = {

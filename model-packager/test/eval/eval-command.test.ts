@@ -125,6 +125,7 @@ describe('edge-embed eval', () => {
     await writeFile(join(dir, 'bad.tsv'), [stsLine(5, 'cat', 'cat'), 'only\ttwo'].join('\n'));
     await expect(runEval(['--bundle', dir, '--sts', join(dir, 'bad.tsv')])).rejects.toThrow(/bad\.tsv:2: expected at least 7 tab-separated columns/);
     await expect(runEval(['--bundle', dir, '--sts', join(dir, 'missing.tsv')])).rejects.toThrow(/cannot read STS file .*missing\.tsv/);
+    await expect(runEval(['--bundle', join(dir, 'nowhere'), '--sts', join(dir, 'tiny.tsv')])).rejects.toThrow(/nowhere is not a bundle: manifest\.json is missing/);
     const noModel = await runEval(['--sts', join(dir, 'bad.tsv')]).catch((e: unknown) => e);
     expect(noModel).toBeInstanceOf(PackError);
     expect((noModel as PackError).message).toMatch(/exactly one of --bundle/);
