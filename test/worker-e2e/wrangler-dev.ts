@@ -47,7 +47,21 @@ export async function startWranglerDev(options: { timeoutMs?: number; env?: Reco
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let running = true;
-  void exited.then(() => (running = false));
+  // If this process ends without stop() (a killed test run), take the detached group down with it.
+  const killGroup = () => {
+    if (running && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.once('exit', killGroup);
+  void exited.then(() => {
+    running = false;
+    process.off('exit', killGroup);
+  });
 
   const stop = async () => {
     if (running && child.pid !== undefined) {

@@ -2,7 +2,7 @@
  * The API inside workerd with the default bundle and real ORT inference. One model load is shared by the whole file
  * (the first inference takes several seconds in the pool).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app.js';
 import { defaultBundle } from '../src/bundle/default-bundle.js';
 import type { KvNamespaceLike } from '../src/env.js';
@@ -213,6 +213,24 @@ describe('load', () => {
     );
     expect(retried.map((response) => response.status)).toEqual([200, 200, 200]);
     expect(attempts).toBe(2);
+  });
+});
+
+describe('request logs', () => {
+  it('writes one JSON line per request, with status, cache counts and the error kind', async () => {
+    const log = vi.spyOn(console, 'log');
+    try {
+      await call('/v1/embeddings', { body: { input: ['logged', 'logged'] } });
+      await call('/nowhere');
+      const lines = log.mock.calls
+        .map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
+        .filter((entry) => entry.event === 'request');
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatchObject({ method: 'POST', path: '/v1/embeddings', status: 200, inputs: 2, cacheMisses: 1 });
+      expect(lines[1]).toMatchObject({ method: 'GET', path: '/nowhere', status: 404, error: 'not_found' });
+    } finally {
+      log.mockRestore();
+    }
   });
 });
 
