@@ -66,11 +66,18 @@ export const BundleManifest = z.object({
   contentHash: sha256Hex,
   /** sha256 of each input file the bundle was made from, by file name. */
   sourceFiles: z.record(z.string(), sha256Hex),
+  /**
+   * Cosine of packed vs original vectors. `source` says which texts: --eval-text, the corpus, or sentences drawn from
+   * the word-frequency list (the text the vocabulary was pruned for). `heldOut` is the same on built-in everyday
+   * sentences the pruning never saw, reported but not gated on.
+   */
   fidelity: z
     .object({
+      source: z.string(),
       samples: z.number().int().nonnegative(),
       meanCosine: z.number(),
       minCosine: z.number(),
+      heldOut: z.object({ samples: z.number().int().nonnegative(), meanCosine: z.number(), minCosine: z.number() }).nullable(),
     })
     .nullable(),
   /** WASM heap bytes after creating an inference session for the bundle (onnxruntime-web, Node). */

@@ -13,7 +13,7 @@ import { PackError } from '../errors.js';
 import { decodeOnnxModel } from '../onnx/read-model.js';
 import { DataType } from '../onnx/proto.js';
 import { createWasmSession, ort } from '../runtime/ort-node.js';
-import { applyDenseHead, readDenseModule, type DenseHead } from '../importers/use/dense-head.js';
+import { applyDenseHead, readDenseModule, type DenseHead } from '../readers/dense-module.js';
 
 export interface SentenceEmbedder {
   /** What is being evaluated, for the report. */

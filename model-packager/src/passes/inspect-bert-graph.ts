@@ -148,15 +148,13 @@ export function inspectBertGraph(model: ModelProto): BertGraphInfo {
   }
 
   const wordEmbedding = findWordEmbedding(nodes, initializers, producers);
-  const hidden = wordEmbedding.hidden;
   const outputDims = hiddenInfo.type?.tensorType?.shape?.dim ?? [];
   if (outputDims.length > 0 && outputDims.length !== 3) {
     refuse(`${HIDDEN_OUTPUT} has rank ${outputDims.length}; expected [batch, sequence, hidden]`);
   }
+  // The encoder width may differ from the table's (factorised embeddings: ALBERT, Universal Sentence Encoder).
   const declaredHidden = outputDims[2]?.dimValue ? toNumber(outputDims[2].dimValue as number) : undefined;
-  if (declaredHidden !== undefined && declaredHidden !== hidden) {
-    refuse(`${HIDDEN_OUTPUT} has hidden size ${declaredHidden} but the word-embedding table ${wordEmbedding.initializer} is ${hidden} wide; expected them to match`);
-  }
+  const hidden = declaredHidden ?? wordEmbedding.hidden;
 
   return {
     opset,

@@ -6,6 +6,7 @@ import type { PoolingMode } from '../../../bundle-format/manifest.js';
 import { PackError } from '../errors.js';
 import { readOnnxModel } from '../onnx/read-model.js';
 import type { ModelProto } from '../onnx/proto.js';
+import { readDenseModule, type DenseHead } from './dense-module.js';
 import { wordPieceTokenizerFromVocab } from './wordpiece-from-vocab.js';
 
 /** Everything the packer needs from a sentence-transformers / optimum export folder. */
@@ -19,6 +20,8 @@ export interface ModelDir {
   tokenizerConfig: Record<string, unknown>;
   pooling: PoolingMode;
   normalize: boolean;
+  /** sentence-transformers Dense modules after pooling, in modules.json order (Universal Sentence Encoder has one). */
+  dense: DenseHead[];
   /** Longest sequence the model is used with (sentence_bert_config max_seq_length, capped by position table). */
   maxTokens: number;
   /** sha256 of each source file read. */
@@ -98,7 +101,7 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
   }
 
   const config = (await readJson(join(root, 'config.json'), false)) ?? {};
-  const modules = (await readJson(join(root, 'modules.json'), false)) as unknown as { type?: string }[] | undefined;
+  const modules = (await readJson(join(root, 'modules.json'), false)) as unknown as { type?: string; path?: string }[] | undefined;
   const poolingConfig = await readJson(join(root, '1_Pooling', 'config.json'), false);
   const stConfig = (await readJson(join(root, 'sentence_bert_config.json'), false)) ?? {};
   for (const [name, value] of Object.entries({ 'config.json': config, '1_Pooling/config.json': poolingConfig, 'sentence_bert_config.json': stConfig, 'modules.json': modules })) {
@@ -108,6 +111,12 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
   const normalize = Array.isArray(modules) && modules.some((m) => typeof m.type === 'string' && m.type.endsWith('.Normalize'));
   if (!modules) notes.push('no modules.json: output is not L2-normalised');
   const pooling = poolingFrom(poolingConfig, notes);
+  const dense: DenseHead[] = [];
+  for (const module of Array.isArray(modules) ? modules : []) {
+    if (typeof module.type !== 'string' || !module.type.endsWith('.Dense')) continue;
+    dense.push(await readDenseModule(join(root, module.path ?? '')));
+    sourceFiles[`${module.path}/model.safetensors`] = sha256(await readFile(join(root, module.path ?? '', 'model.safetensors')));
+  }
 
   const positions = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : undefined;
   const seqLength = typeof stConfig.max_seq_length === 'number' ? stConfig.max_seq_length : undefined;
@@ -125,6 +134,7 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
     tokenizerConfig,
     pooling,
     normalize,
+    dense,
     maxTokens,
     sourceFiles,
     notes,

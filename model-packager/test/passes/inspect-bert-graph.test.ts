@@ -174,12 +174,15 @@ describe('inspectBertGraph refuses', () => {
     expect(refusal(model)).toBe('the model imports ONNX opset 10; expected opset 11 or newer (re-export with a newer opset)');
   });
 
-  it('a last_hidden_state whose width differs from the embedding table', () => {
+});
+
+describe('inspectBertGraph with factorised embeddings', () => {
+  it('takes hidden from last_hidden_state when it differs from the embedding table width (ALBERT, USE)', () => {
     const { model, graph } = fixture();
     (graph.output as ValueInfoProto[])[0].type!.tensorType!.shape!.dim![2].dimValue = 64;
-    expect(refusal(model)).toBe(
-      'last_hidden_state has hidden size 64 but the word-embedding table embeddings.word_embeddings.weight is 32 wide; expected them to match',
-    );
+    const info = inspectBertGraph(model);
+    expect(info.hidden).toBe(64);
+    expect(info.wordEmbedding.initializer).toBe('embeddings.word_embeddings.weight');
   });
 });
 

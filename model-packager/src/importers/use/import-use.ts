@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { PackError } from '../../errors.js';
 import { encodeOnnxModel } from '../../onnx/write-model.js';
-import { writeDenseModule } from './dense-head.js';
+import { writeDenseModule } from '../../readers/dense-module.js';
 import { buildUseOnnx, USE_HIDDEN } from './onnx-graph.js';
 import { readTfjsGraphModel } from './tfjs-model.js';
 import { USE_UNK_ID, useTokenizerJson, type UsePiece } from './tokenizer.js';

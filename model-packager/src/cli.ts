@@ -1,0 +1,37 @@
+/**
+ * The `edge-embed` command line: every packager command is a subcommand. Errors the packager knows about (PackError)
+ * print one line (plus any breakdown) and exit 1; usage errors exit 2 (commander); anything else is still one line.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerEvalCommand } from './commands/eval.js';
+import { registerFixtureCommand } from './commands/fixture.js';
+import { registerImportUseCommand } from './commands/import-use.js';
+import { registerPackCommand } from './commands/pack.js';
+import { PackError } from './errors.js';
+
+const program = new Command();
+program
+  .name('edge-embed')
+  .description('Pack sentence-embedding models for Cloudflare Workers and evaluate them')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerPackCommand(program);
+registerFixtureCommand(program);
+registerImportUseCommand(program);
+registerEvalCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+  } else if (err instanceof PackError) {
+    process.stderr.write(`edge-embed: error: ${err.message}\n`);
+    for (const line of err.details) process.stderr.write(`  ${line}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`edge-embed: error: ${(err as Error).message ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

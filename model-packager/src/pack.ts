@@ -1,0 +1,247 @@
+import { createHash } from 'node:crypto';
+import {
+  BUNDLE_FORMAT_VERSION,
+  SENTENCE_EMBEDDING_OUTPUT,
+  vectorAffectingFields,
+  type BundleManifest,
+  type QuantizationMode,
+} from '../../bundle-format/manifest.js';
+import { PackError } from './errors.js';
+import { measureFidelity, sampleTexts, type FidelityFigures } from './measure/fidelity.js';
+import { checkBudget, ISOLATE_MEMORY_BYTES, KV_VALUE_BYTES, sizeBreakdown } from './measure/budget.js';
+import { SAMPLE_SENTENCES } from './measure/sample-sentences.js';
+import { readOnnxModel } from './onnx/read-model.js';
+import { encodeOnnxModel } from './onnx/write-model.js';
+import type { ModelProto } from './onnx/proto.js';
+import { appendDenseHead } from './passes/append-dense-head.js';
+import { appendPooling } from './passes/append-pooling.js';
+import { inspectBertGraph } from './passes/inspect-bert-graph.js';
+import { pruneVocabulary, type PruneReport } from './passes/prune-vocabulary.js';
+import { quantizeEmbeddingTable } from './passes/quantize-embedding-table.js';
+import { quantizeMatMulWeights, type QuantizeReport } from './passes/quantize-matmul-weights.js';
+import { readModelDir, type ModelDir } from './readers/model-dir.js';
+import { silentReporter, type Reporter } from './report/reporter.js';
+import { createEmbedder } from './runtime/embed.js';
+import { wasmHeapBytes } from './runtime/ort-node.js';
+import { countTokens, countTokensFromWordFrequencies, readCorpusFile, readWordFrequencyFile, withCaseVariants } from './vocab/token-counts.js';
+import { readVocabTable } from './vocab/tokenizer-json.js';
+import { writeBundle } from './writer/write-bundle.js';
+
+export const PACKAGER_VERSION = 'edge-embed-packager 0.1.0';
+/** How many texts the fidelity check embeds at most (twice: original and packed). */
+const FIDELITY_SAMPLE_LIMIT = 200;
+const WORDS_PER_SENTENCE = 12;
+
+export interface PackOptions {
+  modelDir: string;
+  outDir: string;
+  /** Plain-text corpora (one sentence per line, or running text) that decide which tokens survive pruning. */
+  corpus?: string[];
+  /** A "word count" frequency list, another pruning source. */
+  wordFrequencies?: string;
+  /** Keep at most this many tokens; without a corpus or frequency list the vocabulary is not pruned. */
+  maxVocab?: number;
+  quantization?: QuantizationMode;
+  /** Texts for the fidelity check; default: the corpus, else built-in English sentences. */
+  evalText?: string[];
+  minCosine?: number;
+  maxBytes?: number;
+  maxHeapBytes?: number;
+  /** Model name written to the manifest (default: the model folder's name). */
+  name?: string;
+}
+
+export interface PackResult {
+  manifest: BundleManifest;
+  prune: PruneReport | null;
+  quantization: { embeddings: QuantizeReport | null; matmuls: QuantizeReport | null };
+  notes: string[];
+}
+
+export const PACK_DEFAULTS = {
+  quantization: 'int8-compute' as QuantizationMode,
+  minCosine: 0.99,
+  maxBytes: KV_VALUE_BYTES,
+  maxHeapBytes: ISOLATE_MEMORY_BYTES,
+};
+
+const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * Texts the fidelity gate runs on: --eval-text, else the corpus, else sentences made of the word-frequency list's most
+ * frequent words (the text the vocabulary was pruned for), else built-in everyday sentences.
+ */
+async function chooseEvalTexts(options: PackOptions, corpusTexts: string[]): Promise<{ source: string; texts: string[] }> {
+  if (options.evalText?.length) return { source: '--eval-text texts', texts: await readTexts(options.evalText) };
+  if (corpusTexts.length) return { source: 'corpus texts', texts: corpusTexts };
+  if (options.wordFrequencies) {
+    const words = (await readWordFrequencyFile(options.wordFrequencies)).sort((a, b) => b[1] - a[1]).map(([w]) => w);
+    const sentences: string[] = [];
+    for (let i = 0; i + WORDS_PER_SENTENCE <= Math.min(words.length, WORDS_PER_SENTENCE * FIDELITY_SAMPLE_LIMIT); i += WORDS_PER_SENTENCE) {
+      sentences.push(words.slice(i, i + WORDS_PER_SENTENCE).join(' '));
+    }
+    return { source: 'sentences of the most frequent listed words', texts: sentences };
+  }
+  return { source: 'built-in sentences', texts: [...SAMPLE_SENTENCES] };
+}
+
+/** Pooling, then any Dense modules, then L2 normalisation (after the last of them), all folded into the graph. */
+function appendSentenceHead(model: ModelProto, source: ModelDir, hiddenOutput: string): ModelProto {
+  const last = source.dense.length - 1;
+  appendPooling(model, { pooling: source.pooling, normalize: source.normalize && last < 0, hiddenOutput });
+  source.dense.forEach((head, i) => appendDenseHead(model, head, { normalize: source.normalize && i === last }));
+  return model;
+}
+
+async function readTexts(paths: string[]): Promise<string[]> {
+  const texts: string[] = [];
+  for (const path of paths) texts.push(...(await readCorpusFile(path)));
+  return texts;
+}
+
+/** Keeps the scalar settings of tokenizer_config.json, which is all @huggingface/tokenizers reads from it. */
+function scalarConfig(config: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(config).filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v)));
+}
+
+/**
+ * Packs a model folder into a bundle: read -> inspect -> prune vocabulary -> quantize -> append pooling -> measure
+ * fidelity and budget -> write. Nothing is written unless every check passes.
+ *
+ * @example
+ *   const { manifest } = await packModel({ modelDir: 'all-MiniLM-L6-v2', outDir: 'bundles/minilm', corpus: ['docs.txt'] });
+ */
+export async function packModel(options: PackOptions, reporter: Reporter = silentReporter): Promise<PackResult> {
+  const quantization = options.quantization ?? PACK_DEFAULTS.quantization;
+  const minCosine = options.minCosine ?? PACK_DEFAULTS.minCosine;
+  const maxBytes = options.maxBytes ?? PACK_DEFAULTS.maxBytes;
+  const maxHeapBytes = options.maxHeapBytes ?? PACK_DEFAULTS.maxHeapBytes;
+  if (options.maxVocab !== undefined && (!Number.isInteger(options.maxVocab) || options.maxVocab < 1)) {
+    throw new PackError('bad-option', `--max-vocab must be a positive integer, got ${options.maxVocab}`);
+  }
+  if (!(minCosine >= -1 && minCosine <= 1)) throw new PackError('bad-option', `--min-cosine must be between -1 and 1, got ${minCosine}`);
+  if (!(maxBytes > 0)) throw new PackError('bad-option', `--max-bytes must be positive, got ${maxBytes}`);
+
+  let step = reporter.step('read model folder');
+  const source = await readModelDir(options.modelDir);
+  const info = inspectBertGraph(source.model);
+  const originalTokenizer = structuredClone(source.tokenizerJson);
+  const vocab = readVocabTable(source.tokenizerJson);
+  const tableRows = info.wordEmbedding.vocabSize;
+  if (vocab.tokens.length > tableRows) {
+    throw new PackError(
+      'vocab-mismatch',
+      `tokenizer has ${vocab.tokens.length} tokens but the word-embedding table ${info.wordEmbedding.initializer} has ${tableRows} rows`,
+    );
+  }
+  step.done(`${info.layers} layers, hidden ${info.hidden}, vocabulary ${vocab.tokens.length}, ${info.layerNorm} LayerNorm, opset ${info.opset}, inputs ${info.inputs.join('+')}`);
+  for (const note of source.notes) reporter.note(note);
+
+  const corpusTexts = await readTexts(options.corpus ?? []);
+  let prune: PruneReport | null = null;
+  let tokenizerJson = source.tokenizerJson;
+  if (corpusTexts.length > 0 || options.wordFrequencies) {
+    step = reporter.step('prune vocabulary');
+    const counts = countTokens(source.tokenizerJson, corpusTexts);
+    if (options.wordFrequencies) {
+      // Frequency lists keep one spelling per word; cased vocabularies also need "The" and "THE"-style forms.
+      const frequencies = withCaseVariants(await readWordFrequencyFile(options.wordFrequencies));
+      for (const [id, n] of countTokensFromWordFrequencies(source.tokenizerJson, frequencies)) {
+        counts.set(id, (counts.get(id) ?? 0) + n);
+      }
+    }
+    const heldOut = options.evalText?.length ? await readTexts(options.evalText) : [...SAMPLE_SENTENCES];
+    const pruned = pruneVocabulary(source.model, source.tokenizerJson, info.wordEmbedding, counts, {
+      maxVocab: options.maxVocab ?? vocab.tokens.length,
+      heldOutTexts: heldOut,
+    });
+    tokenizerJson = pruned.tokenizerJson as Record<string, unknown>;
+    prune = pruned.report;
+    const changed = prune.changedWordShare === null ? '' : `, ${(prune.changedWordShare * 100).toFixed(1)}% of held-out words tokenize differently`;
+    step.done(`kept ${prune.kept}, removed ${prune.removed} (${prune.before} -> ${prune.after})${changed}`);
+  } else if (options.maxVocab !== undefined) {
+    throw new PackError('bad-option', '--max-vocab needs --corpus or --word-frequencies to choose which tokens to keep');
+  }
+
+  let embeddingsReport: QuantizeReport | null = null;
+  let matmulReport: QuantizeReport | null = null;
+  if (quantization !== 'none') {
+    step = reporter.step(`quantize (${quantization})`);
+    embeddingsReport = quantizeEmbeddingTable(source.model, info.wordEmbedding).report;
+    matmulReport = quantizeMatMulWeights(source.model, quantization).report;
+    step.done(`${matmulReport.tensors} weight matrices + word embeddings to int8, max |error| ${Math.max(matmulReport.maxAbsError, embeddingsReport.maxAbsError).toExponential(2)}`);
+  }
+
+  step = reporter.step('append pooling');
+  appendSentenceHead(source.model, source, info.hiddenOutput);
+  const modelBytes = encodeOnnxModel(source.model);
+  const tokenizerBytes = new TextEncoder().encode(JSON.stringify(tokenizerJson));
+  const dense = source.dense.map((d) => ` + dense ${d.inFeatures}x${d.outFeatures}${d.activation === 'tanh' ? ' tanh' : ''}`).join('');
+  step.done(`${source.pooling} pooling${dense}${source.normalize ? ' + L2 normalise' : ''} -> ${SENTENCE_EMBEDDING_OUTPUT}`);
+
+  step = reporter.step('measure memory and fidelity');
+  const tokenizerConfig = scalarConfig(source.tokenizerConfig);
+  const spec = { tokenizerConfig, inputs: info.inputs, inputDtype: info.inputDtype, maxTokens: source.maxTokens, output: SENTENCE_EMBEDDING_OUTPUT };
+  const packed = await createEmbedder({ ...spec, modelBytes, tokenizerJson });
+  // Measured before the reference session exists: ORT's heap only grows, so this is the packed model's footprint.
+  const heapBytes = wasmHeapBytes();
+  const [probe] = await packed.embed(['hello world']);
+  const reference = await createEmbedder({
+    ...spec,
+    tokenizerJson: originalTokenizer,
+    modelBytes: encodeOnnxModel(appendSentenceHead(await readOnnxModel(source.modelPath), source, info.hiddenOutput)),
+  });
+  const evaluation = await chooseEvalTexts(options, corpusTexts);
+  let fidelity: FidelityFigures;
+  let heldOut: FidelityFigures | null = null;
+  try {
+    fidelity = await measureFidelity(reference, packed, sampleTexts(evaluation.texts, FIDELITY_SAMPLE_LIMIT), reporter);
+    if (evaluation.source !== 'built-in sentences') heldOut = await measureFidelity(reference, packed, [...SAMPLE_SENTENCES], reporter);
+  } finally {
+    await reference.release();
+    await packed.release();
+  }
+  step.done(`mean cosine ${fidelity.meanCosine.toFixed(4)}, min ${fidelity.minCosine.toFixed(4)} over ${fidelity.samples} ${evaluation.source}; WASM heap ${(heapBytes / 1048576).toFixed(1)} MiB`);
+  if (heldOut) reporter.note(`held-out everyday sentences: mean cosine ${heldOut.meanCosine.toFixed(4)}, min ${heldOut.minCosine.toFixed(4)} (not gated)`);
+
+  const sizes = sizeBreakdown(source.model, modelBytes.length, tokenizerBytes.length);
+  checkBudget(sizes, heapBytes, { maxBytes, maxHeapBytes });
+  // Written as a negation so a NaN cosine (a broken graph) fails too.
+  if (!(fidelity.meanCosine >= minCosine)) {
+    throw new PackError(
+      'fidelity',
+      `mean cosine to the original model is ${fidelity.meanCosine.toFixed(4)} (min ${fidelity.minCosine.toFixed(4)}), below --min-cosine ${minCosine}`,
+    );
+  }
+
+  const withoutHash: Omit<BundleManifest, 'contentHash'> = {
+    formatVersion: BUNDLE_FORMAT_VERSION,
+    modelName: options.name ?? source.modelName,
+    dimensions: probe.length,
+    allowedDimensions: [probe.length],
+    maxTokens: source.maxTokens,
+    pooling: source.pooling,
+    normalize: source.normalize,
+    inputs: info.inputs,
+    output: SENTENCE_EMBEDDING_OUTPUT,
+    inputDtype: info.inputDtype,
+    tokenizerConfig,
+    quantization,
+    vocabulary: { before: prune?.before ?? vocab.tokens.length, after: prune?.after ?? vocab.tokens.length },
+    files: {
+      'model.onnx': { bytes: modelBytes.length, sha256: sha256(modelBytes) },
+      'tokenizer.json': { bytes: tokenizerBytes.length, sha256: sha256(tokenizerBytes) },
+    },
+    bytes: sizes,
+    sourceFiles: source.sourceFiles,
+    fidelity: { source: evaluation.source, ...fidelity, heldOut },
+    wasmHeapBytes: heapBytes,
+    createdBy: PACKAGER_VERSION,
+  };
+  const manifest: BundleManifest = { ...withoutHash, contentHash: sha256(JSON.stringify(vectorAffectingFields(withoutHash))) };
+
+  step = reporter.step(`write bundle to ${options.outDir}`);
+  await writeBundle(options.outDir, { model: modelBytes, tokenizer: tokenizerBytes, manifest });
+  step.done(`${(sizes.total / 1048576).toFixed(2)} MiB (model ${(modelBytes.length / 1048576).toFixed(2)} MiB, tokenizer ${(tokenizerBytes.length / 1048576).toFixed(2)} MiB)`);
+  return { manifest, prune, quantization: { embeddings: embeddingsReport, matmuls: matmulReport }, notes: source.notes };
+}
