@@ -133,25 +133,47 @@ describe('shapeVector and base64', () => {
 });
 
 describe('BundleTokenizer', () => {
-  const tokenizer = new BundleTokenizer(tokenizerJson, manifestJson.tokenizerConfig);
-  const cls = tokenizer.details('a', true)[0].id;
-  const sep = tokenizer.details('a', true).at(-1)!.id;
+  // A BERT-style WordPiece tokenizer.json small enough to read: [CLS] ... [SEP] around the content.
+  const vocab: Record<string, number> = { '[PAD]': 0, '[UNK]': 1, '[CLS]': 2, '[SEP]': 3 };
+  for (let i = 0; i < 50; i++) vocab[`w${i}`] = 4 + i;
+  const special = (content: string, id: number) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const bertJson = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [special('[PAD]', 0), special('[UNK]', 1), special('[CLS]', 2), special('[SEP]', 3)],
+    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: { type: 'BertProcessing', sep: ['[SEP]', 3], cls: ['[CLS]', 2] },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+  const bert = new BundleTokenizer(bertJson, { do_lower_case: true });
 
   it('truncates content from the chosen end and keeps the special tokens', () => {
-    const text = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ');
-    const full = tokenizer.encode(text, 10_000, 'right');
-    const right = tokenizer.encode(text, 8, 'right');
-    const left = tokenizer.encode(text, 8, 'left');
-    expect(right.fullLength).toBe(full.ids.length);
-    expect(right.ids).toHaveLength(8);
-    expect(right.ids).toEqual([...full.ids.slice(0, 7), sep]);
-    expect(left.ids).toEqual([cls, ...full.ids.slice(-7)]);
+    expect(bert.encode('W1 w2 w3 w4 w5', 100, 'right')).toEqual({ ids: [2, 5, 6, 7, 8, 9, 3], fullLength: 7 });
+    expect(bert.encode('w1 w2 w3 w4 w5', 5, 'right')).toEqual({ ids: [2, 5, 6, 7, 3], fullLength: 7 });
+    expect(bert.encode('w1 w2 w3 w4 w5', 5, 'left')).toEqual({ ids: [2, 7, 8, 9, 3], fullLength: 7 });
+    expect(bert.frame([9, 8, 7], 4, 'left')).toEqual({ ids: [2, 8, 7, 3], fullLength: 5 });
   });
 
-  it('leaves inputs that fit untouched', () => {
-    const encoded = tokenizer.encode('hello world', 256, 'left');
-    expect(encoded.ids).toEqual(tokenizer.details('hello world', true).map((token) => token.id));
-    expect(encoded.fullLength).toBe(encoded.ids.length);
+  it('marks special tokens for /tokenize', () => {
+    expect(bert.details('w1 zz', true)).toEqual([
+      { id: 2, text: '[CLS]', special: true },
+      { id: 5, text: 'w1', special: false },
+      { id: 1, text: '[UNK]', special: true },
+      { id: 3, text: '[SEP]', special: true },
+    ]);
+  });
+
+  it('encodes with the default bundle tokenizer within max tokens, whatever its special tokens', () => {
+    const tokenizer = new BundleTokenizer(tokenizerJson, manifestJson.tokenizerConfig);
+    const text = Array.from({ length: 300 }, (_, i) => `word${i}`).join(' ');
+    const full = tokenizer.encode(text, 100_000, 'right');
+    const cut = tokenizer.encode(text, 16, 'right');
+    expect(cut.ids).toHaveLength(16);
+    expect(cut.fullLength).toBe(full.ids.length);
+    expect(tokenizer.encode('hello world', 16, 'left').ids).toEqual(tokenizer.details('hello world', true).map((token) => token.id));
   });
 });
 
