@@ -110,9 +110,11 @@ try {
   console.log(`first inference request (${before.loaded ? 'model already loaded' : 'includes the model load'}): ${cold.ms.toFixed(0)} ms`);
   const loadedHeap = (await info(url)).wasm_heap_bytes;
 
+  const maxWords = Math.max(4, Math.floor(before.max_input_length / 2) - 6);
   const singles = Array.from({ length: requests }, (_, i) => ({ input: text('single', i, 6 + (i % 5)) }));
   const batchBodies = Array.from({ length: batches }, (_, b) => ({
-    input: Array.from({ length: 32 }, (_, i) => text(`batch${b}`, i, 2 + ((i * 13) % 120))),
+    // 2 words up to about half the model's max tokens (a word is 1-2 tokens), so nothing needs truncation.
+    input: Array.from({ length: 32 }, (_, i) => text(`batch${b}`, i, 2 + ((i * 13) % maxWords))),
   }));
   const rows = [
     await scenario('single short input (miss)', url, singles, 1),
