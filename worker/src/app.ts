@@ -1,7 +1,8 @@
 /**
  * The HTTP API (Hono): OpenAI's POST /v1/embeddings and GET /v1/models, text-embeddings-inference's POST /embed,
- * POST /tokenize, GET /info and GET /health. Routes only translate between HTTP and the pipeline; the bundle and ORT
- * runtime are passed in, so tests can build an app around any bundle.
+ * POST /similarity and POST /tokenize, POST /v1/rank, GET /info, GET /health and the page at GET /. Routes only
+ * translate between HTTP and the pipeline; the bundle and ORT runtime are passed in, so tests can build an app around
+ * any bundle.
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -13,6 +14,8 @@ import type { Env } from './env.js';
 import { ApiError, errorResponse, toApiError } from './errors.js';
 import { embedInputs, type EmbedResult } from './pipeline/embed.js';
 import type { OrtRuntime } from './pipeline/infer.js';
+import { playgroundResponse } from './page/playground.js';
+import { documentText, RankRequest, rankBody, scoreDocuments, TeiSimilarityRequest } from './pipeline/rank.js';
 import { openAiEmbeddingsBody, shapeVector, teiEmbedBody } from './pipeline/respond.js';
 import {
   checkInputs,
@@ -52,6 +55,9 @@ const ROUTES: Record<string, string[]> = {
   '/info': ['GET'],
   '/health': ['GET'],
   '/v1/models': ['GET'],
+  '/v1/rank': ['POST'],
+  '/similarity': ['POST'],
+  '/': ['GET'],
 };
 
 /**
@@ -94,7 +100,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       const message = apiKeys.length === 0 ? 'no API_KEYS configured: the API is open to anyone' : `${apiKeys.length} API key(s) configured`;
       console.log(JSON.stringify({ level: apiKeys.length === 0 ? 'warn' : 'info', event: 'auth', message }));
     }
-    if (apiKeys.length === 0 || c.req.path === '/health') return next();
+    // The page holds no data: it loads without a key and sends the one typed into it.
+    if (apiKeys.length === 0 || c.req.path === '/health' || (c.req.path === '/' && c.req.method === 'GET')) return next();
     if (!(await isAuthorized(c.req.header('authorization'), apiKeys))) {
       throw new ApiError('unauthorized', 'missing or invalid API key; send "Authorization: Bearer <key>"');
     }
@@ -157,6 +164,52 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const vectors = result.embeddings.map((entry) => responseVector(entry.vector, manifest, dimensions, body.normalize));
     return c.json(teiEmbedBody(vectors), 200, embedHeaders(result));
   });
+
+  app.post('/v1/rank', async (c) => {
+    const config = c.get('config');
+    const body = parseBody(await c.req.text(), RankRequest);
+    const documents = body.documents.map(documentText);
+    checkInputs([{ text: body.query }], config, 'query', true);
+    checkInputs(documents.map((text) => ({ text })), config, 'documents', false);
+    const manifest = await service.manifest(config);
+    const { scores, embedded } = await scoreDocuments(
+      {
+        query: body.query,
+        documents,
+        queryParam: 'query',
+        documentsParam: 'documents',
+        truncate: body.truncate,
+        truncationDirection: 'right',
+        tooLongKind: 'context_length_exceeded',
+      },
+      (request) => embed(c, manifest, request),
+    );
+    const promptTokens = embedded.tokens.reduce((sum, tokens) => sum + tokens, 0);
+    return c.json(rankBody(body, scores, manifest.modelName, promptTokens), 200, embedHeaders(embedded));
+  });
+
+  app.post('/similarity', async (c) => {
+    const config = c.get('config');
+    const { inputs, parameters } = parseBody(await c.req.text(), TeiSimilarityRequest);
+    checkInputs([{ text: inputs.source_sentence }], config, 'inputs.source_sentence', true);
+    checkInputs(inputs.sentences.map((text) => ({ text })), config, 'inputs.sentences', false);
+    const manifest = await service.manifest(config);
+    const { scores, embedded } = await scoreDocuments(
+      {
+        query: inputs.source_sentence,
+        documents: inputs.sentences,
+        queryParam: 'inputs.source_sentence',
+        documentsParam: 'inputs.sentences',
+        truncate: parameters?.truncate ?? false,
+        truncationDirection: parameters?.truncation_direction ?? 'right',
+        tooLongKind: 'input_too_long',
+      },
+      (request) => embed(c, manifest, request),
+    );
+    return c.json(scores, 200, embedHeaders(embedded));
+  });
+
+  app.get('/', () => playgroundResponse());
 
   app.post('/tokenize', async (c) => {
     const config = c.get('config');
