@@ -115,7 +115,7 @@ export const playgroundHtml = `<!doctype html>
   #status.error { color: #b00020; }
   #vector { font-family: ui-monospace, monospace; font-size: 13px; word-break: break-all; }
   ol { padding-left: 1.6rem; }
-  li { position: relative; isolation: isolate; margin: 0.25rem 0; padding: 0.3rem 0.5rem; border-radius: 4px; overflow: hidden; }
+  li { position: relative; isolation: isolate; background: #f6f6f6; margin: 0.25rem 0; padding: 0.3rem 0.5rem; border-radius: 4px; overflow: hidden; }
   li .bar { position: absolute; inset: 0 auto 0 0; background: #fde3cc; z-index: -1; }
   li .score { display: inline-block; width: 4.5rem; font-family: ui-monospace, monospace; font-weight: 600; }
   small { color: #777; }
