@@ -7,6 +7,7 @@ import { registerEvalCommand } from './commands/eval.js';
 import { registerFixtureCommand } from './commands/fixture.js';
 import { registerImportUseCommand } from './commands/import-use.js';
 import { registerPackCommand } from './commands/pack.js';
+import { registerUploadBundleCommand } from './commands/upload-bundle.js';
 import { PackError } from './errors.js';
 
 const program = new Command();
@@ -20,6 +21,7 @@ registerPackCommand(program);
 registerFixtureCommand(program);
 registerImportUseCommand(program);
 registerEvalCommand(program);
+registerUploadBundleCommand(program);
 
 try {
   await program.parseAsync(process.argv);

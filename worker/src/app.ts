@@ -253,9 +253,19 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     });
   });
 
-  // Healthy once the bundle's manifest parses; never loads the model (a health probe must stay cheap).
+  // Healthy once the bundle's manifest parses; never loads the model (a health probe must stay cheap). After a failed
+  // model load it answers 503 until a load succeeds, and retries the load in the background (at most once per
+  // RETRY_AFTER_SECONDS), so the service recovers by itself once the cause is gone.
   app.get('/health', async (c) => {
-    await service.manifest(c.get('config'));
+    const config = c.get('config');
+    await service.manifest(config);
+    const failedMsAgo = service.modelFailedMsAgo;
+    if (failedMsAgo !== undefined) {
+      if (failedMsAgo >= config.retryAfterSeconds * 1000) waitUntil(c, service.model(config).catch(() => undefined));
+      throw new ApiError('model_unavailable', 'not ready: the last model load failed; retrying', {
+        retryAfterSeconds: config.retryAfterSeconds,
+      });
+    }
     return c.json({ status: 'ok' });
   });
 

@@ -26,6 +26,11 @@ const ConfigSchema = z.object({
   lruMaxBytes: z.coerce.number().int().nonnegative().default(8 * 1024 * 1024),
   retryAfterSeconds: positiveInt(5),
   apiKeys: z.array(z.string()),
+  /** Prefixes cache keys (`t:<id>:`), so tenants never share an entry even in a shared namespace. */
+  tenantId: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _, at most 63')
+    .optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -51,6 +56,7 @@ export function readConfig(env: Env): Config {
       .split(',')
       .map((key) => key.trim())
       .filter((key) => key !== ''),
+    tenantId: blankToUndefined(env.TENANT_ID),
   });
   if (!result.success) {
     const issue = result.error.issues[0];

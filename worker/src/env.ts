@@ -4,9 +4,15 @@ export interface KvNamespaceLike {
   put(key: string, value: ArrayBuffer, options?: { expirationTtl?: number }): Promise<void>;
 }
 
-/** The worker's bindings: wrangler.toml [vars], the EMBED_CACHE KV namespace and the API_KEYS secret. */
+/** The worker's bindings: wrangler.toml [vars], the EMBED_CACHE and BUNDLE_STORE KV namespaces and the API_KEYS secret. */
 export interface Env {
   EMBED_CACHE?: KvNamespaceLike;
+  /** Bundles uploaded by `edge-embed upload-bundle`; used when BUNDLE_HASH is set. */
+  BUNDLE_STORE?: Pick<KvNamespaceLike, 'get'>;
+  /** The contentHash of a bundle in BUNDLE_STORE to serve instead of the compiled-in default bundle. */
+  BUNDLE_HASH?: string;
+  /** The tenant this deployment serves (wrangler environment); prefixes every cache key. */
+  TENANT_ID?: string;
   /** Comma-separated Bearer keys; when unset or empty the API is open. */
   API_KEYS?: string;
   MAX_INPUTS?: string;

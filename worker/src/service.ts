@@ -4,7 +4,7 @@
  * instance are the only long-lived mutable state of the worker.
  */
 import { parseBundleManifest, type BundleManifest } from '../../bundle-format/manifest.js';
-import type { BundleSource } from './bundle/source.js';
+import { BundleUnavailableError, type BundleSource } from './bundle/source.js';
 import { EmbeddingCache, type CacheCounters } from './cache/embedding-cache.js';
 import { KvEmbeddingStore, type KvStoreCounters } from './cache/kv.js';
 import { ByteLruCache } from './cache/lru.js';
@@ -36,6 +36,8 @@ export class EmbeddingService {
   private readonly tokenizerValue: Lazy<BundleTokenizer>;
   private readonly modelValue: Lazy<EmbeddingModel>;
   private lru: ByteLruCache | undefined;
+  /** When the last model load failed (Date.now()), until one succeeds: /health reports not ready meanwhile. */
+  private modelFailedAt: number | undefined;
 
   constructor(source: BundleSource, ort: OrtRuntime) {
     this.manifestValue = new Lazy(async () => parseBundleManifest(await source.manifest()));
@@ -48,9 +50,11 @@ export class EmbeddingService {
       try {
         const model = await EmbeddingModel.create(ort, await source.model(), manifest, this.counters);
         this.counters.modelLoads++;
+        this.modelFailedAt = undefined;
         return model;
       } catch (error) {
         this.counters.modelLoadFailures++;
+        this.modelFailedAt = Date.now();
         throw error;
       }
     });
@@ -58,6 +62,11 @@ export class EmbeddingService {
 
   get modelLoaded(): boolean {
     return this.modelValue.ready;
+  }
+
+  /** Milliseconds since the last failed model load, while the model is not loaded; undefined otherwise. */
+  get modelFailedMsAgo(): number | undefined {
+    return this.modelFailedAt === undefined ? undefined : Date.now() - this.modelFailedAt;
   }
 
   get lruStats(): { entries: number; bytes: number } {
@@ -87,7 +96,7 @@ export class EmbeddingService {
             { timeoutMs: config.kvTimeoutMs, ttlSeconds: config.cacheTtlSeconds, dimensions: manifest.dimensions },
             this.counters,
           );
-    return new EmbeddingCache(this.lru, kv, this.counters);
+    return new EmbeddingCache(this.lru, kv, this.counters, config.tenantId === undefined ? '' : `t:${config.tenantId}:`);
   }
 }
 
@@ -97,7 +106,8 @@ async function unavailableOnFailure<T>(value: Lazy<T>, what: string, config: Con
     return await value.get();
   } catch (error) {
     console.error(JSON.stringify({ level: 'error', event: 'load_failed', what, message: String(error) }));
-    throw new ApiError('model_unavailable', `${what} could not be loaded; retry later`, {
+    const reason = error instanceof BundleUnavailableError ? ` (${error.message})` : '';
+    throw new ApiError('model_unavailable', `${what} could not be loaded${reason}; retry later`, {
       retryAfterSeconds: config.retryAfterSeconds,
     });
   }

@@ -10,3 +10,14 @@ export interface BundleSource {
   /** The model.onnx bytes. */
   model(): Promise<Uint8Array>;
 }
+
+/**
+ * A bundle that cannot be served (missing, corrupt, misconfigured). Its message is written for the operator and is safe
+ * to show clients: the API answers 503 with it instead of a generic "could not be loaded".
+ */
+export class BundleUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BundleUnavailableError';
+  }
+}

@@ -17,10 +17,13 @@ export class EmbeddingCache {
     private readonly lru: ByteLruCache,
     private readonly kv: KvEmbeddingStore | undefined,
     private readonly counters: CacheCounters,
+    /** Prepended to every key in the LRU and KV (the tenant), so two tenants never share an entry. */
+    private readonly keyPrefix = '',
   ) {}
 
   /** One entry (or undefined for a miss) per key, in order. */
-  async getMany(keys: readonly string[]): Promise<Array<CachedEmbedding | undefined>> {
+  async getMany(requestKeys: readonly string[]): Promise<Array<CachedEmbedding | undefined>> {
+    const keys = requestKeys.map((key) => this.keyPrefix + key);
     const found = keys.map((key) => this.lru.get(key));
     this.counters.lruHits += found.filter((entry) => entry !== undefined).length;
     const kv = this.kv;
@@ -45,10 +48,10 @@ export class EmbeddingCache {
    * @example cache.putMany([[key, entry]], (p) => ctx.waitUntil(p))
    */
   putMany(entries: ReadonlyArray<readonly [string, CachedEmbedding]>, waitUntil: (promise: Promise<unknown>) => void): void {
-    for (const [key, entry] of entries) this.lru.set(key, entry);
+    for (const [key, entry] of entries) this.lru.set(this.keyPrefix + key, entry);
     const kv = this.kv;
     if (kv !== undefined && entries.length > 0) {
-      waitUntil(Promise.all(entries.map(([key, entry]) => kv.put(key, entry))));
+      waitUntil(Promise.all(entries.map(([key, entry]) => kv.put(this.keyPrefix + key, entry))));
     }
   }
 }

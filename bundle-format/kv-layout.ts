@@ -1,0 +1,114 @@
+/**
+ * How a bundle is stored in Workers KV (the contract between `edge-embed upload-bundle` and the worker's KV bundle
+ * source). Content-addressed, so uploads deduplicate and a value never changes once written:
+ *
+ * - `bundle/<contentHash>`: JSON {@link KvBundleIndex}: the manifest and, per file, the sha256 and size of its chunks;
+ * - `chunk/<sha256>`: the bytes of one chunk, at most {@link KV_VALUE_LIMIT_BYTES} (KV's 25 MiB value limit).
+ *
+ * The index is written last, so a bundle whose index is readable has all its chunks. The reader checks every chunk's
+ * sha256 and each reassembled file against the manifest's sha256, so a corrupt or missing chunk is an error, never
+ * wrong vectors. Uses only WebCrypto, so it runs in Node and in workerd.
+ */
+
+/** KV's maximum value size. */
+export const KV_VALUE_LIMIT_BYTES = 25 * 1024 * 1024;
+/** Default chunk size: 24 MiB, a margin under the limit. */
+export const DEFAULT_CHUNK_BYTES = 24 * 1024 * 1024;
+export const KV_BUNDLE_FORMAT = 1;
+/** The bundle files stored as chunks (the manifest travels inside the index). */
+export const KV_BUNDLE_FILES = ['model.onnx', 'tokenizer.json'] as const;
+export type KvBundleFile = (typeof KV_BUNDLE_FILES)[number];
+
+export interface KvChunkRef {
+  sha256: string;
+  bytes: number;
+}
+
+export interface KvBundleIndex {
+  kvFormat: typeof KV_BUNDLE_FORMAT;
+  /** The bundle's manifest.json, parsed. */
+  manifest: { contentHash: string; files: Record<KvBundleFile, { bytes: number; sha256: string }> } & Record<string, unknown>;
+  chunks: Record<KvBundleFile, KvChunkRef[]>;
+}
+
+const HASH = /^[0-9a-f]{64}$/;
+
+export function isContentHash(value: string): boolean {
+  return HASH.test(value);
+}
+
+/** @example bundleIndexKey(manifest.contentHash) // 'bundle/3f9c…' */
+export function bundleIndexKey(contentHash: string): string {
+  return `bundle/${contentHash}`;
+}
+
+export function chunkKey(sha256: string): string {
+  return `chunk/${sha256}`;
+}
+
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+export interface KvEntry {
+  key: string;
+  value: Uint8Array;
+}
+
+/**
+ * The KV entries of a bundle: its distinct chunks, then the index (last). Refuses files that do not match the
+ * manifest's sha256, so a stale folder is never uploaded under the wrong hash.
+ * @example const { index, entries } = await planKvBundle(manifest, { 'model.onnx': model, 'tokenizer.json': tok })
+ */
+export async function planKvBundle(
+  manifest: KvBundleIndex['manifest'],
+  files: Record<KvBundleFile, Uint8Array>,
+  chunkBytes = DEFAULT_CHUNK_BYTES,
+): Promise<{ index: KvBundleIndex; entries: KvEntry[] }> {
+  if (!Number.isInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > KV_VALUE_LIMIT_BYTES) {
+    throw new Error(`chunk size must be an integer from 1 to ${KV_VALUE_LIMIT_BYTES} bytes, got ${chunkBytes}`);
+  }
+  if (!isContentHash(manifest.contentHash)) throw new Error('manifest.json has no valid contentHash');
+  const chunks = {} as Record<KvBundleFile, KvChunkRef[]>;
+  const entries = new Map<string, Uint8Array>();
+  for (const name of KV_BUNDLE_FILES) {
+    const bytes = files[name];
+    const expected = manifest.files?.[name];
+    const actual = await sha256Hex(bytes);
+    if (expected === undefined || expected.sha256 !== actual || expected.bytes !== bytes.byteLength) {
+      throw new Error(`${name} does not match manifest.json (sha256 ${actual}, ${bytes.byteLength} bytes)`);
+    }
+    chunks[name] = [];
+    for (let offset = 0; offset < bytes.byteLength || offset === 0; offset += chunkBytes) {
+      const chunk = bytes.subarray(offset, Math.min(offset + chunkBytes, bytes.byteLength));
+      const sha256 = await sha256Hex(chunk);
+      chunks[name].push({ sha256, bytes: chunk.byteLength });
+      entries.set(chunkKey(sha256), chunk);
+      if (bytes.byteLength === 0) break;
+    }
+  }
+  const index: KvBundleIndex = { kvFormat: KV_BUNDLE_FORMAT, manifest, chunks };
+  const list = [...entries].map(([key, value]) => ({ key, value }));
+  list.push({ key: bundleIndexKey(manifest.contentHash), value: new TextEncoder().encode(JSON.stringify(index)) });
+  return { index, entries: list };
+}
+
+/**
+ * Checks that a parsed index value has the shape of {@link KvBundleIndex} for `contentHash`; returns a reason or null.
+ */
+export function kvBundleIndexProblem(value: unknown, contentHash: string): string | null {
+  if (typeof value !== 'object' || value === null) return 'the index is not a JSON object';
+  const index = value as Partial<KvBundleIndex>;
+  if (index.kvFormat !== KV_BUNDLE_FORMAT) return `unknown kvFormat ${String(index.kvFormat)} (expected ${KV_BUNDLE_FORMAT})`;
+  if (typeof index.manifest !== 'object' || index.manifest === null) return 'the index has no manifest';
+  if (index.manifest.contentHash !== contentHash) return `the index holds bundle ${String(index.manifest.contentHash)}, not ${contentHash}`;
+  for (const name of KV_BUNDLE_FILES) {
+    const refs = index.chunks?.[name];
+    if (!Array.isArray(refs) || refs.some((ref) => !isContentHash(ref?.sha256) || !Number.isInteger(ref?.bytes) || ref.bytes < 0)) {
+      return `the index lists no valid chunks for ${name}`;
+    }
+    if (typeof index.manifest.files?.[name]?.sha256 !== 'string') return `the manifest has no sha256 for ${name}`;
+  }
+  return null;
+}

@@ -1,0 +1,147 @@
+/**
+ * `edge-embed upload-bundle <bundle-dir> --binding <name> [--env <tenant>] [--local|--remote]`: puts a bundle into a
+ * Workers KV namespace, content-addressed and chunked under KV's 25 MiB value limit (layout in
+ * bundle-format/kv-layout.ts), by running `wrangler kv key put` once per value: the chunks first, the index last, so
+ * a worker never sees an index whose chunks are missing. A worker serves it once its BUNDLE_HASH var is the bundle's
+ * contentHash (printed at the end), so a tenant switches model without a code deploy.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { DEFAULT_CHUNK_BYTES, KV_VALUE_LIMIT_BYTES, planKvBundle, type KvBundleIndex } from '../../../bundle-format/kv-layout.js';
+import { parseBundleManifest } from '../../../bundle-format/manifest.js';
+import { PackError } from '../errors.js';
+
+interface UploadBundleOptions {
+  binding: string;
+  env?: string;
+  local?: boolean;
+  remote?: boolean;
+  persistTo?: string;
+  config?: string;
+  chunkBytes: number;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+export interface UploadPlan {
+  contentHash: string;
+  indexKey: string;
+  values: Array<{ key: string; bytes: number }>;
+}
+
+function parseChunkBytes(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > KV_VALUE_LIMIT_BYTES) {
+    throw new InvalidArgumentError(`expected an integer from 1 to ${KV_VALUE_LIMIT_BYTES}.`);
+  }
+  return n;
+}
+
+async function readBundle(dir: string) {
+  const read = async (name: string) => {
+    try {
+      return new Uint8Array(await readFile(join(dir, name)));
+    } catch {
+      throw new PackError('missing-input', `${dir} is not a bundle: ${name} is missing (make one with \`edge-embed pack\`)`);
+    }
+  };
+  const manifestBytes = await read('manifest.json');
+  let manifest;
+  try {
+    manifest = parseBundleManifest(JSON.parse(new TextDecoder().decode(manifestBytes)));
+  } catch (error) {
+    throw new PackError('bad-input', `${join(dir, 'manifest.json')} is not a valid bundle manifest: ${(error as Error).message}`);
+  }
+  return { manifest, model: await read('model.onnx'), tokenizer: await read('tokenizer.json') };
+}
+
+function runWrangler(args: string[]): Promise<void> {
+  const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [wrangler, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new PackError('bad-option', `wrangler ${args.slice(0, 4).join(' ')} … failed (exit ${code})`, output.trim().split('\n').slice(-8))),
+    );
+  });
+}
+
+/**
+ * Uploads the bundle in `dir`; returns what was (or, with dryRun, would be) written.
+ * @example await uploadBundle('bundles/default', { binding: 'BUNDLE_STORE', local: true, chunkBytes: 24 << 20 })
+ */
+export async function uploadBundle(dir: string, opts: UploadBundleOptions, log: (line: string) => void = () => {}): Promise<UploadPlan> {
+  if (opts.local && opts.remote) throw new PackError('bad-option', 'give at most one of --local and --remote');
+  if (opts.persistTo !== undefined && opts.remote) throw new PackError('bad-option', '--persist-to only applies to --local');
+  const { manifest, model, tokenizer } = await readBundle(dir);
+  let planned;
+  try {
+    planned = await planKvBundle(manifest as unknown as KvBundleIndex['manifest'], { 'model.onnx': model, 'tokenizer.json': tokenizer }, opts.chunkBytes);
+  } catch (error) {
+    throw new PackError('bad-input', `${dir}: ${(error as Error).message}`);
+  }
+  const plan: UploadPlan = {
+    contentHash: manifest.contentHash,
+    indexKey: planned.entries[planned.entries.length - 1].key,
+    values: planned.entries.map((entry) => ({ key: entry.key, bytes: entry.value.byteLength })),
+  };
+  if (opts.dryRun) return plan;
+
+  const scratch = await mkdtemp(join(tmpdir(), 'edge-embed-upload-'));
+  try {
+    const common = ['--binding', opts.binding];
+    if (opts.env !== undefined) common.push('--env', opts.env);
+    if (opts.config !== undefined) common.push('--config', opts.config);
+    common.push(opts.remote ? '--remote' : '--local');
+    if (opts.persistTo !== undefined) common.push('--persist-to', opts.persistTo);
+    for (const [i, entry] of planned.entries.entries()) {
+      const file = join(scratch, `value-${i}`);
+      await writeFile(file, entry.value);
+      log(`  put ${entry.key} (${entry.value.byteLength} bytes)`);
+      await runWrangler(['kv', 'key', 'put', entry.key, '--path', file, ...common]);
+      await rm(file);
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return plan;
+}
+
+/** Adds the `upload-bundle` subcommand to the edge-embed program. */
+export function registerUploadBundleCommand(program: Command): void {
+  program
+    .command('upload-bundle')
+    .description('put a bundle into a Workers KV namespace (content-addressed chunks + index) so a worker serves it by BUNDLE_HASH')
+    .argument('<bundle-dir>', 'a packed bundle (manifest.json, model.onnx, tokenizer.json)')
+    .requiredOption('--binding <name>', 'the KV binding in wrangler.toml, e.g. BUNDLE_STORE')
+    .option('--env <tenant>', 'the wrangler environment (tenant) whose namespace to use')
+    .option('--local', "write to wrangler's local KV (wrangler dev); the default")
+    .option('--remote', 'write to the KV namespace on Cloudflare')
+    .option('--persist-to <dir>', 'local persistence folder (as given to wrangler dev --persist-to)')
+    .option('--config <path>', 'wrangler configuration file')
+    .option('--chunk-bytes <n>', 'bytes per chunk (at most the 25 MiB KV value limit)', parseChunkBytes, DEFAULT_CHUNK_BYTES)
+    .option('--dry-run', 'print the keys and sizes without writing')
+    .option('--json', 'print the result as JSON')
+    .action(async (dir: string, opts: UploadBundleOptions) => {
+      const plan = await uploadBundle(dir, opts, opts.json ? () => {} : (line) => console.log(line));
+      if (opts.json) {
+        console.log(JSON.stringify(plan, null, 2));
+        return;
+      }
+      const total = plan.values.reduce((sum, value) => sum + value.bytes, 0);
+      console.log(
+        `${opts.dryRun ? 'would write' : 'wrote'} ${plan.values.length} values (${total} bytes) to ${opts.binding}${opts.env ? ` (env ${opts.env})` : ''}` +
+          `\nserve it with the var BUNDLE_HASH = "${plan.contentHash}"`,
+      );
+    });
+}

@@ -1,0 +1,164 @@
+/**
+ * `npm run tenant -- add <name> [--bundle <dir>] [--max-inputs n ...]`: adds a tenant to wrangler.toml as a wrangler
+ * environment `[env.<name>]` with its own worker name, its own KV namespaces (EMBED_CACHE for the cache, BUNDLE_STORE
+ * for bundles), its limits as vars (the top-level [vars] with the flags applied) and TENANT_ID, which prefixes its cache
+ * keys. `--bundle <dir>` serves that bundle from KV: it sets BUNDLE_HASH to the bundle's contentHash and prints the
+ * `edge-embed upload-bundle` command that puts it there. API keys stay a secret: `npx wrangler secret put API_KEYS --env
+ * <name>`. `npm run tenant -- list` prints the tenants. The file is appended to, so its comments survive.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { parse, stringify } from 'smol-toml';
+
+const TENANT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** Limit flags and the var each sets (see worker/src/config.ts). */
+const LIMIT_FLAGS = {
+  maxInputs: 'MAX_INPUTS',
+  maxInputChars: 'MAX_INPUT_CHARS',
+  maxBodyBytes: 'MAX_BODY_BYTES',
+  maxBatchSize: 'MAX_BATCH_SIZE',
+  maxBatchTokens: 'MAX_BATCH_TOKENS',
+  cacheTtlSeconds: 'CACHE_TTL_SECONDS',
+  kvTimeoutMs: 'KV_TIMEOUT_MS',
+  lruMaxBytes: 'LRU_MAX_BYTES',
+  retryAfterSeconds: 'RETRY_AFTER_SECONDS',
+} as const;
+
+export interface AddTenantOptions {
+  /** Path of wrangler.toml. */
+  config: string;
+  bundle?: string;
+  kvId?: string;
+  bundleStoreId?: string;
+  limits?: Partial<Record<keyof typeof LIMIT_FLAGS, number>>;
+  vars?: Record<string, string>;
+}
+
+interface WranglerConfig {
+  name?: string;
+  vars?: Record<string, unknown>;
+  env?: Record<string, unknown>;
+}
+
+/** The tenants (environments) of a wrangler.toml. */
+export async function listTenants(config: string): Promise<string[]> {
+  const parsed = parse(await readFile(config, 'utf8')) as WranglerConfig;
+  return Object.keys(parsed.env ?? {});
+}
+
+/**
+ * Appends `[env.<name>]` to wrangler.toml; refuses a bad name, an existing tenant or a folder that is not a bundle.
+ * @example await addTenant('acme', { config: 'wrangler.toml', limits: { maxInputs: 64 } })
+ */
+export async function addTenant(name: string, options: AddTenantOptions): Promise<{ block: string; uploadCommand?: string }> {
+  if (!TENANT_NAME.test(name)) throw new Error(`tenant name "${name}" must be lowercase letters, digits, - and _ (at most 63, starting with a letter or digit)`);
+  const text = await readFile(options.config, 'utf8');
+  const parsed = parse(text) as WranglerConfig;
+  if (parsed.env?.[name] !== undefined) throw new Error(`tenant "${name}" already exists in ${options.config}`);
+
+  const vars: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed.vars ?? {})) vars[key] = String(value);
+  for (const [flag, variable] of Object.entries(LIMIT_FLAGS)) {
+    const value = options.limits?.[flag as keyof typeof LIMIT_FLAGS];
+    if (value !== undefined) vars[variable] = String(value);
+  }
+  Object.assign(vars, options.vars);
+  vars.TENANT_ID = name;
+
+  let uploadCommand: string | undefined;
+  if (options.bundle !== undefined) {
+    const manifestPath = join(options.bundle, 'manifest.json');
+    let manifest: { contentHash?: unknown };
+    try {
+      manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { contentHash?: unknown };
+    } catch {
+      throw new Error(`${options.bundle} is not a bundle: ${manifestPath} is missing or not JSON`);
+    }
+    if (typeof manifest.contentHash !== 'string' || !/^[0-9a-f]{64}$/.test(manifest.contentHash)) {
+      throw new Error(`${manifestPath} has no contentHash`);
+    }
+    vars.BUNDLE_HASH = manifest.contentHash;
+    const dir = relative(process.cwd(), resolve(options.bundle)) || '.';
+    uploadCommand = `node bin/edge-embed.mjs upload-bundle ${dir} --binding BUNDLE_STORE --env ${name} --remote`;
+  }
+
+  const namespace = (binding: string, id: string | undefined) => (id === undefined ? { binding } : { binding, id });
+  const env = {
+    env: {
+      [name]: {
+        name: `${parsed.name ?? 'edge-embed'}-${name}`,
+        kv_namespaces: [namespace('EMBED_CACHE', options.kvId), namespace('BUNDLE_STORE', options.bundleStoreId)],
+        vars,
+      },
+    },
+  };
+  const comment = [
+    `# Tenant "${name}" (npm run tenant -- add). Deploy: npx wrangler deploy --env ${name}`,
+    `# API keys (secret): npx wrangler secret put API_KEYS --env ${name}`,
+    ...(options.kvId === undefined
+      ? [`# KV ids: npx wrangler kv namespace create EMBED_CACHE --env ${name} (and BUNDLE_STORE), then add id = "..." below`]
+      : []),
+  ];
+  const block = `\n${comment.join('\n')}\n${stringify(env)}\n`;
+  await writeFile(options.config, text.replace(/\n*$/, '\n') + block);
+  return { block, uploadCommand };
+}
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive integer.');
+  return Number(value);
+}
+
+function keyValue(value: string, previous: Record<string, string>): Record<string, string> {
+  const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(value);
+  if (match === null) throw new InvalidArgumentError('expected NAME=value with an upper-case NAME.');
+  return { ...previous, [match[1]]: match[2] };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command().name('npm run tenant --').description('Manage the tenants (wrangler environments) in wrangler.toml');
+  program.option('--config <path>', 'wrangler config to edit', 'wrangler.toml');
+  const add = program
+    .command('add <name>')
+    .description('add a tenant: its own worker, KV namespaces, limits and (optionally) a bundle served from KV')
+    .option('--bundle <dir>', 'serve this bundle from the tenant\'s BUNDLE_STORE (sets BUNDLE_HASH)')
+    .option('--kv-id <id>', 'id of the tenant\'s EMBED_CACHE namespace')
+    .option('--bundle-store-id <id>', 'id of the tenant\'s BUNDLE_STORE namespace')
+    .option('--var <NAME=value>', 'any other var (repeatable)', keyValue, {});
+  for (const [flag, variable] of Object.entries(LIMIT_FLAGS)) {
+    const dashed = flag.replace(/[A-Z]/g, (char) => `-${char.toLowerCase()}`);
+    add.option(`--${dashed} <n>`, `sets ${variable}`, positiveInt);
+  }
+  add.action(async (name: string, opts: Record<string, unknown>) => {
+    const config = program.opts<{ config: string }>().config;
+    const limits = Object.fromEntries(Object.keys(LIMIT_FLAGS).filter((flag) => opts[flag] !== undefined).map((flag) => [flag, opts[flag] as number]));
+    const result = await addTenant(name, {
+      config,
+      bundle: opts.bundle as string | undefined,
+      kvId: opts.kvId as string | undefined,
+      bundleStoreId: opts.bundleStoreId as string | undefined,
+      limits,
+      vars: opts.var as Record<string, string>,
+    });
+    console.log(`added tenant "${name}" to ${config}:${result.block}`);
+    console.log(`next: npx wrangler secret put API_KEYS --env ${name}`);
+    if (result.uploadCommand !== undefined) console.log(`      ${result.uploadCommand}`);
+    console.log(`      npx wrangler deploy --env ${name}`);
+  });
+  program
+    .command('list')
+    .description('print the tenants')
+    .action(async () => {
+      for (const name of await listTenants(program.opts<{ config: string }>().config)) console.log(name);
+    });
+  await program.parseAsync(argv);
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+  main(process.argv).catch((error: unknown) => {
+    console.error(`tenant: ${(error as Error).message}`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,163 @@
+/**
+ * Tenants and bundles in KV, inside workerd: a bundle uploaded to BUNDLE_STORE (chunked, content-addressed) served by
+ * BUNDLE_HASH with the same vectors as the compiled-in copy; a corrupt chunk answered with 503 naming it, /health not
+ * ready, and recovery once the chunk is repaired; cache keys that never collide across tenants or bundles; API keys
+ * that belong to one tenant.
+ */
+import { describe, expect, it } from 'vitest';
+import { bundleIndexKey, chunkKey, planKvBundle, sha256Hex, type KvBundleIndex } from '../../bundle-format/kv-layout.js';
+import { vectorAffectingFields, type BundleManifest } from '../../bundle-format/manifest.js';
+import { createApp } from '../src/app.js';
+import { defaultBundle } from '../src/bundle/default-bundle.js';
+import { kvBundle } from '../src/bundle/kv-bundle.js';
+import { encodeCachedEmbedding } from '../src/cache/codec.js';
+import { cacheKey } from '../src/cache/key.js';
+import type { Env, KvNamespaceLike } from '../src/env.js';
+import { appFor } from '../src/index.js';
+import { workerdOrt } from '../src/runtime/ort-workerd.js';
+import { call, cosine, info, testEnv } from './helpers.js';
+
+const store = testEnv.BUNDLE_STORE as unknown as KVNamespace;
+const cache = testEnv.EMBED_CACHE as unknown as KVNamespace;
+
+/**
+ * The default bundle as `upload-bundle` would store it, in 1 MiB chunks. The JSON module import re-serialises
+ * tokenizer.json, so the manifest's tokenizer hash (and with it the contentHash) is recomputed for those bytes.
+ */
+async function uploadDefaultBundle(): Promise<{ index: KvBundleIndex; entries: Array<{ key: string; value: Uint8Array }> }> {
+  const manifest = structuredClone((await defaultBundle.manifest()) as BundleManifest);
+  const tokenizer = new TextEncoder().encode(JSON.stringify(await defaultBundle.tokenizer()));
+  manifest.files['tokenizer.json'] = { bytes: tokenizer.byteLength, sha256: await sha256Hex(tokenizer) };
+  const { contentHash: _, ...withoutHash } = manifest;
+  manifest.contentHash = await sha256Hex(new TextEncoder().encode(JSON.stringify(vectorAffectingFields(withoutHash))));
+  const planned = await planKvBundle(manifest, { 'model.onnx': await defaultBundle.model(), 'tokenizer.json': tokenizer }, 1024 * 1024);
+  for (const entry of planned.entries) await store.put(entry.key, entry.value);
+  return planned;
+}
+
+async function embedding(app: ReturnType<typeof createApp> | undefined, input: string, env: Partial<Env> = {}): Promise<number[]> {
+  const response = await call('/v1/embeddings', { body: { input } }, env, app);
+  if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
+  return ((await response.json()) as { data: Array<{ embedding: number[] }> }).data[0].embedding;
+}
+
+async function errorOf(response: Response): Promise<{ status: number; code: string; message: string; retryAfter: string | null }> {
+  expect(response.headers.get('content-type')).toContain('application/json');
+  const body = (await response.json()) as { error: { code: string; message: string } };
+  return { status: response.status, code: body.error.code, message: body.error.message, retryAfter: response.headers.get('retry-after') };
+}
+
+describe('a bundle in KV (BUNDLE_STORE + BUNDLE_HASH)', () => {
+  it('is served by BUNDLE_HASH with the vectors of the compiled-in bundle', async () => {
+    const { index, entries } = await uploadDefaultBundle();
+    expect(index.chunks['model.onnx'].length).toBeGreaterThan(1);
+    expect(entries.every((entry) => entry.value.byteLength <= 25 * 1024 * 1024)).toBe(true);
+    const hash = index.manifest.contentHash;
+    const env = { BUNDLE_HASH: hash };
+    const app = appFor({ ...testEnv, ...env });
+    const text = 'served from a bundle in KV';
+    const response = await call('/v1/embeddings', { body: { input: text } }, env, app);
+    expect(response.headers.get('x-cache-misses')).toBe('1');
+    const fromKv = ((await response.json()) as { data: Array<{ embedding: number[] }> }).data[0].embedding;
+    const kvInfo = (await (await call('/info', {}, env, app)).json()) as { bundle_hash: string; loaded: boolean; counters: { inferences: number } };
+    expect(kvInfo).toMatchObject({ bundle_hash: hash, loaded: true });
+    expect(kvInfo.counters.inferences).toBeGreaterThan(0);
+    // The compiled-in bundle, through another cache key (truncation direction), so it runs its own inference.
+    const compiledIn = await call('/embed', { body: { inputs: [text], truncation_direction: 'left' } });
+    expect(compiledIn.headers.get('x-cache-misses')).toBe('1');
+    expect(cosine(fromKv, ((await compiledIn.json()) as number[][])[0])).toBeGreaterThanOrEqual(0.9999);
+  });
+
+  it('answers 503 naming a corrupt chunk, /health not ready, and recovers once the chunk is repaired', async () => {
+    const { index } = await uploadDefaultBundle();
+    const victim = index.chunks['model.onnx'][2];
+    const good = await store.get(chunkKey(victim.sha256), 'arrayBuffer');
+    const corrupt = new Uint8Array(good!.slice(0));
+    corrupt[100] ^= 0xff;
+    await store.put(chunkKey(victim.sha256), corrupt);
+    const app = createApp({ bundle: kvBundle(store, index.manifest.contentHash), ort: workerdOrt });
+
+    const failed = await errorOf(await call('/v1/embeddings', { body: { input: 'never from a corrupt model' } }, {}, app));
+    expect(failed).toMatchObject({ status: 503, code: 'model_unavailable', retryAfter: '5' });
+    expect(failed.message).toContain(`chunk 3/${index.chunks['model.onnx'].length} of model.onnx`);
+    expect(failed.message).toContain('corrupt');
+    const health = await errorOf(await call('/health', {}, {}, app));
+    expect(health).toMatchObject({ status: 503, code: 'model_unavailable', retryAfter: '5' });
+
+    await store.put(chunkKey(victim.sha256), good!);
+    // The next request loads the repaired model; /health is ready again.
+    expect((await embedding(app, 'after the repair')).length).toBeGreaterThan(0);
+    expect(await (await call('/health', {}, {}, app)).json()).toEqual({ status: 'ok' });
+  });
+
+  it('answers 503 with a clear message for an unknown hash, a malformed hash or a missing binding', async () => {
+    const unknown = 'f'.repeat(64);
+    const cases: Array<[Partial<Env>, string]> = [
+      [{ BUNDLE_HASH: unknown }, 'missing from BUNDLE_STORE'],
+      [{ BUNDLE_HASH: 'not-a-hash' }, '64-hex-digit'],
+      [{ BUNDLE_HASH: unknown.replace(/^f/, 'e'), BUNDLE_STORE: undefined }, 'no BUNDLE_STORE'],
+    ];
+    for (const [env, message] of cases) {
+      const app = appFor({ ...testEnv, ...env });
+      for (const path of ['/health', '/v1/embeddings']) {
+        const response = await call(path, path === '/health' ? {} : { body: { input: 'x' } }, env, app);
+        const error = await errorOf(response);
+        expect(error).toMatchObject({ status: 503, code: 'model_unavailable' });
+        expect(error.message).toContain(message);
+      }
+    }
+  });
+
+  it('refuses an index whose manifest is another bundle', async () => {
+    const { index } = await uploadDefaultBundle();
+    const other = 'a'.repeat(64);
+    await store.put(bundleIndexKey(other), JSON.stringify(index));
+    const error = await errorOf(await call('/health', {}, {}, createApp({ bundle: kvBundle(store, other), ort: workerdOrt })));
+    expect(error.status).toBe(503);
+    expect(error.message).toContain(`holds bundle ${index.manifest.contentHash}`);
+  });
+});
+
+describe('tenants', () => {
+  const acme = { TENANT_ID: 'acme' };
+  const globex = { TENANT_ID: 'globex' };
+
+  it('never share a cache entry, even in one KV namespace and one isolate', async () => {
+    const text = 'a text both tenants embed';
+    const first = await call('/v1/embeddings', { body: { input: text } }, acme);
+    expect(first.headers.get('x-cache-misses')).toBe('1');
+    const other = await call('/v1/embeddings', { body: { input: text } }, globex);
+    expect(other.headers.get('x-cache-misses')).toBe('1');
+    const { bundle_hash, dimensions } = await info();
+    const key = await cacheKey(bundle_hash, { truncationDirection: 'right' }, { text });
+    const keys = (await cache.list({ prefix: 't:' })).keys.map((entry) => entry.name);
+    expect(keys).toEqual(expect.arrayContaining([`t:acme:${key}`, `t:globex:${key}`]));
+
+    // A value planted under acme's key is seen by acme only.
+    const planted = 'planted for acme only';
+    const plantedKey = await cacheKey(bundle_hash, { truncationDirection: 'right' }, { text: planted });
+    const vector = new Float32Array(dimensions);
+    vector[0] = 1;
+    await cache.put(`t:acme:${plantedKey}`, encodeCachedEmbedding({ tokenCount: 3, vector }));
+    expect((await embedding(undefined, planted, acme))[0]).toBe(1);
+    const real = await embedding(undefined, planted, globex);
+    expect(real[0]).not.toBe(1);
+    expect(cosine(real, await embedding(undefined, planted))).toBeGreaterThanOrEqual(0.9999);
+  });
+
+  it('refuse a tenant id that could break out of its key prefix', async () => {
+    const response = await call('/v1/embeddings', { body: { input: 'x' } }, { TENANT_ID: 'acme:e1' });
+    expect(response.status).toBe(500);
+  });
+
+  it("refuse another tenant's API key", async () => {
+    const a = { ...acme, API_KEYS: 'acme-key-1' };
+    const b = { ...globex, API_KEYS: 'globex-key-1,globex-key-2' };
+    const as = (key: string) => ({ body: { input: 'auth per tenant' }, headers: { authorization: `Bearer ${key}` } });
+    expect((await call('/v1/embeddings', as('acme-key-1'), a)).status).toBe(200);
+    expect((await call('/v1/embeddings', as('globex-key-2'), b)).status).toBe(200);
+    expect((await errorOf(await call('/v1/embeddings', as('acme-key-1'), b))).status).toBe(401);
+    expect((await errorOf(await call('/v1/embeddings', as('globex-key-1'), a))).status).toBe(401);
+    expect((await errorOf(await call('/info', { headers: { authorization: 'Bearer acme-key-1' } }, b))).status).toBe(401);
+  });
+});
