@@ -1,0 +1,53 @@
+/**
+ * `npm run deploy:dry-run [-- <tenant>...]`: `wrangler deploy --dry-run --env <tenant> --outdir <tmp>` for each tenant
+ * of wrangler.toml (default: all), then prints each one's upload size as wrangler reports it and the files it would
+ * upload. Exits 1 if any build fails or a tenant lacks its own EMBED_CACHE binding or TENANT_ID. Nothing is deployed.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listTenants } from './tenant.js';
+
+const root = join(import.meta.dirname, '..');
+const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
+const tenants = process.argv.length > 2 ? process.argv.slice(2) : await listTenants(join(root, 'wrangler.toml'));
+if (tenants.length === 0) {
+  console.error('no tenants in wrangler.toml: add one with `npm run tenant -- add <name>`');
+  process.exit(1);
+}
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const outRoot = await mkdtemp(join(tmpdir(), 'edge-embed-dry-run-'));
+let failed = false;
+try {
+  for (const tenant of tenants) {
+    const outdir = join(outRoot, tenant);
+    const result = spawnSync(process.execPath, [wrangler, 'deploy', '--dry-run', '--env', tenant, '--outdir', outdir], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    });
+    const output = `${result.stdout}\n${result.stderr}`;
+    const upload = /Total Upload: ([\d.]+ KiB) \/ gzip: ([\d.]+ KiB)/.exec(output);
+    const problems: string[] = [];
+    if (result.status !== 0 || upload === null) problems.push(`wrangler exited ${result.status}`);
+    if (!/env\.EMBED_CACHE\s/.test(output)) problems.push('no EMBED_CACHE binding');
+    if (!new RegExp(`env\\.TENANT_ID \\("${tenant}"\\)`).test(output)) problems.push(`TENANT_ID is not "${tenant}"`);
+    if (problems.length > 0) {
+      failed = true;
+      console.error(`${tenant}: FAILED (${problems.join('; ')})\n${output.trim().split('\n').slice(-15).join('\n')}`);
+      continue;
+    }
+    const files = await readdir(outdir).catch(() => [] as string[]);
+    const sizes = await Promise.all(
+      files.filter((file) => !file.endsWith('.map') && file !== 'README.md').map(async (file) => ({ file, bytes: (await stat(join(outdir, file))).size })),
+    );
+    console.log(`${tenant}: total upload ${upload![1]} (gzip ${upload![2]})`);
+    for (const { file, bytes } of sizes.sort((a, b) => b.bytes - a.bytes)) console.log(`  ${file.replace(/^[0-9a-f]{40}-/, '')}: ${kib(bytes)}`);
+  }
+} finally {
+  await rm(outRoot, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
