@@ -1,0 +1,91 @@
+/**
+ * `edge-embed upload-bundle`: the CLI writes a bundle into wrangler's local KV (--local --persist-to) as
+ * content-addressed chunks under the size limit plus an index, which a Miniflare instance over the same folder reads
+ * back byte for byte; refusals for a folder that is not a bundle and for files that do not match their manifest.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Miniflare } from 'miniflare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleIndexKey, chunkKey, kvBundleIndexProblem, sha256Hex, type KvBundleIndex } from '../../../bundle-format/kv-layout.js';
+import { uploadBundle } from '../../src/commands/upload-bundle.js';
+
+const root = join(import.meta.dirname, '../../..');
+const bundle = join(root, 'bundles/default');
+const run = promisify(execFile);
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [join(root, 'bin/edge-embed.mjs'), ...args], { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+describe('edge-embed upload-bundle', () => {
+  let persist: string;
+  beforeAll(async () => {
+    persist = await mkdtemp(join(tmpdir(), 'edge-embed-upload-test-'));
+  });
+  afterAll(() => rm(persist, { recursive: true, force: true }));
+
+  it('writes chunks and an index into local KV that read back as the bundle files', async () => {
+    const chunkBytes = 3 * 1024 * 1024;
+    const result = await cli(['upload-bundle', bundle, '--binding', 'BUNDLE_STORE', '--local', '--persist-to', persist, '--chunk-bytes', String(chunkBytes), '--json']);
+    expect(result.stderr).not.toMatch(/error/i);
+    expect(result.code).toBe(0);
+    const plan = JSON.parse(result.stdout) as { contentHash: string; indexKey: string; values: Array<{ key: string; bytes: number }> };
+    const manifest = JSON.parse(await readFile(join(bundle, 'manifest.json'), 'utf8')) as { contentHash: string };
+    expect(plan.contentHash).toBe(manifest.contentHash);
+    expect(plan.indexKey).toBe(bundleIndexKey(manifest.contentHash));
+    expect(plan.values.at(-1)?.key).toBe(plan.indexKey);
+    expect(plan.values.every((value) => value.bytes <= chunkBytes || value.key === plan.indexKey)).toBe(true);
+
+    const mf = new Miniflare({
+      modules: true,
+      script: 'export default { fetch() { return new Response(null) } }',
+      kvNamespaces: ['BUNDLE_STORE'],
+      kvPersist: join(persist, 'v3/kv'),
+    });
+    try {
+      const kv = await mf.getKVNamespace('BUNDLE_STORE');
+      const index = JSON.parse((await kv.get(plan.indexKey, 'text'))!) as KvBundleIndex;
+      expect(kvBundleIndexProblem(index, manifest.contentHash)).toBeNull();
+      for (const name of ['model.onnx', 'tokenizer.json'] as const) {
+        const parts: Buffer[] = [];
+        for (const ref of index.chunks[name]) {
+          const value = new Uint8Array((await kv.get(chunkKey(ref.sha256), 'arrayBuffer'))!);
+          expect(await sha256Hex(value)).toBe(ref.sha256);
+          parts.push(Buffer.from(value));
+        }
+        expect(Buffer.concat(parts).equals(await readFile(join(bundle, name)))).toBe(true);
+      }
+      expect(index.chunks['model.onnx'].length).toBeGreaterThan(1);
+    } finally {
+      await mf.dispose();
+    }
+  });
+
+  it('refuses a folder that is not a bundle and files that do not match their manifest, writing nothing', async () => {
+    const notBundle = await cli(['upload-bundle', persist, '--binding', 'BUNDLE_STORE', '--local']);
+    expect(notBundle.code).toBe(1);
+    expect(notBundle.stderr).toMatch(/is not a bundle: manifest.json is missing/);
+
+    const stale = await mkdtemp(join(tmpdir(), 'edge-embed-stale-'));
+    try {
+      await cp(bundle, stale, { recursive: true });
+      await writeFile(join(stale, 'tokenizer.json'), '{}');
+      await expect(uploadBundle(stale, { binding: 'BUNDLE_STORE', chunkBytes: 1024 })).rejects.toThrow(/tokenizer.json does not match manifest.json/);
+    } finally {
+      await rm(stale, { recursive: true, force: true });
+    }
+    const tooBig = await cli(['upload-bundle', bundle, '--binding', 'B', '--chunk-bytes', String(26 * 1024 * 1024)]);
+    expect(tooBig.code).not.toBe(0);
+    expect(tooBig.stderr).toMatch(/--chunk-bytes/);
+  });
+});

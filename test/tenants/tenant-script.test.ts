@@ -1,0 +1,84 @@
+/**
+ * `npm run tenant -- add`: the wrangler.toml it writes (parsed back), its refusals, and the example tenants the repo
+ * ships: each its own worker name, EMBED_CACHE and BUNDLE_STORE bindings and TENANT_ID.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'smol-toml';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { addTenant, listTenants } from '../../scripts/tenant.js';
+
+const root = join(import.meta.dirname, '../..');
+
+interface Tenant {
+  name: string;
+  kv_namespaces: Array<{ binding: string; id?: string }>;
+  vars: Record<string, string>;
+}
+interface Wrangler {
+  vars: Record<string, string>;
+  env: Record<string, Tenant>;
+}
+
+describe('npm run tenant -- add', () => {
+  let dir: string;
+  let config: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edge-embed-tenant-'));
+    config = join(dir, 'wrangler.toml');
+    await copyFile(join(root, 'wrangler.toml'), config);
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('adds an environment with its own worker, namespaces, limits, TENANT_ID, and keeps the file and its comments', async () => {
+    const before = await readFile(config, 'utf8');
+    execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/tenant.ts'), '--config', config, 'add', 'initech', '--max-inputs', '16', '--kv-id', 'abc123', '--var', 'KV_TIMEOUT_MS=250'], {
+      cwd: root,
+      stdio: 'pipe',
+    });
+    const after = await readFile(config, 'utf8');
+    expect(after.startsWith(before.trimEnd())).toBe(true);
+    const parsed = parse(after) as unknown as Wrangler;
+    const tenant = parsed.env.initech;
+    expect(tenant.name).toBe('edge-embed-initech');
+    expect(tenant.kv_namespaces).toEqual([{ binding: 'EMBED_CACHE', id: 'abc123' }, { binding: 'BUNDLE_STORE' }]);
+    expect(tenant.vars).toMatchObject({ ...parsed.vars, MAX_INPUTS: '16', KV_TIMEOUT_MS: '250', TENANT_ID: 'initech' });
+    expect(tenant.vars.BUNDLE_HASH).toBeUndefined();
+    expect(await listTenants(config)).toContain('initech');
+  });
+
+  it('serves --bundle from KV: BUNDLE_HASH is the bundle contentHash and the upload command is given', async () => {
+    const manifest = JSON.parse(await readFile(join(root, 'bundles/minilm-fixture/manifest.json'), 'utf8')) as { contentHash: string };
+    const result = await addTenant('hooli', { config, bundle: join(root, 'bundles/minilm-fixture') });
+    expect(((parse(await readFile(config, 'utf8')) as unknown as Wrangler).env.hooli.vars.BUNDLE_HASH)).toBe(manifest.contentHash);
+    expect(result.uploadCommand).toMatch(/upload-bundle .*minilm-fixture --binding BUNDLE_STORE --env hooli --remote$/);
+  });
+
+  it('refuses a bad name, an existing tenant and a folder that is not a bundle, leaving the file unchanged', async () => {
+    await addTenant('umbrella', { config });
+    const before = await readFile(config, 'utf8');
+    await expect(addTenant('Bad:Name', { config })).rejects.toThrow(/lowercase/);
+    await expect(addTenant('umbrella', { config })).rejects.toThrow(/already exists/);
+    await expect(addTenant('other', { config, bundle: dir })).rejects.toThrow(/not a bundle/);
+    expect(await readFile(config, 'utf8')).toBe(before);
+  });
+});
+
+describe('the example tenants in wrangler.toml', () => {
+  it('each have their own worker name, EMBED_CACHE and BUNDLE_STORE bindings and TENANT_ID', async () => {
+    const parsed = parse(await readFile(join(root, 'wrangler.toml'), 'utf8')) as unknown as Wrangler;
+    const names = Object.keys(parsed.env);
+    expect(names.length).toBeGreaterThanOrEqual(2);
+    for (const name of names) {
+      const tenant = parsed.env[name];
+      expect(tenant.vars.TENANT_ID).toBe(name);
+      expect(tenant.kv_namespaces.map((ns) => ns.binding).sort()).toEqual(['BUNDLE_STORE', 'EMBED_CACHE']);
+    }
+    expect(new Set(names.map((name) => parsed.env[name].name)).size).toBe(names.length);
+    // Ids, once set, are never shared between tenants.
+    const ids = names.flatMap((name) => parsed.env[name].kv_namespaces.filter((ns) => ns.binding === 'EMBED_CACHE' && ns.id).map((ns) => ns.id));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
