@@ -2,6 +2,7 @@
  * STS evaluation: cosine similarity of each pair's embeddings against the gold scores, reported as Spearman's rho and
  * Pearson's r (SentEval's and sentence-transformers' EmbeddingSimilarityEvaluator figures).
  */
+import { cosine } from '../runtime/embed.js';
 import { spearman, pearson } from './correlation.js';
 import type { SentenceEmbedder } from './embedders.js';
 import type { StsPair } from './sts.js';
@@ -14,19 +15,6 @@ export interface StsResult {
   pearson: number;
   /** Wall-clock seconds spent embedding. */
   seconds: number;
-}
-
-/** Cosine similarity of two vectors (0 when either is all zeros). */
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 /**

@@ -91,8 +91,8 @@ export async function createEmbedder(spec: EmbedderSpec, batchSize = 16): Promis
   };
 }
 
-/** Cosine similarity of two vectors. */
-export function cosine(a: Float32Array, b: Float32Array): number {
+/** Cosine similarity of two vectors (0 when either is all zeros). */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
   let na = 0;
   let nb = 0;
@@ -101,5 +101,5 @@ export function cosine(a: Float32Array, b: Float32Array): number {
     na += a[i] * a[i];
     nb += b[i] * b[i];
   }
-  return dot / (Math.sqrt(na) * Math.sqrt(nb) || 1);
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
