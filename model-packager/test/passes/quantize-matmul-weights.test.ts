@@ -31,7 +31,7 @@ function valueInfo(name: string, dims?: (number | string)[]) {
   return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: DataType.FLOAT, shape } } });
 }
 
-function model(nodes: NodeProto[], initializers: TensorProto[], inputDims: number[], output: string, opset = 17): ModelProto {
+function model(nodes: NodeProto[], initializers: TensorProto[], inputDims: (number | string)[], output: string, opset = 17): ModelProto {
   const graph = onnx.GraphProto.create({
     name: 'test',
     node: nodes,
@@ -94,22 +94,23 @@ describe('quantizeMatMulWeights', () => {
 
   /**
    * Per output element, |y_int8 - y_fp32| <= sum_k |x_k| * s_n / 2 (weight rounding) + a_s / 2 * sum_k |dq(w)_kn|
-   * (activation rounding, int8-compute only, a_s = (max(x, 0) - min(x, 0)) / 255), plus float slack.
+   * (activation rounding, int8-compute only, a_s = max_k |x_rk| / 127: one step per row), plus float slack.
    */
-  function bound(mode: MatMulQuantizationMode): Float32Array {
+  function bound(mode: MatMulQuantizationMode, input = x, rows = ROWS): Float32Array {
     const q = quantizePerColumn(w, K, N);
     const dq = dequantizePerColumn(q, K, N);
-    const xs = Array.from(x);
-    const aScale = (Math.max(0, ...xs) - Math.min(0, ...xs)) / 255;
-    const out = new Float32Array(ROWS * N);
-    for (let r = 0; r < ROWS; r++) {
+    const out = new Float32Array(rows * N);
+    for (let r = 0; r < rows; r++) {
+      let rowMax = 0;
+      for (let k = 0; k < K; k++) rowMax = Math.max(rowMax, Math.abs(input[r * K + k]));
+      const aScale = rowMax / 127;
       for (let n = 0; n < N; n++) {
         let b = 0;
         for (let k = 0; k < K; k++) {
-          b += (Math.abs(x[r * K + k]) * q.scales[n]) / 2;
+          b += (Math.abs(input[r * K + k]) * q.scales[n]) / 2;
           if (mode === 'int8-compute') b += (aScale / 2) * Math.abs(dq[k * N + n]);
         }
-        out[r * N + n] = b + 1e-5;
+        out[r * N + n] = b + 1e-5 * (1 + rowMax);
       }
     }
     return out;
@@ -134,7 +135,7 @@ describe('quantizeMatMulWeights', () => {
     });
   }
 
-  it('int8-compute: quantizes a shared activation once and stores the weights as int8', () => {
+  it('int8-compute: quantizes a shared activation once, per row, and stores the weights as int8', () => {
     const w2 = pseudoRandom(5, K * N);
     const m = model(
       [makeNode('MatMul', ['x', 'w'], ['q']), makeNode('MatMul', ['x', 'w2'], ['k']), makeNode('Add', ['q', 'k'], ['y'])],
@@ -143,13 +144,58 @@ describe('quantizeMatMulWeights', () => {
       'y',
     );
     const { model: out } = quantizeMatMulWeights(m, 'int8-compute');
-    const ops = (out.graph!.node as NodeProto[]).map((n) => n.opType);
-    expect(ops.filter((o) => o === 'DynamicQuantizeLinear')).toHaveLength(1);
+    const nodes = out.graph!.node as NodeProto[];
+    const ops = nodes.map((n) => n.opType);
+    expect(ops.filter((o) => o === 'QuantizeLinear')).toHaveLength(1);
     expect(ops.filter((o) => o === 'MatMulInteger')).toHaveLength(2);
     expect(ops).not.toContain('MatMul');
+    // No per-tensor (per-batch) activation scale.
+    expect(ops).not.toContain('DynamicQuantizeLinear');
+    const reduce = nodes.find((n) => n.opType === 'ReduceMax')!;
+    expect(reduce.input[0]).toBe(nodes.find((n) => n.opType === 'Abs' && n.input[0] === 'x')!.output[0]);
+    expect(reduce.attribute.find((a) => a.name === 'axes')?.ints?.map(Number)).toEqual([-1]);
     const types = (out.graph!.initializer as TensorProto[]).map((t) => DataType[t.dataType]);
     expect(types.filter((t) => t === 'INT8')).toHaveLength(2);
     expect((out.graph!.initializer as TensorProto[]).some((t) => t.name === 'w' || t.name === 'w2')).toBe(false);
+  });
+
+  it('int8-compute: each row of the output is the same whether computed alone or in a batch with a far larger row', async () => {
+    // Row 0 is 1000x the others: with one activation scale per batch, the small rows would round to a few steps.
+    const rows = 4;
+    const batch = pseudoRandom(21, rows * K, 0.01);
+    for (let k = 0; k < K; k++) batch[k] *= 1000;
+    const dims = [rows, K];
+    const lin = () =>
+      model(
+        [makeNode('MatMul', ['x', 'w'], ['h']), makeNode('Add', ['h', 'b'], ['y'])],
+        [float32Tensor('w', [K, N], w), float32Tensor('b', [N], bias)],
+        ['rows', K],
+        'y',
+      );
+    const { model: quantized } = quantizeMatMulWeights(lin(), 'int8-compute');
+    const together = await run(quantized, batch, dims, 'y');
+    const reference = await run(lin(), batch, dims, 'y');
+    const limit = bound('int8-compute', batch, rows);
+    for (let r = 0; r < rows; r++) {
+      const alone = await run(quantized, batch.slice(r * K, (r + 1) * K), [1, K], 'y');
+      expect(Array.from(together.subarray(r * N, (r + 1) * N))).toEqual(Array.from(alone));
+      for (let n = 0; n < N; n++) expect(Math.abs(together[r * N + n] - reference[r * N + n])).toBeLessThanOrEqual(limit[r * N + n]);
+    }
+  });
+
+  it('int8-compute: an all-zero row gives the bias, not NaN', async () => {
+    const zeros = new Float32Array(2 * K);
+    zeros.set(pseudoRandom(9, K), K);
+    const m = model(
+      [makeNode('MatMul', ['x', 'w'], ['h']), makeNode('Add', ['h', 'b'], ['y'])],
+      [float32Tensor('w', [K, N], w), float32Tensor('b', [N], bias)],
+      [1, 2, K],
+      'y',
+    );
+    const { model: quantized } = quantizeMatMulWeights(m, 'int8-compute');
+    const y = await run(quantized, zeros, [1, 2, K], 'y');
+    expect(Array.from(y.subarray(0, N))).toEqual(Array.from(bias));
+    expect(y.every(Number.isFinite)).toBe(true);
   });
 
   it('int8-storage: dequantizes per column (axis 1) at opset 13+ and keeps the bias in fp32', () => {
@@ -262,4 +308,38 @@ describe('int8 passes on the tiny BERT fixture (pooled, normalised)', () => {
       });
     }
   }
+
+  /** Runs rows of token ids as one batch padded to the longest row; returns one sentence embedding per row. */
+  async function embedRows(session: ort.InferenceSession, rows: number[][], tokenTypeIds: boolean): Promise<Float32Array[]> {
+    const length = Math.max(...rows.map((r) => r.length));
+    const int64 = (f: (row: number[], i: number) => number) =>
+      new ort.Tensor('int64', BigInt64Array.from(rows.flatMap((row) => Array.from({ length }, (_, i) => BigInt(f(row, i))))), [rows.length, length]);
+    const feeds: Record<string, ort.Tensor> = { input_ids: int64((row, i) => row[i] ?? 0), attention_mask: int64((row, i) => (i < row.length ? 1 : 0)) };
+    if (tokenTypeIds) feeds.token_type_ids = int64(() => 0);
+    const out = (await session.run(feeds))[SENTENCE_EMBEDDING_OUTPUT].data as Float32Array;
+    const dim = out.length / rows.length;
+    return rows.map((_, b) => out.slice(b * dim, (b + 1) * dim));
+  }
+
+  it('int8-compute: texts of different lengths embed the same batched (padded) as one by one (cosine >= 0.9999)', async () => {
+    const options = FIXTURE_PRESETS.tiny;
+    const m = pooled(options);
+    const gather = (m.graph!.node as NodeProto[]).find((n) => n.opType === 'Gather' && n.input[1] === 'input_ids')!;
+    quantizeEmbeddingTable(m, { initializer: gather.input[0], gatherNode: gather.name });
+    quantizeMatMulWeights(m, 'int8-compute');
+    const session = await createWasmSession(encodeOnnxModel(m));
+    // [CLS] word pieces [SEP], 3 to 30 tokens; the long rows pad the short ones 10x over in the batch.
+    const rows = [30, 3, 17, 5, 24, 8].map((len, b) =>
+      Array.from({ length: len }, (_, s) => (s === 0 ? 101 : s === len - 1 ? 102 : 1000 + ((b * 7919 + s * 104729) % (VOCAB - 1000)))),
+    );
+    const batched = await embedRows(session, rows, options.tokenTypeIds);
+    for (let b = 0; b < rows.length; b++) {
+      const [alone] = await embedRows(session, [rows[b]], options.tokenTypeIds);
+      const c = cosine(batched[b], alone);
+      expect(c).toBeGreaterThanOrEqual(0.9999);
+      // Per-row scales leave only fp32 rounding (~1e-10 here); one scale per batch gave 2e-6 to 5e-6 on this fixture.
+      expect(1 - c).toBeLessThan(1e-7);
+    }
+    await session.release();
+  });
 });
