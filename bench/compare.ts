@@ -1,0 +1,455 @@
+/**
+ * `npm run bench:compare`: the worker side by side with what a user would otherwise run, in one run on one machine,
+ * same inputs, one thread everywhere (issue 5; the default-model figure is issue 4's). Prints a markdown report and
+ * writes bench/results/compare-latest.{json,md}.
+ *
+ *   npm run bench:compare -- [--texts 256] [--singles 40] [--skip transformers-wasm-fp32,...] [--out bench/results/compare-latest]
+ *
+ * 1. MiniLM-L6-sized fixture: the worker in workerd over HTTP (bundles/minilm-fixture via bench/compare/minilm-entry.ts,
+ *    cache off), transformers.js feature-extraction (local files; fp32 and q8; onnxruntime-web WASM and its Node default
+ *    onnxruntime-node) and onnxruntime-node (fp32 export; our int8 bundle). Workloads: (a) one short sentence per call,
+ *    (b) mixed queries + 50-200-token passages in calls of 32, (c) the same with 30% repeats, cache on (worker only).
+ * 2. Default model (Universal Sentence Encoder Lite): the worker against @energetic-ai/embeddings (tfjs) on the same texts.
+ * 3. Cold start: new workerd process to first embedding; a cached text on a cold isolate (warm KV, no model load).
+ * 4. Memory: ORT's WASM heap (GET /info) and RSS of each process.
+ * Every peer runs in its own process (bench/compare/peer.ts), one after the other; nothing else of ours runs meanwhile.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { parseBundleManifest } from '../bundle-format/manifest.js';
+import { PEER_SYSTEMS, type PeerPlan, type PeerResult, type PeerSystem } from './compare/systems.js';
+import { profilePipeline, type StageProfile } from './compare/profile.js';
+import { makeWorkload, shortSentences } from './compare/texts.js';
+import { transformersLayout } from './compare/transformers-layout.js';
+import { startWorker, type BenchWorker } from './compare/workerd.js';
+
+const root = join(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: {
+    texts: { type: 'string', default: '256' },
+    singles: { type: 'string', default: '40' },
+    'batch-size': { type: 'string', default: '32' },
+    skip: { type: 'string', default: '' },
+    out: { type: 'string', default: 'bench/results/compare-latest' },
+  },
+});
+const TEXTS = Number(values.texts);
+const SINGLES = Number(values.singles);
+const BATCH = Number(values['batch-size']);
+const WARMUP = 3;
+const skip = new Set(values.skip.split(',').filter(Boolean));
+const scratch = mkdtempSync(join(tmpdir(), 'edge-embed-compare-'));
+const runStarted = performance.now();
+
+const log = (line: string) => console.error(`[${((performance.now() - runStarted) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+
+function chunk<T>(items: T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+// ---------------------------------------------------------------- inputs
+const singles = shortSentences(SINGLES, 7);
+const mixed = makeWorkload(TEXTS, 1);
+const repeated = makeWorkload(TEXTS, 2, 0.3);
+// USE Lite's bundle takes at most 128 tokens: its passages are 20-60 words so nothing is truncated on either side.
+const useTexts = makeWorkload(TEXTS, 3, 0, [20, 60]);
+// Embedded once, untimed, by every system before its throughput run: V8 tiers the WASM up and ORT's heap grows first.
+const warmBatch = makeWorkload(BATCH, 99).texts;
+const warmUseBatch = makeWorkload(BATCH, 98, 0, [20, 60]).texts;
+
+// ---------------------------------------------------------------- HTTP
+interface Posted {
+  ms: number;
+  hits: number;
+  misses: number;
+  timing: Record<string, number>;
+}
+
+/** wrangler dev's proxy sometimes drops a POST after an idle keep-alive connection (workers-sdk#14641); resend it. */
+let proxyRetries = 0;
+
+async function post(url: string, input: string | string[]): Promise<Posted> {
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
+    const response = await fetch(`${url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input }),
+    });
+    const body = await response.text();
+    const ms = performance.now() - started;
+    if (response.status === 503 && body.startsWith('Your worker restarted mid-request') && attempt < 3) {
+      proxyRetries++;
+      continue;
+    }
+    if (!response.ok) throw new Error(`HTTP ${response.status} from ${url}: ${body.slice(0, 500)}`);
+    const timing: Record<string, number> = {};
+    for (const part of (response.headers.get('server-timing') ?? '').split(',')) {
+      const match = /^\s*(\w+);dur=([\d.]+)/.exec(part);
+      if (match) timing[match[1]] = Number(match[2]);
+    }
+    return { ms, hits: Number(response.headers.get('x-cache-hits')), misses: Number(response.headers.get('x-cache-misses')), timing };
+  }
+}
+
+interface Info {
+  loaded: boolean;
+  wasm_heap_bytes: number | null;
+  counters: Record<string, number>;
+}
+
+async function info(url: string): Promise<Info> {
+  const response = await fetch(`${url}/info`);
+  if (!response.ok) throw new Error(`GET /info: HTTP ${response.status}`);
+  return (await response.json()) as Info;
+}
+
+interface Throughput {
+  texts: number;
+  seconds: number;
+  textsPerSecond: number;
+  hits: number;
+  misses: number;
+  /** Server-Timing summed over the requests (workerd's clock only moves across I/O: CPU stages read ~0). */
+  serverTimingMs: Record<string, number>;
+}
+
+async function throughput(url: string, batches: string[][]): Promise<Throughput> {
+  const result: Throughput = { texts: 0, seconds: 0, textsPerSecond: 0, hits: 0, misses: 0, serverTimingMs: {} };
+  const started = performance.now();
+  for (const batch of batches) {
+    const posted = await post(url, batch);
+    result.texts += batch.length;
+    result.hits += posted.hits;
+    result.misses += posted.misses;
+    for (const [name, ms] of Object.entries(posted.timing)) result.serverTimingMs[name] = (result.serverTimingMs[name] ?? 0) + ms;
+  }
+  result.seconds = (performance.now() - started) / 1000;
+  result.textsPerSecond = result.texts / result.seconds;
+  return result;
+}
+
+async function latencies(url: string, texts: string[]): Promise<number[]> {
+  for (let i = 0; i < WARMUP; i++) await post(url, `warm-up ${i} ${texts[i % texts.length]}`);
+  const ms: number[] = [];
+  for (const text of texts) ms.push((await post(url, text)).ms);
+  return ms;
+}
+
+async function withWorker<T>(options: Parameters<typeof startWorker>[0], run: (worker: BenchWorker) => Promise<T>): Promise<T> {
+  const worker = await startWorker(options);
+  try {
+    return await run(worker);
+  } finally {
+    await worker.stop();
+  }
+}
+
+// ---------------------------------------------------------------- peers
+const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+
+async function runPeer(system: PeerSystem, plan: PeerPlan): Promise<PeerResult> {
+  const planPath = join(scratch, `${system}.json`);
+  writeFileSync(planPath, JSON.stringify(plan));
+  const child = spawn(process.execPath, [tsxCli, join(root, 'bench/compare/peer.ts'), system, planPath], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const line = stdout.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`${system} failed (exit ${code}):\n${stderr.slice(-2000)}`);
+  return JSON.parse(line) as PeerResult;
+}
+
+// ---------------------------------------------------------------- run
+interface WorkerMiniLm {
+  readyMs: number;
+  firstEmbeddingMs: number;
+  coldStartMs: number;
+  heapAfterLoadBytes: number | null;
+  heapPeakBytes: number | null;
+  rssAfterLoadBytes: number;
+  rssPeakBytes: number;
+  singleMs: number[];
+  mixed: Throughput;
+}
+
+interface WorkerCache {
+  /** (b)'s texts with the cache on: all misses, each looked up in KV and written to it. */
+  mixedCacheOn: Throughput;
+  repeated: Throughput;
+  allHitsLru: Throughput;
+  coldIsolate: { readyMs: number; cachedTextMs: number; cachedTextHit: boolean; modelLoadedAfter: boolean; allHitsKv: Throughput };
+}
+
+interface WorkerUse {
+  /** The same texts on a second process with the cache on (all misses: KV lookups and writes). */
+  textsCacheOn?: Throughput;
+  readyMs: number;
+  firstEmbeddingMs: number;
+  coldStartMs: number;
+  heapAfterLoadBytes: number | null;
+  rssBytes: number;
+  singleMs: number[];
+  texts: Throughput;
+}
+
+const loadBefore = loadavg();
+log(`load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} cores; texts ${TEXTS}, singles ${SINGLES}, batches of ${BATCH}`);
+const layout = await transformersLayout();
+const bundleInfo = (dir: string) => {
+  const manifest = parseBundleManifest(JSON.parse(readFileSync(join(root, dir, 'manifest.json'), 'utf8')));
+  return { dir, modelName: manifest.modelName, contentHash: manifest.contentHash, quantization: manifest.quantization, maxTokens: manifest.maxTokens, bytes: manifest.bytes.total };
+};
+const bundles = [bundleInfo('bundles/minilm-fixture'), bundleInfo('bundles/default')];
+const minilmConfig = join(root, 'bench/compare/wrangler.minilm.toml');
+
+log('worker (workerd, MiniLM bundle, cache off): cold start, (a), (b)');
+const workerMiniLm = await withWorker({ config: minilmConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-off') }, async (worker) => {
+  const first = await post(worker.url, `cold start ${singles[0]}`);
+  const firstEmbeddingMs = first.ms;
+  const coldStartMs = performance.now() - worker.spawnedAt;
+  const loaded = await info(worker.url);
+  const rssAfterLoadBytes = worker.rssBytes();
+  const singleMs = await latencies(worker.url, singles);
+  await post(worker.url, warmBatch);
+  const mixedResult = await throughput(worker.url, chunk(mixed.texts, BATCH));
+  const after = await info(worker.url);
+  return {
+    readyMs: worker.readyMs,
+    firstEmbeddingMs,
+    coldStartMs,
+    heapAfterLoadBytes: loaded.wasm_heap_bytes,
+    heapPeakBytes: after.wasm_heap_bytes,
+    rssAfterLoadBytes,
+    rssPeakBytes: worker.rssBytes(),
+    singleMs,
+    mixed: mixedResult,
+  } satisfies WorkerMiniLm;
+});
+
+log('worker (MiniLM bundle, cache on): (c), all hits, then a cold isolate on the same KV');
+const cacheKv = join(scratch, 'kv-on');
+const repeatedBatches = chunk(repeated.texts, BATCH);
+const cacheFirst = await withWorker({ config: minilmConfig, persistTo: cacheKv }, async (worker) => {
+  await post(worker.url, warmBatch);
+  const mixedCacheOn = await throughput(worker.url, chunk(mixed.texts, BATCH));
+  const repeatedResult = await throughput(worker.url, repeatedBatches);
+  const allHitsLru = await throughput(worker.url, repeatedBatches);
+  // KV writes run under waitUntil; give them time to land on disk before the process stops.
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  return { mixedCacheOn, repeated: repeatedResult, allHitsLru };
+});
+const coldIsolate = await withWorker({ config: minilmConfig, persistTo: cacheKv }, async (worker) => {
+  const cached = await post(worker.url, repeated.texts[0]);
+  const modelLoadedAfter = (await info(worker.url)).loaded;
+  const allHitsKv = await throughput(worker.url, repeatedBatches);
+  return { readyMs: worker.readyMs, cachedTextMs: cached.ms, cachedTextHit: cached.hits === 1, modelLoadedAfter, allHitsKv };
+});
+const workerCache: WorkerCache = { ...cacheFirst, coldIsolate };
+
+log('worker (workerd, default USE Lite bundle, cache off): cold start, (a), same texts as tfjs');
+const defaultConfig = join(root, 'bench/compare/wrangler.default.toml');
+const workerUse: WorkerUse = await withWorker({ config: defaultConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-use') }, async (worker) => {
+  const first = await post(worker.url, `cold start ${singles[0]}`);
+  const coldStartMs = performance.now() - worker.spawnedAt;
+  const loaded = await info(worker.url);
+  const rssBytes = worker.rssBytes();
+  const singleMs = await latencies(worker.url, singles);
+  await post(worker.url, warmUseBatch);
+  const texts = await throughput(worker.url, chunk(useTexts.texts, BATCH));
+  return { readyMs: worker.readyMs, firstEmbeddingMs: first.ms, coldStartMs, heapAfterLoadBytes: loaded.wasm_heap_bytes, rssBytes, singleMs, texts } satisfies WorkerUse;
+});
+log('worker (default bundle, cache on): the same texts, all misses');
+workerUse.textsCacheOn = await withWorker({ config: defaultConfig, persistTo: join(scratch, 'kv-use-on') }, async (worker) => {
+  await post(worker.url, warmUseBatch);
+  return throughput(worker.url, chunk(useTexts.texts, BATCH));
+});
+
+const peers: Partial<Record<PeerSystem, PeerResult>> = {};
+for (const system of PEER_SYSTEMS) {
+  if (skip.has(system)) continue;
+  log(`peer ${system}`);
+  const use = system === 'tfjs-use-reference';
+  peers[system] = await runPeer(system, {
+    singles,
+    warmup: WARMUP,
+    warmupBatch: use ? warmUseBatch : warmBatch,
+    workloads: use ? { use: chunk(useTexts.texts, BATCH) } : { mixed: chunk(mixed.texts, BATCH) },
+    transformersPath: `${layout.parent}/`,
+    transformersModel: layout.modelId,
+  });
+}
+
+log('stage profile (worker pipeline code in Node, same WASM build)');
+const profileBatches = chunk(mixed.texts, BATCH).slice(0, Math.max(1, Math.ceil(256 / BATCH)));
+const profile: StageProfile = await profilePipeline(join(root, 'bundles/minilm-fixture'), profileBatches, singles, warmBatch);
+const useProfile: StageProfile = await profilePipeline(join(root, 'bundles/default'), chunk(useTexts.texts, BATCH).slice(0, profileBatches.length), singles, warmUseBatch);
+const loadAfter = loadavg();
+log(`done; load average ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
+rmSync(scratch, { recursive: true, force: true });
+
+// ---------------------------------------------------------------- report
+const mib = (bytes: number | null | undefined) => (bytes === null || bytes === undefined ? 'n/a' : (bytes / 1024 / 1024).toFixed(0));
+const f1 = (value: number | undefined) => (value === undefined ? 'n/a' : value.toFixed(1));
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : a / b);
+const peerRate = (system: PeerSystem, workload = 'mixed') => {
+  const w = peers[system]?.workloads[workload];
+  return w ? w.texts / w.seconds : undefined;
+};
+
+const LABELS: Record<PeerSystem, string> = {
+  'ort-node-fp32': 'onnxruntime-node (native CPU), fp32 export',
+  'ort-node-int8-bundle': 'onnxruntime-node (native CPU), our int8 bundle model',
+  'transformers-node-fp32': 'transformers.js, Node default (onnxruntime-node), fp32',
+  'transformers-node-q8': 'transformers.js, Node default (onnxruntime-node), q8',
+  'transformers-wasm-fp32': 'transformers.js, WASM (onnxruntime-web), fp32',
+  'transformers-wasm-q8': 'transformers.js, WASM (onnxruntime-web), q8',
+  'tfjs-use-reference': '@energetic-ai/embeddings (tfjs, Node)',
+};
+
+const workerRate = workerMiniLm.mixed.textsPerSecond;
+const p50 = percentile(workerMiniLm.singleMs, 50);
+const goals = [
+  { goal: 'throughput >= 1.2x transformers.js WASM q8 (same quantization)', value: ratio(workerRate, peerRate('transformers-wasm-q8')), target: 1.2 },
+  { goal: 'throughput >= 0.5x onnxruntime-node, 1 thread (our int8 model)', value: ratio(workerRate, peerRate('ort-node-int8-bundle')), target: 0.5 },
+  { goal: 'throughput vs onnxruntime-node, 1 thread (fp32 export), for reference', value: ratio(workerRate, peerRate('ort-node-fp32')), target: 0.5 },
+  { goal: 'cache hits >= 20x miss throughput (in-isolate LRU)', value: ratio(workerCache.allHitsLru.textsPerSecond, workerRate), target: 20 },
+  { goal: 'cache hits >= 20x miss throughput (KV only, cold isolate)', value: ratio(workerCache.coldIsolate.allHitsKv.textsPerSecond, workerRate), target: 20 },
+  { goal: 'p50 one short sentence <= 15 ms (ms)', value: p50, target: 15, lowerIsBetter: true },
+  { goal: 'issue 4: worker (USE Lite) >= 5x tfjs reference, same texts', value: ratio(workerUse.texts.textsPerSecond, peerRate('tfjs-use-reference', 'use')), target: 5 },
+];
+
+const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
+const md: string[] = [];
+md.push(`### Side-by-side benchmark (${date} UTC)`);
+md.push('');
+md.push(
+  `\`npm run bench:compare -- --texts ${TEXTS} --singles ${SINGLES}\` on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}; ` +
+    `load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after (the machine was shared with other jobs). One thread everywhere.`,
+);
+md.push(
+  `Texts: (a) ${SINGLES} short sentences (8-12 tokens), one per call, after ${WARMUP} warm-up calls; every system embeds one untimed batch of ${BATCH} before (b); (b) ${TEXTS} texts (${mixed.queries} queries of 3-10 words, ` +
+    `${TEXTS - mixed.queries} passages of 50-200 tokens) in calls of ${BATCH}; (c) ${TEXTS} texts with ${repeated.repeats} repeats (${((repeated.repeats / TEXTS) * 100).toFixed(0)}%), cache on.`,
+);
+md.push('');
+md.push('**MiniLM-L6-sized fixture** (random weights, MiniLM-L6 shapes: 6 layers, hidden 384)');
+md.push('');
+md.push('| System | (a) p50 ms | (a) p95 ms | (b) texts/s | (c) texts/s | load ms | RSS MiB | WASM heap MiB |');
+md.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+md.push(
+  `| **edge-embed worker** (workerd, HTTP, int8 bundle, cache off for a/b) | ${f1(p50)} | ${f1(percentile(workerMiniLm.singleMs, 95))} | ${f1(workerRate)} | ` +
+    `${f1(workerCache.repeated.textsPerSecond)} | ${workerMiniLm.coldStartMs.toFixed(0)}* | ${mib(workerMiniLm.rssPeakBytes)} | ${mib(workerMiniLm.heapAfterLoadBytes)} (peak ${mib(workerMiniLm.heapPeakBytes)}) |`,
+);
+for (const system of PEER_SYSTEMS) {
+  const peer = peers[system];
+  if (peer === undefined || system === 'tfjs-use-reference') continue;
+  md.push(
+    `| ${LABELS[system]} | ${f1(percentile(peer.singleMs, 50))} | ${f1(percentile(peer.singleMs, 95))} | ${f1(peerRate(system))} | no cache | ` +
+      `${peer.loadMs.toFixed(0)} | ${mib(peer.rssBytes)} | ${mib(peer.wasmHeapBytes)} |`,
+  );
+}
+md.push('');
+md.push(
+  `\\* worker load = new workerd process to first embedding (wrangler dev ready ${workerMiniLm.readyMs.toFixed(0)} ms + first request with model load ${workerMiniLm.firstEmbeddingMs.toFixed(0)} ms); ` +
+    'peers: model load + first call in an already running Node process. Worker latencies include HTTP through wrangler dev\'s local proxy.',
+);
+md.push(
+  `Cache (worker, MiniLM): (b)'s texts with the cache on (all misses, KV lookups + writes) ${f1(workerCache.mixedCacheOn.textsPerSecond)} texts/s against ${f1(workerRate)} off; ` +
+    `(c) ${f1(workerCache.repeated.textsPerSecond)} texts/s (${workerCache.repeated.hits} hits / ${workerCache.repeated.misses} misses); ` +
+    `the same ${TEXTS} texts again, all in-isolate LRU hits: ${f1(workerCache.allHitsLru.textsPerSecond)} texts/s; on a new process (cold isolate, KV only): ` +
+    `${f1(workerCache.coldIsolate.allHitsKv.textsPerSecond)} texts/s.`,
+);
+md.push('');
+md.push('**Default model, Universal Sentence Encoder Lite** (same texts: queries + passages of 20-60 words, within its 128 tokens)');
+md.push('');
+md.push('| System | (a) p50 ms | texts/s | load ms | RSS MiB |');
+md.push('|---|---:|---:|---:|---:|');
+md.push(
+  `| **edge-embed worker** (workerd, HTTP, int8 pruned bundle, cache off) | ${f1(percentile(workerUse.singleMs, 50))} | ${f1(workerUse.texts.textsPerSecond)} | ` +
+    `${workerUse.coldStartMs.toFixed(0)}* | ${mib(workerUse.rssBytes)} |`,
+);
+md.push(`| edge-embed worker, cache on (all misses: KV lookups + writes) | | ${f1(workerUse.textsCacheOn?.textsPerSecond)} | | |`);
+const tfjs = peers['tfjs-use-reference'];
+if (tfjs) {
+  md.push(`| ${LABELS['tfjs-use-reference']} | ${f1(percentile(tfjs.singleMs, 50))} | ${f1(peerRate('tfjs-use-reference', 'use'))} | ${tfjs.loadMs.toFixed(0)} | ${mib(tfjs.rssBytes)} |`);
+}
+md.push('');
+md.push('**Cold start and memory (worker)**');
+md.push('');
+md.push('| | MiniLM bundle | USE Lite bundle |');
+md.push('|---|---:|---:|');
+md.push(`| new workerd process to /health, ms | ${workerMiniLm.readyMs.toFixed(0)} | ${workerUse.readyMs.toFixed(0)} |`);
+md.push(`| first embedding request (model load + inference), ms | ${workerMiniLm.firstEmbeddingMs.toFixed(0)} | ${workerUse.firstEmbeddingMs.toFixed(0)} |`);
+md.push(`| new process to first embedding, ms | ${workerMiniLm.coldStartMs.toFixed(0)} | ${workerUse.coldStartMs.toFixed(0)} |`);
+md.push(
+  `| cached text on a cold isolate (KV hit, no model load), ms | ${workerCache.coldIsolate.cachedTextMs.toFixed(0)} (hit: ${workerCache.coldIsolate.cachedTextHit}, model loaded after: ${workerCache.coldIsolate.modelLoadedAfter}) | |`,
+);
+md.push(`| ORT WASM heap after load, MiB | ${mib(workerMiniLm.heapAfterLoadBytes)} | ${mib(workerUse.heapAfterLoadBytes)} |`);
+md.push(`| ORT WASM heap after (b), MiB | ${mib(workerMiniLm.heapPeakBytes)} | |`);
+md.push(`| workerd RSS after load, MiB | ${mib(workerMiniLm.rssAfterLoadBytes)} | ${mib(workerUse.rssBytes)} |`);
+md.push('');
+md.push('**Goals (issue 5, issue 4)**');
+md.push('');
+md.push('| Goal | Measured | Met |');
+md.push('|---|---:|:---:|');
+for (const g of goals) {
+  const met = g.value === undefined ? 'n/a' : (g.lowerIsBetter ? g.value <= g.target : g.value >= g.target) ? 'yes' : 'no';
+  md.push(`| ${g.goal} | ${g.value === undefined ? 'n/a' : g.lowerIsBetter ? g.value.toFixed(1) : `${g.value.toFixed(2)}x`} | ${met} |`);
+}
+md.push('');
+const stageLine = (name: string, stages: StageProfile, httpMsPerText: number, httpSingleP50: number) => {
+  const perText = (ms: number) => (ms / stages.texts).toFixed(2);
+  return (
+    `| ${name} | ${stages.texts} / ${stages.tokens} | ${perText(stages.tokenizeMs)} | ${perText(stages.inferenceMs)} | ${perText(stages.inputTensorsMs)} | ` +
+    `${perText(stages.serializeMs)} / ${perText(stages.serializeBase64Ms)} | ${httpMsPerText.toFixed(2)} | ${f1(percentile(stages.singleMs, 50))} | ${f1(httpSingleP50)} |`
+  );
+};
+md.push("**Where the worker's time goes**: its own pipeline code (worker/src/pipeline) in Node on the same onnxruntime-web WASM build, one thread, on the first texts of (b); ms per text. workerd's clock stands still during CPU work, so Server-Timing cannot split this.");
+md.push('');
+md.push('| Bundle | texts / tokens | tokenize | inference (inputs + session.run + slicing) | of which int64 inputs | JSON float / base64 | worker over HTTP, ms per text | one short sentence in Node, p50 ms | same over HTTP, p50 ms |');
+md.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+md.push(stageLine('MiniLM fixture', profile, 1000 / workerRate, p50));
+md.push(stageLine('USE Lite (default)', useProfile, 1000 / workerUse.texts.textsPerSecond, percentile(workerUse.singleMs, 50)));
+if (proxyRetries > 0) md.push(`\nRequests resent after wrangler dev's proxy dropped them (workers-sdk#14641): ${proxyRetries}.`);
+const markdown = md.join('\n');
+
+const results = {
+  date: new Date().toISOString(),
+  command: `npm run bench:compare -- --texts ${TEXTS} --singles ${SINGLES}`,
+  machine: { cores: cpus().length, cpu: cpus()[0]?.model.trim(), node: process.version, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
+  counts: { texts: TEXTS, singles: SINGLES, warmup: WARMUP, batchSize: BATCH, queries: mixed.queries, repeats: repeated.repeats, useTexts: useTexts.texts.length },
+  notes: {
+    cacheOff: 'bench/compare/minilm-entry.ts with BENCH_CACHE=off hides the EMBED_CACHE binding and sets LRU_MAX_BYTES=0 (worker/src unchanged)',
+    transformersQ8: 'transformers.js q8 = .fixtures/minilm quantized by the packer passes (quantizeEmbeddingTable + quantizeMatMulWeights int8-compute), unpruned, no pooling',
+    transformersWasm: "transformers.js WASM in Node = our onnxruntime-web 1.30.0 registered under Symbol.for('onnxruntime'), device 'auto', numThreads 1",
+    peersCache: 'peers have no cache; (c) is measured for the worker only',
+  },
+  bundles,
+  workerMiniLm,
+  workerCache,
+  workerUse,
+  peers,
+  profile,
+  useProfile,
+  goals,
+  proxyRetries,
+  totalSeconds: (performance.now() - runStarted) / 1000,
+};
+const out = resolve(root, values.out);
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(`${out}.json`, `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(`${out}.md`, `${markdown}\n`);
+console.log(markdown);
+log(`wrote ${values.out}.json and .md in ${results.totalSeconds.toFixed(0)} s`);

@@ -1,0 +1,12 @@
+/**
+ * A benchmark-only Workers entry: the worker's app with its compiled-in default bundle (bundles/default, USE Lite), as
+ * worker/src/index.ts serves it, plus the BENCH_CACHE = "off" switch (cache-switch.ts). Run through
+ * bench/compare/wrangler.default.toml.
+ */
+/// <reference path="../../worker/src/modules.d.ts" />
+import { createApp } from '../../worker/src/app.js';
+import { defaultBundle } from '../../worker/src/bundle/default-bundle.js';
+import { wasmHeapBytes, workerdOrt } from '../../worker/src/runtime/ort-workerd.js';
+import { withCacheSwitch } from './cache-switch.js';
+
+export default withCacheSwitch(createApp({ bundle: defaultBundle, ort: workerdOrt, wasmHeapBytes }));

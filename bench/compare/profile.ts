@@ -1,0 +1,78 @@
+/**
+ * Where a request's time goes, measured in Node on the worker's own pipeline code (worker/src/pipeline) with the same
+ * onnxruntime-web WASM build, one thread: tokenize, input tensors + session run + output slicing (EmbeddingModel), and
+ * building + serialising the OpenAI response body. workerd's clock does not advance during CPU work, so Server-Timing
+ * cannot split these; this harness can. HTTP + workerd overhead is the remainder against the worker's measured time.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseBundleManifest } from '../../bundle-format/manifest.js';
+import { createWasmSession, ort } from '../../model-packager/src/runtime/ort-node.js';
+import { EmbeddingModel, type OrtRuntime } from '../../worker/src/pipeline/infer.js';
+import { openAiEmbeddingsBody } from '../../worker/src/pipeline/respond.js';
+import { BundleTokenizer } from '../../worker/src/pipeline/tokenize.js';
+
+export interface StageProfile {
+  texts: number;
+  tokens: number;
+  /** Milliseconds summed over all batches. */
+  tokenizeMs: number;
+  inferenceMs: number;
+  /** Of inferenceMs: building the int64 input tensors the way EmbeddingModel does. */
+  inputTensorsMs: number;
+  /** openAiEmbeddingsBody + JSON.stringify, encoding_format float (the default) and base64. */
+  serializeMs: number;
+  serializeBase64Ms: number;
+  /** tokenize + embedAll for one short sentence, per call (no HTTP): the worker's (a) minus this is HTTP + workerd. */
+  singleMs: number[];
+}
+
+/**
+ * Runs the batches through tokenize -> embedAll -> JSON body, timing each stage (after an untimed warm-up batch).
+ * @example await profilePipeline('bundles/minilm-fixture', [['hello world']], ['hi'])
+ */
+export async function profilePipeline(bundleDir: string, batches: string[][], singles: string[], warmupBatch: string[] = [], limits = { maxBatchSize: 32, maxBatchTokens: 2048 }): Promise<StageProfile> {
+  const manifest = parseBundleManifest(JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8')));
+  const tokenizer = new BundleTokenizer(JSON.parse(readFileSync(join(bundleDir, 'tokenizer.json'), 'utf8')), manifest.tokenizerConfig);
+  const runtime: OrtRuntime = { createSession: (bytes) => createWasmSession(bytes), Tensor: ort.Tensor as OrtRuntime['Tensor'] };
+  const counters = { inferences: 0, embeddedSequences: 0 };
+  const model = await EmbeddingModel.create(runtime, new Uint8Array(readFileSync(join(bundleDir, 'model.onnx'))), manifest, counters);
+  await model.embedAll([batches[0][0], ...warmupBatch].map((text) => tokenizer.encode(text, manifest.maxTokens, 'right').ids), limits);
+
+  const profile: StageProfile = { texts: 0, tokens: 0, tokenizeMs: 0, inferenceMs: 0, inputTensorsMs: 0, serializeMs: 0, serializeBase64Ms: 0, singleMs: [] };
+  for (const batch of batches) {
+    let started = performance.now();
+    const ids = batch.map((text) => tokenizer.encode(text, manifest.maxTokens, 'right').ids);
+    profile.tokenizeMs += performance.now() - started;
+
+    started = performance.now();
+    const vectors = await model.embedAll(ids, limits);
+    profile.inferenceMs += performance.now() - started;
+
+    // The input-tensor step alone, as EmbeddingModel.inputTensor builds it (Array -> fill -> BigInt64Array.from).
+    started = performance.now();
+    const width = Math.max(...ids.map((row) => row.length));
+    for (let input = 0; input < manifest.inputs.length; input++) {
+      const values = new Array<number>(ids.length * width).fill(0);
+      ids.forEach((row, r) => row.forEach((id, c) => (values[r * width + c] = id)));
+      BigInt64Array.from(values, (value) => BigInt(value));
+    }
+    profile.inputTensorsMs += performance.now() - started;
+
+    started = performance.now();
+    JSON.stringify(openAiEmbeddingsBody(vectors, 'float', manifest.modelName, 0));
+    profile.serializeMs += performance.now() - started;
+    started = performance.now();
+    JSON.stringify(openAiEmbeddingsBody(vectors, 'base64', manifest.modelName, 0));
+    profile.serializeBase64Ms += performance.now() - started;
+    profile.texts += batch.length;
+    profile.tokens += ids.reduce((sum, row) => sum + row.length, 0);
+  }
+  for (const text of singles) {
+    const started = performance.now();
+    await model.embedAll([tokenizer.encode(text, manifest.maxTokens, 'right').ids], limits);
+    profile.singleMs.push(performance.now() - started);
+  }
+  return profile;
+}

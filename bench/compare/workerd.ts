@@ -1,0 +1,82 @@
+/**
+ * Starts `wrangler dev` (workerd) for the benchmark with a given config, vars and KV directory, in its own process
+ * group; measures the time to the first /health answer and reads workerd's RSS. Unlike test/worker-e2e/wrangler-dev.ts
+ * the KV directory is the caller's, so a second process can start on the first one's cache (a cold isolate, warm KV).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { freePort } from '../../test/worker-e2e/wrangler-dev.js';
+
+const root = join(import.meta.dirname, '../..');
+
+export interface BenchWorker {
+  url: string;
+  /** Spawn to the first successful /health, ms. */
+  readyMs: number;
+  /** performance.now() at spawn. */
+  spawnedAt: number;
+  /** Resident set of the workerd process(es) of this worker, bytes. */
+  rssBytes(): number;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(options: { config?: string; vars?: Record<string, string>; persistTo: string }): Promise<BenchWorker> {
+  const port = await freePort();
+  const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
+  const args = [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', options.persistTo, '--show-interactive-dev-session=false'];
+  if (options.config) args.push('--config', options.config);
+  for (const [name, value] of Object.entries(options.vars ?? {})) args.push('--var', `${name}:${value}`);
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let running = true;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => ((running = false), resolve())));
+  const kill = (signal: NodeJS.Signals) => {
+    try {
+      if (running && child.pid !== undefined) process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const onExit = () => kill('SIGKILL');
+  process.once('exit', onExit);
+  const stop = async () => {
+    kill('SIGTERM');
+    const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+    if (!done) kill('SIGKILL');
+    await exited;
+    process.off('exit', onExit);
+  };
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (!running || Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev did not serve /health:\n${output}`);
+    }
+    const response = await fetch(`${url}/health`).catch(() => undefined);
+    if (response?.ok) break;
+    await response?.arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const readyMs = performance.now() - spawnedAt;
+  const rssBytes = () => {
+    const rows = execFileSync('ps', ['-o', 'rss=,comm=', '-g', String(child.pid)], { encoding: 'utf8' });
+    return rows
+      .split('\n')
+      .map((row) => row.trim().split(/\s+/))
+      .filter(([, comm]) => comm?.startsWith('workerd'))
+      .reduce((sum, [kb]) => sum + Number(kb) * 1024, 0);
+  };
+  return { url, readyMs, spawnedAt, rssBytes, stop };
+}
