@@ -23,7 +23,10 @@ const byteCount = z.number().int().nonnegative();
 export const PoolingMode = z.enum(['mean', 'cls', 'max', 'mean_sqrt_len']);
 export type PoolingMode = z.infer<typeof PoolingMode>;
 
-/** int8-compute: DynamicQuantizeLinear + MatMulInteger; int8-storage: int8 weights dequantized to fp32 for MatMul. */
+/**
+ * int8-compute: activations quantized per token (QuantizeLinear) + MatMulInteger on int8 weights;
+ * int8-storage: int8 weights dequantized to fp32 for an fp32 MatMul.
+ */
 export const QuantizationMode = z.enum(['int8-compute', 'int8-storage', 'none']);
 export type QuantizationMode = z.infer<typeof QuantizationMode>;
 
