@@ -71,8 +71,8 @@ const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).
  * Texts the fidelity gate runs on: --eval-text, else the corpus, else sentences made of the word-frequency list's most
  * frequent words (the text the vocabulary was pruned for), else built-in everyday sentences.
  */
-async function chooseEvalTexts(options: PackOptions, corpusTexts: string[]): Promise<{ source: string; texts: string[] }> {
-  if (options.evalText?.length) return { source: '--eval-text texts', texts: await readTexts(options.evalText) };
+async function chooseEvalTexts(options: PackOptions, evalTexts: string[], corpusTexts: string[]): Promise<{ source: string; texts: string[] }> {
+  if (evalTexts.length) return { source: '--eval-text texts', texts: evalTexts };
   if (corpusTexts.length) return { source: 'corpus texts', texts: corpusTexts };
   if (options.wordFrequencies) {
     const words = (await readWordFrequencyFile(options.wordFrequencies)).sort((a, b) => b[1] - a[1]).map(([w]) => w);
@@ -138,6 +138,7 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
   for (const note of source.notes) reporter.note(note);
 
   const corpusTexts = await readTexts(options.corpus ?? []);
+  const evalTexts = await readTexts(options.evalText ?? []);
   let prune: PruneReport | null = null;
   let tokenizerJson = source.tokenizerJson;
   if (corpusTexts.length > 0 || options.wordFrequencies) {
@@ -150,7 +151,7 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
         counts.set(id, (counts.get(id) ?? 0) + n);
       }
     }
-    const heldOut = options.evalText?.length ? await readTexts(options.evalText) : [...SAMPLE_SENTENCES];
+    const heldOut = evalTexts.length ? evalTexts : [...SAMPLE_SENTENCES];
     const pruned = pruneVocabulary(source.model, source.tokenizerJson, info.wordEmbedding, counts, {
       maxVocab: options.maxVocab ?? vocab.tokens.length,
       heldOutTexts: heldOut,
@@ -191,7 +192,7 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
     tokenizerJson: originalTokenizer,
     modelBytes: encodeOnnxModel(appendSentenceHead(await readOnnxModel(source.modelPath), source, info.hiddenOutput)),
   });
-  const evaluation = await chooseEvalTexts(options, corpusTexts);
+  const evaluation = await chooseEvalTexts(options, evalTexts, corpusTexts);
   let fidelity: FidelityFigures;
   let heldOut: FidelityFigures | null = null;
   try {
