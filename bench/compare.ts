@@ -297,6 +297,8 @@ const profileBatches = chunk(mixed.texts, BATCH).slice(0, Math.max(1, Math.ceil(
 const profile: StageProfile = await profilePipeline(join(root, 'bundles/minilm-fixture'), profileBatches, singles, warmBatch);
 const useProfile: StageProfile = await profilePipeline(join(root, 'bundles/default'), chunk(useTexts.texts, BATCH).slice(0, profileBatches.length), singles, warmUseBatch);
 const loadAfter = loadavg();
+const bundlesChanged = [bundleInfo('bundles/minilm-fixture'), bundleInfo('bundles/default')].some((after, i) => after.contentHash !== bundles[i].contentHash);
+if (bundlesChanged) log('WARNING: a bundle was rebuilt during the run; the figures mix two builds');
 log(`done; load average ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
 rmSync(scratch, { recursive: true, force: true });
 
@@ -422,6 +424,9 @@ md.push('| Bundle | texts / tokens | tokenize | inference (inputs + session.run 
 md.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 md.push(stageLine('MiniLM fixture', profile, 1000 / workerRate, p50));
 md.push(stageLine('USE Lite (default)', useProfile, 1000 / workerUse.texts.textsPerSecond, percentile(workerUse.singleMs, 50)));
+md.push('');
+md.push(`Bundles: ${bundles.map((b) => `${b.dir} ${b.modelName} ${b.quantization} ${(b.bytes / 1e6).toFixed(1)} MB, hash ${b.contentHash.slice(0, 12)}`).join('; ')}.`);
+if (bundlesChanged) md.push('**Warning: a bundle was rebuilt during the run; the figures mix two builds.**');
 if (proxyRetries > 0) md.push(`\nRequests resent after wrangler dev's proxy dropped them (workers-sdk#14641): ${proxyRetries}.`);
 const markdown = md.join('\n');
 
@@ -437,6 +442,7 @@ const results = {
     peersCache: 'peers have no cache; (c) is measured for the worker only',
   },
   bundles,
+  bundlesChanged,
   workerMiniLm,
   workerCache,
   workerUse,
