@@ -32,9 +32,11 @@ export async function freePort(): Promise<number> {
 /**
  * @example const dev = await startWranglerDev(); await fetch(`${dev.url}/health`); await dev.stop();
  */
-export async function startWranglerDev(options: { timeoutMs?: number; env?: Record<string, string>; args?: string[] } = {}): Promise<WranglerDev> {
+export async function startWranglerDev(
+  options: { timeoutMs?: number; env?: Record<string, string>; args?: string[]; /** Local KV folder to use and keep (default: a throwaway one). */ persistTo?: string } = {},
+): Promise<WranglerDev> {
   const port = await freePort();
-  const persistDir = await mkdtemp(join(tmpdir(), 'edge-embed-kv-'));
+  const persistDir = options.persistTo ?? (await mkdtemp(join(tmpdir(), 'edge-embed-kv-')));
   let output = '';
   const child: ChildProcess = spawn(process.execPath, [join(root, 'scripts/start.mjs'), '--persist-to', persistDir, ...(options.args ?? [])], {
     cwd: root,
@@ -80,7 +82,7 @@ export async function startWranglerDev(options: { timeoutMs?: number; env?: Reco
         await exited;
       }
     }
-    await rm(persistDir, { recursive: true, force: true });
+    if (options.persistTo === undefined) await rm(persistDir, { recursive: true, force: true });
   };
 
   const url = `http://127.0.0.1:${port}`;
