@@ -4,6 +4,7 @@
  * ready, and recovery once the chunk is repaired; cache keys that never collide across tenants or bundles; API keys
  * that belong to one tenant.
  */
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { bundleIndexKey, chunkKey, planKvBundle, sha256Hex, type KvBundleIndex } from '../../bundle-format/kv-layout.js';
 import { vectorAffectingFields, type BundleManifest } from '../../bundle-format/manifest.js';
@@ -159,5 +160,65 @@ describe('tenants', () => {
     expect((await errorOf(await call('/v1/embeddings', as('acme-key-1'), b))).status).toBe(401);
     expect((await errorOf(await call('/v1/embeddings', as('globex-key-1'), a))).status).toBe(401);
     expect((await errorOf(await call('/info', { headers: { authorization: 'Bearer acme-key-1' } }, b))).status).toBe(401);
+  });
+});
+
+describe('faults', () => {
+  it('/health retries a failed model load in the background and turns ready once the cause is gone', async () => {
+    let broken = true;
+    const flaky = {
+      ...defaultBundle,
+      model: async () => {
+        if (broken) throw new Error('model storage unavailable');
+        return defaultBundle.model();
+      },
+    };
+    const app = createApp({ bundle: flaky, ort: workerdOrt });
+    const env = { RETRY_AFTER_SECONDS: '1' };
+    expect((await errorOf(await call('/v1/embeddings', { body: { input: 'x' } }, env, app))).retryAfter).toBe('1');
+    expect(await errorOf(await call('/health', {}, env, app))).toMatchObject({ status: 503, retryAfter: '1' });
+    broken = false;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // This probe starts the reload (waited for by the helper); the next one sees the model loaded, with no API traffic.
+    await call('/health', {}, env, app);
+    expect(await (await call('/health', {}, env, app)).json()).toEqual({ status: 'ok' });
+    expect(((await (await call('/info', {}, env, app)).json()) as { loaded: boolean }).loaded).toBe(true);
+  });
+
+  it('a bundle store that throws answers 503 naming the read, then serves once KV is back', async () => {
+    const { index } = await uploadDefaultBundle();
+    let failing = true;
+    const flakyStore: Pick<KvNamespaceLike, 'get'> = {
+      get: async (key, type) => {
+        if (failing) throw new Error('KV unavailable');
+        return store.get(key, type);
+      },
+    };
+    const app = createApp({ bundle: kvBundle(flakyStore, index.manifest.contentHash), ort: workerdOrt });
+    const error = await errorOf(await call('/health', {}, {}, app));
+    expect(error).toMatchObject({ status: 503, code: 'model_unavailable' });
+    expect(error.message).toContain('reading the bundle index from KV failed');
+    failing = false;
+    expect(await (await call('/health', {}, {}, app)).json()).toEqual({ status: 'ok' });
+  });
+
+  it('a slow KV write does not delay the response, and a garbled cached value is a miss, not a wrong vector', async () => {
+    let putDone = false;
+    const slow: KvNamespaceLike = {
+      get: async () => new ArrayBuffer(7),
+      put: () => new Promise<void>((resolve) => setTimeout(() => ((putDone = true), resolve()), 300)),
+    };
+    const text = 'slow writes, garbled reads';
+    const ctx = createExecutionContext();
+    const request = new Request('http://edge-embed.test/v1/embeddings', { method: 'POST', body: JSON.stringify({ input: text }) });
+    const response = await appFor(testEnv).fetch(request, { ...testEnv, EMBED_CACHE: slow }, ctx);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-cache-misses')).toBe('1');
+    expect(putDone).toBe(false);
+    const vector = ((await response.json()) as { data: Array<{ embedding: number[] }> }).data[0].embedding;
+    await waitOnExecutionContext(ctx);
+    expect(putDone).toBe(true);
+    const [reference] = (await (await call('/embed', { body: { inputs: [text], truncation_direction: 'left' } })).json()) as number[][];
+    expect(cosine(vector, reference)).toBeGreaterThanOrEqual(0.9999);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Cache keys: `e1:<bundle content hash>:<options that change the vector>:<sha256 of the input>`, 135-140 bytes, far
- * under KV's 512-byte limit. The bundle hash namespaces the key, so two bundles never share an entry. The cached vector
+ * under KV's 512-byte limit. The bundle hash namespaces the key, so two bundles never share an entry; a tenant's
+ * deployment (TENANT_ID) adds `t:<tenant>:` in front (EmbeddingCache), so tenants never do either. The cached vector
  * is the model's full output, so `dimensions` and normalisation (applied when responding) are not part of the key.
  */
 export type CacheInput = { text: string } | { tokenIds: number[] };
