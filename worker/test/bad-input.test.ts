@@ -80,7 +80,7 @@ function generate(route: Route, random: () => number): Case[] {
   const surrogate = () => String.fromCharCode(0xd800 + int(0x800));
   const nest = (depth: number, open: string, close: string, inner: string) => open.repeat(depth) + inner + close.repeat(depth);
 
-  const generators: Array<[string, number, () => Case]> = [
+  const generators: Array<[string, number, () => Omit<Case, 'category'>]> = [
     ['invalid JSON', 14, () => ({
       body: pick([
         validText.slice(0, int(validText.length)),
@@ -137,7 +137,7 @@ function generate(route: Route, random: () => number): Case[] {
   const cases: Case[] = [];
   while (cases.length < PER_ROUTE) {
     for (const [category, count, make] of generators) {
-      for (let i = 0; i < count && cases.length < PER_ROUTE; i++) cases.push({ category, ...make() });
+      for (let i = 0; i < count && cases.length < PER_ROUTE; i++) cases.push({ ...make(), category });
     }
   }
   return cases;
