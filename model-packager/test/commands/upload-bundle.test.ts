@@ -35,7 +35,7 @@ describe('edge-embed upload-bundle', () => {
   afterAll(() => rm(persist, { recursive: true, force: true }));
 
   it('writes chunks and an index into local KV that read back as the bundle files', async () => {
-    const chunkBytes = 3 * 1024 * 1024;
+    const chunkBytes = 4 * 1024 * 1024;
     const result = await cli(['upload-bundle', bundle, '--binding', 'BUNDLE_STORE', '--local', '--persist-to', persist, '--chunk-bytes', String(chunkBytes), '--json']);
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.code).toBe(0);
