@@ -3,7 +3,8 @@
  * environment `[env.<name>]` with its own worker name, its own KV namespaces (EMBED_CACHE for the cache, BUNDLE_STORE
  * for bundles), its limits as vars (the top-level [vars] with the flags applied) and TENANT_ID, which prefixes its cache
  * keys. `--bundle <dir>` serves that bundle from KV: it sets BUNDLE_HASH to the bundle's contentHash and prints the
- * `edge-embed upload-bundle` command that puts it there. API keys stay a secret: `npx wrangler secret put API_KEYS --env
+ * `edge-embed upload-bundle` command that puts it there, and points the environment's `main` at worker/src/index-kv.ts
+ * (the worker without the compiled-in default model). API keys stay a secret: `npx wrangler secret put API_KEYS --env
  * <name>`. `npm run tenant -- list` prints the tenants. The file is appended to, so its comments survive.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -89,6 +90,8 @@ export async function addTenant(name: string, options: AddTenantOptions): Promis
     env: {
       [name]: {
         name: `${parsed.name ?? 'edge-embed'}-${name}`,
+        // A KV-served tenant ships without the compiled-in default model.
+        ...(options.bundle === undefined ? {} : { main: 'worker/src/index-kv.ts' }),
         kv_namespaces: [namespace('EMBED_CACHE', options.kvId), namespace('BUNDLE_STORE', options.bundleStoreId)],
         vars,
       },

@@ -46,13 +46,16 @@ describe('npm run tenant -- add', () => {
     expect(tenant.kv_namespaces).toEqual([{ binding: 'EMBED_CACHE', id: 'abc123' }, { binding: 'BUNDLE_STORE' }]);
     expect(tenant.vars).toMatchObject({ ...parsed.vars, MAX_INPUTS: '16', KV_TIMEOUT_MS: '250', TENANT_ID: 'initech' });
     expect(tenant.vars.BUNDLE_HASH).toBeUndefined();
+    expect((tenant as { main?: string }).main).toBeUndefined();
     expect(await listTenants(config)).toContain('initech');
   });
 
   it('serves --bundle from KV: BUNDLE_HASH is the bundle contentHash and the upload command is given', async () => {
     const manifest = JSON.parse(await readFile(join(root, 'bundles/minilm-fixture/manifest.json'), 'utf8')) as { contentHash: string };
     const result = await addTenant('hooli', { config, bundle: join(root, 'bundles/minilm-fixture') });
-    expect(((parse(await readFile(config, 'utf8')) as unknown as Wrangler).env.hooli.vars.BUNDLE_HASH)).toBe(manifest.contentHash);
+    const tenant = (parse(await readFile(config, 'utf8')) as unknown as Wrangler).env.hooli as Tenant & { main?: string };
+    expect(tenant.vars.BUNDLE_HASH).toBe(manifest.contentHash);
+    expect(tenant.main).toBe('worker/src/index-kv.ts');
     expect(result.uploadCommand).toMatch(/upload-bundle .*minilm-fixture --binding BUNDLE_STORE --env hooli --remote$/);
   });
 

@@ -222,3 +222,15 @@ describe('faults', () => {
     expect(cosine(vector, reference)).toBeGreaterThanOrEqual(0.9999);
   });
 });
+
+describe('the KV-only entry (worker/src/index-kv.ts)', () => {
+  it('serves the BUNDLE_HASH bundle and answers 503 without one', async () => {
+    const { default: kvOnly } = await import('../src/index-kv.js');
+    const { index } = await uploadDefaultBundle();
+    const ok = await call('/info', {}, { BUNDLE_HASH: index.manifest.contentHash }, kvOnly);
+    expect(((await ok.json()) as { bundle_hash: string }).bundle_hash).toBe(index.manifest.contentHash);
+    const none = await errorOf(await call('/health', {}, { BUNDLE_HASH: '' }, kvOnly));
+    expect(none).toMatchObject({ status: 503, code: 'model_unavailable' });
+    expect(none.message).toContain('BUNDLE_HASH');
+  });
+});
