@@ -5,20 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mulberry32 as prng } from '../../model-packager/src/fixtures/random.js';
 
 const root = join(import.meta.dirname, '../..');
-
-/** mulberry32: a tiny seeded PRNG, so the texts never depend on Math.random. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Lower-case alphabetic whole words of the pruned MiniLM fixture vocabulary (a subset of the full one), sorted. */
 function wordList(): string[] {

@@ -143,13 +143,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.post('/embed', async (c) => {
     const config = c.get('config');
     const body = parseBody(await c.req.text(), TeiEmbedRequest);
-    const texts = teiTexts(body.inputs);
-    checkInputs(
-      texts.map((text) => ({ text })),
-      config,
-      'inputs',
-      typeof body.inputs === 'string',
-    );
+    const texts = teiTexts(body.inputs, config);
     const manifest = await service.manifest(config);
     const dimensions = body.dimensions ?? undefined;
     checkDimensions(manifest, dimensions);
@@ -214,13 +208,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.post('/tokenize', async (c) => {
     const config = c.get('config');
     const body = parseBody(await c.req.text(), TeiTokenizeRequest);
-    const texts = teiTexts(body.inputs);
-    checkInputs(
-      texts.map((text) => ({ text })),
-      config,
-      'inputs',
-      typeof body.inputs === 'string',
-    );
+    const texts = teiTexts(body.inputs, config);
     const tokenizer = await service.tokenizer(config);
     c.get('log').inputs = texts.length;
     return c.json(

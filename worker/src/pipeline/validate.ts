@@ -100,9 +100,16 @@ export function openAiInputs(input: OpenAiEmbeddingsRequest['input']): CacheInpu
   return (input as number[][]).map((tokenIds) => ({ tokenIds }));
 }
 
-/** Normalises TEI's `inputs` to an array of texts. */
-export function teiTexts(inputs: string | string[]): string[] {
-  return typeof inputs === 'string' ? [inputs] : inputs;
+/** Normalises TEI's `inputs` to an array of texts, checked against the input limits (param "inputs"). */
+export function teiTexts(inputs: string | string[], limits: InputLimits): string[] {
+  const texts = typeof inputs === 'string' ? [inputs] : inputs;
+  checkInputs(
+    texts.map((text) => ({ text })),
+    limits,
+    'inputs',
+    typeof inputs === 'string',
+  );
+  return texts;
 }
 
 /**
