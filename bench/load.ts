@@ -8,6 +8,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { freePort, startWranglerDev } from '../test/worker-e2e/wrangler-dev.js';
+import { mulberry32 } from '../model-packager/src/fixtures/random.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,15 +26,6 @@ const TIME_LIMIT_MS = Number(args['time-limit-s']) * 1000;
 const WARM_UP = Math.floor(TOTAL / 10);
 const MAX_GROWTH = 0.1;
 
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = 'river stone quiet market lantern orbit meadow signal harbor copper garden window silver engine forest bridge winter paper'.split(' ');
 const random = mulberry32(Number(args.seed));

@@ -8,21 +8,13 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest';
 import worker from '../src/index.js';
 import { testEnv } from './helpers.js';
+import { mulberry32 } from '../../model-packager/src/fixtures/random.js';
 
 const SEED = 20261126;
 const PER_ROUTE = 110;
 /** Small limits, so "too many" and "too large" are cheap to build; the default limits behave the same way. */
 const LIMITS = { MAX_INPUTS: '64', MAX_INPUT_CHARS: '4096', MAX_BODY_BYTES: '262144' };
 
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Route {
   path: string;
