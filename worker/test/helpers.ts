@@ -57,17 +57,7 @@ export async function info(): Promise<InfoBody> {
   return (await (await call('/info')).json()) as InfoBody;
 }
 
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
+export { cosineSimilarity as cosine } from '../src/pipeline/rank.js';
 
 /** Texts of clearly different token lengths, unique per call site via the tag. */
 export function mixedTexts(tag: string, count: number): string[] {

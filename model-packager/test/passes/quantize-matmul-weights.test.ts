@@ -11,6 +11,7 @@ import { quantizeEmbeddingTable } from '../../src/passes/quantize-embedding-tabl
 import { appendPooling } from '../../src/passes/append-pooling.js';
 import { buildBertModel, FIXTURE_PRESETS, type BertFixtureOptions } from '../../src/fixtures/bert-fixture.js';
 import { SENTENCE_EMBEDDING_OUTPUT } from '../../../bundle-format/manifest.js';
+import { cosine } from '../../src/runtime/embed.js';
 
 /** Deterministic values in [-1, 1) (xorshift), so failures reproduce. */
 function pseudoRandom(seed: number, count: number, scale = 1): Float32Array {
@@ -268,17 +269,6 @@ describe('int8 passes on the tiny BERT fixture (pooled, normalised)', () => {
     return Array.from({ length: BATCH }, (_, b) => out.slice(b * dim, (b + 1) * dim));
   }
 
-  const cosine = (a: Float32Array, b: Float32Array) => {
-    let dot = 0;
-    let na = 0;
-    let nb = 0;
-    for (let i = 0; i < a.length; i++) {
-      dot += a[i] * b[i];
-      na += a[i] * a[i];
-      nb += b[i] * b[i];
-    }
-    return dot / Math.sqrt(na * nb);
-  };
 
   const pooled = (options: BertFixtureOptions) =>
     appendPooling(buildBertModel(options, VOCAB), { pooling: 'mean', normalize: true, hiddenOutput: 'last_hidden_state' });

@@ -83,7 +83,7 @@ function renameParam(error: unknown, from: string, to: string): unknown {
  * Cosine similarity in float64; 0 when either vector is all zeros.
  * @example cosineSimilarity(Float32Array.of(1, 0), Float32Array.of(1, 1)) // 0.7071...
  */
-export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
+export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
   let normA = 0;
   let normB = 0;
