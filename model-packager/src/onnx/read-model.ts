@@ -11,6 +11,11 @@ import { onnx, type ModelProto, type TensorProto } from './proto.js';
  *   const model = await readOnnxModel('minilm/model.onnx');
  */
 export async function readOnnxModel(path: string): Promise<ModelProto> {
+  return (await readOnnxFile(path)).model;
+}
+
+/** {@link readOnnxModel}, also returning the file's bytes (for hashing without a second read). */
+export async function readOnnxFile(path: string): Promise<{ model: ModelProto; bytes: Uint8Array }> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -19,7 +24,7 @@ export async function readOnnxModel(path: string): Promise<ModelProto> {
   }
   const model = decodeOnnxModel(bytes, path);
   await inlineExternalData(model, dirname(path));
-  return model;
+  return { model, bytes };
 }
 
 /** Decodes ONNX bytes, refusing anything that is not a model with a graph. */

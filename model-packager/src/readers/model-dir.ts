@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { PoolingMode } from '../../../bundle-format/manifest.js';
 import { PackError } from '../errors.js';
-import { readOnnxModel } from '../onnx/read-model.js';
+import { readOnnxFile } from '../onnx/read-model.js';
 import type { ModelProto } from '../onnx/proto.js';
 import { readDenseModule, type DenseHead } from './dense-module.js';
 import { wordPieceTokenizerFromVocab } from './wordpiece-from-vocab.js';
@@ -30,13 +30,25 @@ export interface ModelDir {
   notes: string[];
 }
 
-async function readJson(path: string, required: boolean): Promise<Record<string, unknown> | undefined> {
+/**
+ * Reads and parses a JSON file of the model folder, recording the sha256 of its bytes in `sourceFiles` under its
+ * path relative to the folder.
+ */
+async function readJson(
+  root: string,
+  name: string,
+  required: boolean,
+  sourceFiles: Record<string, string>,
+): Promise<Record<string, unknown> | undefined> {
+  const path = join(root, name);
   if (!existsSync(path)) {
     if (required) throw new PackError('missing-input', `${path} is missing`);
     return undefined;
   }
+  const text = await readFile(path, 'utf8');
+  sourceFiles[name] = sha256(text);
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    return JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
     throw new PackError('bad-input', `${path} is not valid JSON (${(err as Error).message})`);
   }
@@ -84,29 +96,24 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
 
   const modelPath = join(root, 'model.onnx');
   if (!existsSync(modelPath)) throw new PackError('missing-input', `${join(dir, 'model.onnx')} is missing (expected an fp32 ONNX export)`);
-  const model = await readOnnxModel(modelPath);
-  sourceFiles['model.onnx'] = sha256(await readFile(modelPath));
+  const { model, bytes: modelFileBytes } = await readOnnxFile(modelPath);
+  sourceFiles['model.onnx'] = sha256(modelFileBytes);
 
-  let tokenizerJson = await readJson(join(root, 'tokenizer.json'), false);
-  const tokenizerConfig = (await readJson(join(root, 'tokenizer_config.json'), false)) ?? {};
-  if (tokenizerJson) {
-    sourceFiles['tokenizer.json'] = sha256(await readFile(join(root, 'tokenizer.json')));
-  } else if (existsSync(join(root, 'vocab.txt'))) {
+  let tokenizerJson = await readJson(root, 'tokenizer.json', false, sourceFiles);
+  const tokenizerConfig = (await readJson(root, 'tokenizer_config.json', false, sourceFiles)) ?? {};
+  // tokenizer.json wins over vocab.txt, as with transformers' fast tokenizers.
+  if (!tokenizerJson) {
+    if (!existsSync(join(root, 'vocab.txt'))) throw new PackError('missing-input', `${dir} has neither tokenizer.json nor vocab.txt`);
     const vocabText = await readFile(join(root, 'vocab.txt'), 'utf8');
     sourceFiles['vocab.txt'] = sha256(vocabText);
     tokenizerJson = wordPieceTokenizerFromVocab(vocabText, tokenizerConfig);
     notes.push('no tokenizer.json: built a WordPiece tokenizer from vocab.txt');
-  } else {
-    throw new PackError('missing-input', `${dir} has neither tokenizer.json nor vocab.txt`);
   }
 
-  const config = (await readJson(join(root, 'config.json'), false)) ?? {};
-  const modules = (await readJson(join(root, 'modules.json'), false)) as unknown as { type?: string; path?: string }[] | undefined;
-  const poolingConfig = await readJson(join(root, '1_Pooling', 'config.json'), false);
-  const stConfig = (await readJson(join(root, 'sentence_bert_config.json'), false)) ?? {};
-  for (const [name, value] of Object.entries({ 'config.json': config, '1_Pooling/config.json': poolingConfig, 'sentence_bert_config.json': stConfig, 'modules.json': modules })) {
-    if (value && Object.keys(value).length > 0) sourceFiles[name] = sha256(JSON.stringify(value));
-  }
+  const config = (await readJson(root, 'config.json', false, sourceFiles)) ?? {};
+  const modules = (await readJson(root, 'modules.json', false, sourceFiles)) as unknown as { type?: string; path?: string }[] | undefined;
+  const poolingConfig = await readJson(root, join('1_Pooling', 'config.json'), false, sourceFiles);
+  const stConfig = (await readJson(root, 'sentence_bert_config.json', false, sourceFiles)) ?? {};
 
   const normalize = Array.isArray(modules) && modules.some((m) => typeof m.type === 'string' && m.type.endsWith('.Normalize'));
   if (!modules) notes.push('no modules.json: output is not L2-normalised');

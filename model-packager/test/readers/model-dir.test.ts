@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,10 @@ describe('readModelDir', () => {
     expect(source.normalize).toBe(false);
     expect(source.maxTokens).toBe(128);
     expect(Object.keys(source.sourceFiles)).toContain('model.onnx');
-    expect(source.sourceFiles['model.onnx']).toMatch(/^[0-9a-f]{64}$/);
+    const fileHash = async (name: string) => createHash('sha256').update(await readFile(join(dir, name))).digest('hex');
+    expect(source.sourceFiles['model.onnx']).toBe(await fileHash('model.onnx'));
+    expect(source.sourceFiles['tokenizer.json']).toBe(await fileHash('tokenizer.json'));
+    expect(source.sourceFiles['1_Pooling/config.json']).toBe(await fileHash('1_Pooling/config.json'));
   });
 
   it('builds an equivalent WordPiece tokenizer from vocab.txt when tokenizer.json is absent', async () => {
