@@ -71,11 +71,15 @@ const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).
  * Texts the fidelity gate runs on: --eval-text, else the corpus, else sentences made of the word-frequency list's most
  * frequent words (the text the vocabulary was pruned for), else built-in everyday sentences.
  */
-async function chooseEvalTexts(options: PackOptions, evalTexts: string[], corpusTexts: string[]): Promise<{ source: string; texts: string[] }> {
+function chooseEvalTexts(
+  evalTexts: string[],
+  corpusTexts: string[],
+  wordFrequencies: [string, number][] | null,
+): { source: string; texts: string[] } {
   if (evalTexts.length) return { source: '--eval-text texts', texts: evalTexts };
   if (corpusTexts.length) return { source: 'corpus texts', texts: corpusTexts };
-  if (options.wordFrequencies) {
-    const words = (await readWordFrequencyFile(options.wordFrequencies)).sort((a, b) => b[1] - a[1]).map(([w]) => w);
+  if (wordFrequencies) {
+    const words = [...wordFrequencies].sort((a, b) => b[1] - a[1]).map(([w]) => w);
     const sentences: string[] = [];
     for (let i = 0; i + WORDS_PER_SENTENCE <= Math.min(words.length, WORDS_PER_SENTENCE * FIDELITY_SAMPLE_LIMIT); i += WORDS_PER_SENTENCE) {
       sentences.push(words.slice(i, i + WORDS_PER_SENTENCE).join(' '));
@@ -139,14 +143,15 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
 
   const corpusTexts = await readTexts(options.corpus ?? []);
   const evalTexts = await readTexts(options.evalText ?? []);
+  const wordFrequencies = options.wordFrequencies ? await readWordFrequencyFile(options.wordFrequencies) : null;
   let prune: PruneReport | null = null;
   let tokenizerJson = source.tokenizerJson;
-  if (corpusTexts.length > 0 || options.wordFrequencies) {
+  if (corpusTexts.length > 0 || wordFrequencies) {
     step = reporter.step('prune vocabulary');
     const counts = countTokens(source.tokenizerJson, corpusTexts);
-    if (options.wordFrequencies) {
+    if (wordFrequencies) {
       // Frequency lists keep one spelling per word; cased vocabularies also need "The" and "THE"-style forms.
-      const frequencies = withCaseVariants(await readWordFrequencyFile(options.wordFrequencies));
+      const frequencies = withCaseVariants(wordFrequencies);
       for (const [id, n] of countTokensFromWordFrequencies(source.tokenizerJson, frequencies)) {
         counts.set(id, (counts.get(id) ?? 0) + n);
       }
@@ -192,7 +197,7 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
     tokenizerJson: originalTokenizer,
     modelBytes: encodeOnnxModel(appendSentenceHead(await readOnnxModel(source.modelPath), source, info.hiddenOutput)),
   });
-  const evaluation = await chooseEvalTexts(options, evalTexts, corpusTexts);
+  const evaluation = chooseEvalTexts(evalTexts, corpusTexts, wordFrequencies);
   let fidelity: FidelityFigures;
   let heldOut: FidelityFigures | null = null;
   try {
