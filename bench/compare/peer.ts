@@ -127,13 +127,18 @@ async function main(): Promise<void> {
   const dimensions = await embed([plan.singles[0]]);
   const loadMs = performance.now() - started;
   for (let i = 0; i < plan.warmup; i++) await embed([plan.singles[i % plan.singles.length]]);
-  const singleMs: number[] = [];
-  for (const text of plan.singles) {
-    started = performance.now();
-    await embed([text]);
-    singleMs.push(performance.now() - started);
-  }
+  const timeSingles = async () => {
+    const ms: number[] = [];
+    for (const text of plan.singles) {
+      started = performance.now();
+      await embed([text]);
+      ms.push(performance.now() - started);
+    }
+    return ms;
+  };
+  const singleMsFresh = await timeSingles();
   await embed(plan.warmupBatch);
+  const singleMs = await timeSingles();
   const workloads: PeerResult['workloads'] = {};
   for (const [name, batches] of Object.entries(plan.workloads)) {
     started = performance.now();
@@ -142,7 +147,7 @@ async function main(): Promise<void> {
   }
   let wasmHeapBytes: number | null = null;
   if (system.startsWith('transformers-wasm')) wasmHeapBytes = (await import('../../model-packager/src/runtime/ort-node.js')).wasmHeapBytes();
-  const result: PeerResult = { system, loadMs, singleMs, workloads, rssBytes: process.memoryUsage().rss, wasmHeapBytes, dimensions };
+  const result: PeerResult = { system, loadMs, singleMs, singleMsFresh, workloads, rssBytes: process.memoryUsage().rss, wasmHeapBytes, dimensions };
   process.stdout.write(`\n${JSON.stringify(result)}\n`);
 }
 

@@ -32,7 +32,7 @@ export interface StageProfile {
  * Runs the batches through tokenize -> embedAll -> JSON body, timing each stage (after an untimed warm-up batch).
  * @example await profilePipeline('bundles/minilm-fixture', [['hello world']], ['hi'])
  */
-export async function profilePipeline(bundleDir: string, batches: string[][], singles: string[], warmupBatch: string[] = [], limits = { maxBatchSize: 32, maxBatchTokens: 2048 }): Promise<StageProfile> {
+export async function profilePipeline(bundleDir: string, batches: string[][], singles: string[], warmupBatch: string[] = [], limits = { maxBatchSize: 32, maxBatchTokens: 256 }): Promise<StageProfile> {
   const manifest = parseBundleManifest(JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8')));
   const tokenizer = new BundleTokenizer(JSON.parse(readFileSync(join(bundleDir, 'tokenizer.json'), 'utf8')), manifest.tokenizerConfig);
   const runtime: OrtRuntime = { createSession: (bytes) => createWasmSession(bytes), Tensor: ort.Tensor as OrtRuntime['Tensor'] };

@@ -12,10 +12,10 @@ export const PEER_SYSTEMS = [
 export type PeerSystem = (typeof PEER_SYSTEMS)[number];
 
 export interface PeerPlan {
-  /** One call each, after `warmup` calls on the first of them. */
+  /** One call each, twice: right after load (after `warmup` calls on the first of them), and after `warmupBatch`. */
   singles: string[];
   warmup: number;
-  /** Embedded once, untimed, before the throughput workloads (lets V8 tier up the WASM and the heap grow). */
+  /** Embedded once, untimed, between the two passes over `singles` (lets V8 tier up the WASM and the heap grow). */
   warmupBatch: string[];
   /** Named throughput workloads, each a list of batches (one call per batch). */
   workloads: Record<string, string[][]>;
@@ -27,7 +27,10 @@ export interface PeerPlan {
 export interface PeerResult {
   system: PeerSystem;
   loadMs: number;
+  /** (a) after the warm-up batch. */
   singleMs: number[];
+  /** (a) right after load, before the warm-up batch. */
+  singleMsFresh: number[];
   workloads: Record<string, { texts: number; seconds: number }>;
   rssBytes: number;
   /** WASM memory of onnxruntime-web, for the WASM peers. */

@@ -1,15 +1,24 @@
 /**
- * Starts `wrangler dev` (workerd) for the benchmark with a given config, vars and KV directory, in its own process
- * group; measures the time to the first /health answer and reads workerd's RSS. Unlike test/worker-e2e/wrangler-dev.ts
- * the KV directory is the caller's, so a second process can start on the first one's cache (a cold isolate, warm KV).
+ * Starts the worker for the benchmark in its own process group, with a given config, vars and KV directory; measures
+ * the time to the first /health answer and reads workerd's RSS. Two hosts:
+ * - 'miniflare' (the default): wrangler's build of the config (`wrangler deploy --dry-run --outdir`, made once per
+ *   config by {@link buildWorker}, not timed) served by Miniflare: one workerd process, as in production.
+ * - 'wrangler-dev': `wrangler dev`, which bundles at start and puts a second workerd (its dev proxy) in front.
+ * Unlike test/worker-e2e/wrangler-dev.ts the KV directory is the caller's, so a second process can start on the first
+ * one's cache (a cold isolate, warm KV).
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort } from '../../test/worker-e2e/wrangler-dev.js';
 
 const root = join(import.meta.dirname, '../..');
+const require = createRequire(import.meta.url);
+
+export type WorkerHost = 'miniflare' | 'wrangler-dev';
 
 export interface BenchWorker {
   url: string;
@@ -22,12 +31,33 @@ export interface BenchWorker {
   stop(): Promise<void>;
 }
 
-export async function startWorker(options: { config?: string; vars?: Record<string, string>; persistTo: string }): Promise<BenchWorker> {
+const builds = new Map<string, string>();
+
+/** wrangler's deployable build of a config (what `wrangler deploy` would upload), in a temporary folder; cached per config. */
+export function buildWorker(config: string): string {
+  const known = builds.get(config);
+  if (known) return known;
+  const outdir = mkdtempSync(join(tmpdir(), 'edge-embed-bench-build-'));
+  execFileSync(process.execPath, [require.resolve('wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--config', config, '--outdir', outdir], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  builds.set(config, outdir);
+  return outdir;
+}
+
+export async function startWorker(options: { config: string; vars?: Record<string, string>; persistTo: string; host?: WorkerHost }): Promise<BenchWorker> {
   const port = await freePort();
-  const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
-  const args = [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', options.persistTo, '--show-interactive-dev-session=false'];
-  if (options.config) args.push('--config', options.config);
-  for (const [name, value] of Object.entries(options.vars ?? {})) args.push('--var', `${name}:${value}`);
+  let args: string[];
+  if ((options.host ?? 'miniflare') === 'miniflare') {
+    const build = buildWorker(options.config);
+    args = [require.resolve('tsx/cli'), join(import.meta.dirname, 'miniflare-host.ts'), options.config, build, String(port), options.persistTo, JSON.stringify(options.vars ?? {})];
+  } else {
+    const wrangler = require.resolve('wrangler/bin/wrangler.js');
+    args = [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', options.persistTo, '--show-interactive-dev-session=false', '--config', options.config];
+    for (const [name, value] of Object.entries(options.vars ?? {})) args.push('--var', `${name}:${value}`);
+  }
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, args, {
     cwd: root,
@@ -62,7 +92,7 @@ export async function startWorker(options: { config?: string; vars?: Record<stri
   for (;;) {
     if (!running || Date.now() > deadline) {
       await stop();
-      throw new Error(`wrangler dev did not serve /health:\n${output}`);
+      throw new Error(`the worker (${options.host ?? 'miniflare'}) did not serve /health:\n${output}`);
     }
     const response = await fetch(`${url}/health`).catch(() => undefined);
     if (response?.ok) break;

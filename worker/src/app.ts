@@ -229,7 +229,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       model_type: { embedding: { pooling: manifest.pooling } },
       max_input_length: manifest.maxTokens,
       max_client_batch_size: config.maxInputs,
-      max_batch_tokens: config.maxBatchTokens,
+      // As in TEI, at least max_input_length: a sequence longer than MAX_BATCH_TOKENS still runs, in a batch of its own.
+      max_batch_tokens: Math.max(config.maxBatchTokens, manifest.maxTokens),
       max_batch_requests: config.maxBatchSize,
       dimensions: manifest.dimensions,
       allowed_dimensions: manifest.allowedDimensions,

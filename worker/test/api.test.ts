@@ -295,6 +295,19 @@ describe('other routes', () => {
     expect(models.object).toBe('list');
     expect(models.data[0]).toMatchObject({ id: body.model_id, object: 'model' });
   });
+
+  it('runs texts longer than MAX_BATCH_TOKENS, each alone, and says so in /info like TEI', async () => {
+    const tiny = { MAX_BATCH_TOKENS: '4', LRU_MAX_BYTES: '0', EMBED_CACHE: undefined };
+    const limits = (await (await call('/info', {}, tiny)).json()) as { max_batch_tokens: number; max_input_length: number };
+    expect(limits.max_batch_tokens).toBe(limits.max_input_length);
+    const texts = ['a longer sentence about the weather in the mountains today', 'short', 'another sentence of several words'];
+    const before = (await info()).counters.inferences;
+    const vectors = await openAiVectors(texts, tiny);
+    // Every text is over 4 tokens with [CLS] and [SEP], so each is its own session run.
+    expect((await info()).counters.inferences - before).toBe(texts.length);
+    const together = await openAiVectors(texts, { LRU_MAX_BYTES: '0', EMBED_CACHE: undefined });
+    vectors.forEach((vector, i) => expect(cosine(vector, together[i])).toBeGreaterThan(0.9999));
+  });
 });
 
 describe('auth', () => {
