@@ -3,7 +3,7 @@
  * same inputs, one thread everywhere (issue 5; the default-model figure is issue 4's). Prints a markdown report and
  * writes bench/results/compare-latest.{json,md}.
  *
- *   npm run bench:compare -- [--texts 256] [--singles 40] [--skip transformers-wasm-fp32,...] [--out bench/results/compare-latest]
+ *   npm run bench:compare -- [--texts 1024] [--singles 40] [--skip transformers-wasm-fp32,...] [--out bench/results/compare-latest]
  *
  * 1. MiniLM-L6-sized fixture: the worker in workerd over HTTP (bundles/minilm-fixture via bench/compare/minilm-entry.ts,
  *    cache off; wrangler's deployable build served by Miniflare, bench/compare/workerd.ts; (a) also under `wrangler dev`), transformers.js feature-extraction (local files; fp32 and q8; onnxruntime-web WASM and its Node default
@@ -31,7 +31,7 @@ import { startWorker, type BenchWorker } from './compare/workerd.js';
 const root = join(import.meta.dirname, '..');
 const { values } = parseArgs({
   options: {
-    texts: { type: 'string', default: '256' },
+    texts: { type: 'string', default: '1024' },
     singles: { type: 'string', default: '40' },
     'batch-size': { type: 'string', default: '32' },
     skip: { type: 'string', default: '' },
