@@ -6,8 +6,9 @@
  *   npm run bench:compare -- [--texts 1024] [--singles 40] [--skip transformers-wasm-fp32,...] [--out bench/results/compare-latest]
  *
  * 1. MiniLM-L6-sized fixture: the worker in workerd over HTTP (bundles/minilm-fixture via bench/compare/minilm-entry.ts,
- *    cache off; wrangler's deployable build served by Miniflare, bench/compare/workerd.ts; (a) also under `wrangler dev`), transformers.js feature-extraction (local files; fp32 and q8; onnxruntime-web WASM and its Node default
- *    onnxruntime-node) and onnxruntime-node (fp32 export; our int8 bundle). Workloads: (a) one short sentence per call,
+ *    cache off; wrangler's deployable build served by Miniflare, see bench/compare/workerd.ts; (a) also under
+ *    `wrangler dev`), transformers.js feature-extraction (local files; fp32 and q8; onnxruntime-web WASM and its Node
+ *    default onnxruntime-node) and onnxruntime-node (fp32 export; our int8 bundle). Workloads: (a) one short sentence per call,
  *    (b) mixed queries + 50-200-token passages in calls of 32, (c) the same with 30% repeats, cache on (worker only).
  * 2. Default model (Universal Sentence Encoder Lite): the worker against @energetic-ai/embeddings (tfjs) on the same texts.
  * 3. Cold start: new workerd process to first embedding; a cached text on a cold isolate (warm KV, no model load).
