@@ -2,8 +2,9 @@
  * `edge-embed upload-bundle <bundle-dir> --binding <name> [--env <tenant>] [--local|--remote]`: puts a bundle into a
  * Workers KV namespace, content-addressed and chunked under KV's 25 MiB value limit (layout in
  * bundle-format/kv-layout.ts), by running `wrangler kv key put` once per value: the chunks first, the index last, so
- * a worker never sees an index whose chunks are missing. A worker serves it once its BUNDLE_HASH var is the bundle's
- * contentHash (printed at the end), so a tenant switches model without a code deploy.
+ * a worker never sees an index whose chunks are missing. So if the bundle's index is already in the namespace, nothing
+ * is written (unless --force). A worker serves it once its BUNDLE_HASH var is the bundle's contentHash (printed at the
+ * end), so a tenant switches model without a code deploy.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -24,6 +25,7 @@ interface UploadBundleOptions {
   config?: string;
   chunkBytes: number;
   dryRun?: boolean;
+  force?: boolean;
   json?: boolean;
 }
 
@@ -31,6 +33,8 @@ export interface UploadPlan {
   contentHash: string;
   indexKey: string;
   values: Array<{ key: string; bytes: number }>;
+  /** The index was already in the namespace, so nothing was written (content-addressed: same hash, same bundle). */
+  alreadyPresent: boolean;
 }
 
 function parseChunkBytes(value: string): number {
@@ -59,21 +63,35 @@ async function readBundle(dir: string) {
   return { manifest, model: await read('model.onnx'), tokenizer: await read('tokenizer.json') };
 }
 
-function runWrangler(args: string[]): Promise<void> {
+/** Runs wrangler; resolves to its stdout. */
+function runWrangler(args: string[]): Promise<string> {
   const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [wrangler, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
     });
+    let stdout = '';
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => ((stdout += chunk.toString()), (output += chunk.toString())));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('error', reject);
     child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new PackError('bad-option', `wrangler ${args.slice(0, 4).join(' ')} … failed (exit ${code})`, output.trim().split('\n').slice(-8))),
+      code === 0 ? resolve(stdout) : reject(new PackError('bad-option', `wrangler ${args.slice(0, 4).join(' ')} … failed (exit ${code})`, output.trim().split('\n').slice(-8))),
     );
   });
+}
+
+/** Whether `key` is in the namespace (`wrangler kv key list --prefix key`, which prints a JSON array of {name}). */
+async function kvHasKey(key: string, common: string[]): Promise<boolean> {
+  const stdout = await runWrangler(['kv', 'key', 'list', '--prefix', key, ...common]);
+  let listed: unknown;
+  try {
+    listed = JSON.parse(stdout.slice(stdout.indexOf('[')));
+  } catch {
+    throw new PackError('bad-option', `wrangler kv key list printed no JSON list of keys`, stdout.trim().split('\n').slice(-8));
+  }
+  return Array.isArray(listed) && listed.some((entry) => (entry as { name?: unknown })?.name === key);
 }
 
 /**
@@ -94,16 +112,23 @@ export async function uploadBundle(dir: string, opts: UploadBundleOptions, log: 
     contentHash: manifest.contentHash,
     indexKey: planned.entries[planned.entries.length - 1].key,
     values: planned.entries.map((entry) => ({ key: entry.key, bytes: entry.value.byteLength })),
+    alreadyPresent: false,
   };
   if (opts.dryRun) return plan;
 
+  const common = ['--binding', opts.binding];
+  if (opts.env !== undefined) common.push('--env', opts.env);
+  if (opts.config !== undefined) common.push('--config', opts.config);
+  common.push(opts.remote ? '--remote' : '--local');
+  if (opts.persistTo !== undefined) common.push('--persist-to', opts.persistTo);
+  // The index is written last, so an index in KV means every chunk it names is there too.
+  if (!opts.force && (await kvHasKey(plan.indexKey, common))) {
+    log(`  ${plan.indexKey} is already in ${opts.binding}: nothing to write`);
+    return { ...plan, alreadyPresent: true };
+  }
+
   const scratch = await mkdtemp(join(tmpdir(), 'edge-embed-upload-'));
   try {
-    const common = ['--binding', opts.binding];
-    if (opts.env !== undefined) common.push('--env', opts.env);
-    if (opts.config !== undefined) common.push('--config', opts.config);
-    common.push(opts.remote ? '--remote' : '--local');
-    if (opts.persistTo !== undefined) common.push('--persist-to', opts.persistTo);
     for (const [i, entry] of planned.entries.entries()) {
       const file = join(scratch, `value-${i}`);
       await writeFile(file, entry.value);
@@ -131,6 +156,7 @@ export function registerUploadBundleCommand(program: Command): void {
     .option('--config <path>', 'wrangler configuration file')
     .option('--chunk-bytes <n>', 'bytes per chunk (at most the 25 MiB KV value limit)', parseChunkBytes, DEFAULT_CHUNK_BYTES)
     .option('--dry-run', 'print the keys and sizes without writing')
+    .option('--force', 'write every value even if the bundle is already in the namespace')
     .option('--json', 'print the result as JSON')
     .action(async (dir: string, opts: UploadBundleOptions) => {
       const plan = await uploadBundle(dir, opts, opts.json ? () => {} : (line) => console.log(line));
@@ -139,6 +165,11 @@ export function registerUploadBundleCommand(program: Command): void {
         return;
       }
       const total = plan.values.reduce((sum, value) => sum + value.bytes, 0);
+      if (plan.alreadyPresent) {
+        console.log(`bundle ${plan.contentHash} is already in ${opts.binding}${opts.env ? ` (env ${opts.env})` : ''}: nothing written (--force rewrites it)`);
+        console.log(`serve it with the var BUNDLE_HASH = "${plan.contentHash}"`);
+        return;
+      }
       console.log(
         `${opts.dryRun ? 'would write' : 'wrote'} ${plan.values.length} values (${total} bytes) to ${opts.binding}${opts.env ? ` (env ${opts.env})` : ''}` +
           `\nserve it with the var BUNDLE_HASH = "${plan.contentHash}"`,

@@ -71,6 +71,27 @@ describe('edge-embed upload-bundle', () => {
     }
   });
 
+  it('writes nothing when the bundle is already in the namespace, and everything again with --force', async () => {
+    const args = ['upload-bundle', bundle, '--binding', 'BUNDLE_STORE', '--local', '--persist-to', persist, '--chunk-bytes', String(4 * 1024 * 1024), '--json'];
+    const again = await cli(args);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ alreadyPresent: true });
+    const human = await cli(args.filter((arg) => arg !== '--json'));
+    expect(human.stdout).toMatch(/already in BUNDLE_STORE: nothing written/);
+    const forced = await cli([...args, '--force']);
+    expect(forced.code).toBe(0);
+    expect(JSON.parse(forced.stdout)).toMatchObject({ alreadyPresent: false });
+
+    // A different namespace folder does not have it: the upload writes.
+    const elsewhere = await mkdtemp(join(tmpdir(), 'edge-embed-upload-test-'));
+    try {
+      const fresh = await cli(['upload-bundle', bundle, '--binding', 'BUNDLE_STORE', '--local', '--persist-to', elsewhere, '--json']);
+      expect(JSON.parse(fresh.stdout)).toMatchObject({ alreadyPresent: false });
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a folder that is not a bundle and files that do not match their manifest, writing nothing', async () => {
     const notBundle = await cli(['upload-bundle', persist, '--binding', 'BUNDLE_STORE', '--local']);
     expect(notBundle.code).toBe(1);
