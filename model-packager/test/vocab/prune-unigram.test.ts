@@ -6,14 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBertModel, FIXTURE_PRESETS } from '../../src/fixtures/bert-fixture.js';
 import { initializerMap } from '../../src/onnx/graph.js';
 import type { ModelProto } from '../../src/onnx/proto.js';
-import { readFloat32, tensorDims } from '../../src/onnx/tensor.js';
+import { tensorDims } from '../../src/onnx/tensor.js';
 import { inspectBertGraph } from '../../src/passes/inspect-bert-graph.js';
 import { pruneVocabulary } from '../../src/passes/prune-vocabulary.js';
 import { chooseKeptIds } from '../../src/vocab/keep-set.js';
 import { rewriteTokenizerJson } from '../../src/vocab/rewrite-tokenizer.js';
 import { countTokens, countTokensFromWordFrequencies, readWordFrequencyFile, withCaseVariants } from '../../src/vocab/token-counts.js';
 import { readVocabTable } from '../../src/vocab/tokenizer-json.js';
-import { hiddenStates, maxAbsDifference, type HiddenStates } from './embedder.js';
+import { hiddenStates, type HiddenStates } from './embedder.js';
+import { expectGatheredRows, expectSamePiecesAndStates } from './pruning-checks.js';
 
 const MARK = '\u2581';
 const EMBEDDING = inspectBertGraph(buildBertModel(FIXTURE_PRESETS.tiny, 10)).wordEmbedding;
@@ -130,13 +131,7 @@ describe('pruneVocabulary (Unigram / SentencePiece)', () => {
       original.encode(text).ids.every((id) => result.oldToNew[id]! >= 0),
     );
     expect(usable.filter((t) => !CORPUS.includes(t)).length).toBeGreaterThanOrEqual(6);
-    for (const text of usable) {
-      const before = original.encode(text);
-      const after = pruned.encode(text);
-      expect(after.tokens, text).toEqual(before.tokens);
-      expect(after.ids, text).toEqual(before.ids.map((id) => result.oldToNew[id]));
-      expect(maxAbsDifference(await originalStates.run(before.ids), await prunedStates.run(after.ids)), text).toBeLessThan(1e-5);
-    }
+    await expectSamePiecesAndStates(usable, { original, pruned, oldToNew: result.oldToNew, originalStates, prunedStates });
   });
 
   it('segments text with removed pieces without any new unknown piece, and reports the changed-word share', () => {
@@ -161,12 +156,7 @@ describe('pruneVocabulary (Unigram / SentencePiece)', () => {
   });
 
   it('gathers the embedding rows of the kept pieces', () => {
-    const before = readFloat32(initializerMap(originalModel.graph as never).get(EMBEDDING.initializer)!);
-    const after = readFloat32(initializerMap(result.model.graph as never).get(EMBEDDING.initializer)!);
-    const h = modelOptions.hidden;
-    result.oldToNew.forEach((newId, oldId) => {
-      if (newId >= 0) expect(after.subarray(newId * h, newId * h + h)).toEqual(before.subarray(oldId * h, oldId * h + h));
-    });
+    expectGatheredRows(originalModel, result.model, EMBEDDING.initializer, modelOptions.hidden, result.oldToNew);
   });
 
   it('prunes from a word-frequency list as well as from a corpus', () => {
