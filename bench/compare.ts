@@ -219,30 +219,27 @@ const bundleInfo = (dir: string) => {
 const bundles = [bundleInfo('bundles/minilm-fixture'), bundleInfo('bundles/default')];
 const minilmConfig = join(root, 'bench/compare/wrangler.minilm.toml');
 
-log('worker (workerd, MiniLM bundle, cache off): cold start, (a), (b)');
-const workerMiniLm = await withWorker({ config: minilmConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-off') }, async (worker) => {
+/**
+ * A new worker's first request (the model load: cold start), then (a) twice: fresh, and again after one untimed
+ * warm-up batch.
+ */
+async function coldStartAndSingles(worker: BenchWorker, warmup: string[]) {
   const first = await post(worker.url, `cold start ${singles[0]}`);
-  const firstEmbeddingMs = first.ms;
   const coldStartMs = performance.now() - worker.spawnedAt;
   const loaded = await info(worker.url);
   const rssAfterLoadBytes = worker.rssBytes();
   const singleMsFresh = await latencies(worker.url, singles);
-  await post(worker.url, warmBatch);
+  await post(worker.url, warmup);
   const singleMs = await latencies(worker.url, singles, 0);
+  return { readyMs: worker.readyMs, firstEmbeddingMs: first.ms, coldStartMs, heapAfterLoadBytes: loaded.wasm_heap_bytes, rssAfterLoadBytes, singleMs, singleMsFresh };
+}
+
+log('worker (workerd, MiniLM bundle, cache off): cold start, (a), (b)');
+const workerMiniLm = await withWorker({ config: minilmConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-off') }, async (worker) => {
+  const start = await coldStartAndSingles(worker, warmBatch);
   const mixedResult = await throughput(worker.url, chunk(mixed.texts, BATCH));
   const after = await info(worker.url);
-  return {
-    readyMs: worker.readyMs,
-    firstEmbeddingMs,
-    coldStartMs,
-    heapAfterLoadBytes: loaded.wasm_heap_bytes,
-    heapPeakBytes: after.wasm_heap_bytes,
-    rssAfterLoadBytes,
-    rssPeakBytes: worker.rssBytes(),
-    singleMs,
-    singleMsFresh,
-    mixed: mixedResult,
-  } satisfies WorkerMiniLm;
+  return { ...start, heapPeakBytes: after.wasm_heap_bytes, rssPeakBytes: worker.rssBytes(), mixed: mixedResult } satisfies WorkerMiniLm;
 });
 
 log('worker (MiniLM bundle, cache on): (c), all hits, then a cold isolate on the same KV');
@@ -266,25 +263,16 @@ const coldIsolate = await withWorker({ config: minilmConfig, persistTo: cacheKv 
 const workerCache: WorkerCache = { ...cacheFirst, coldIsolate };
 
 log('worker under wrangler dev (its dev proxy in front, as `npm start` runs it), MiniLM bundle, cache off: (a) only');
-const wranglerDevSingleMs = await withWorker({ config: minilmConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-dev'), host: 'wrangler-dev' }, async (worker) => {
-  await post(worker.url, `cold start ${singles[0]}`);
-  await latencies(worker.url, singles);
-  await post(worker.url, warmBatch);
-  return latencies(worker.url, singles, 0);
-});
+const wranglerDevSingleMs = await withWorker({ config: minilmConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-dev'), host: 'wrangler-dev' }, async (worker) =>
+  (await coldStartAndSingles(worker, warmBatch)).singleMs,
+);
 
 log('worker (workerd, default USE Lite bundle, cache off): cold start, (a), same texts as tfjs');
 const defaultConfig = join(root, 'bench/compare/wrangler.default.toml');
 const workerUse: WorkerUse = await withWorker({ config: defaultConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-use') }, async (worker) => {
-  const first = await post(worker.url, `cold start ${singles[0]}`);
-  const coldStartMs = performance.now() - worker.spawnedAt;
-  const loaded = await info(worker.url);
-  const rssBytes = worker.rssBytes();
-  const singleMsFresh = await latencies(worker.url, singles);
-  await post(worker.url, warmUseBatch);
-  const singleMs = await latencies(worker.url, singles, 0);
+  const { rssAfterLoadBytes, ...start } = await coldStartAndSingles(worker, warmUseBatch);
   const texts = await throughput(worker.url, chunk(useTexts.texts, BATCH));
-  return { readyMs: worker.readyMs, firstEmbeddingMs: first.ms, coldStartMs, heapAfterLoadBytes: loaded.wasm_heap_bytes, rssBytes, singleMs, singleMsFresh, texts } satisfies WorkerUse;
+  return { ...start, rssBytes: rssAfterLoadBytes, texts } satisfies WorkerUse;
 });
 log('worker (default bundle, cache on): the same texts, all misses');
 workerUse.textsCacheOn = await withWorker({ config: defaultConfig, persistTo: join(scratch, 'kv-use-on') }, async (worker) => {
