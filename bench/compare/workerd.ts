@@ -8,7 +8,7 @@
  * one's cache (a cold isolate, warm KV).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,11 +33,13 @@ export interface BenchWorker {
 
 const builds = new Map<string, string>();
 
-/** wrangler's deployable build of a config (what `wrangler deploy` would upload), in a temporary folder; cached per config. */
+/** wrangler's deployable build of a config (what `wrangler deploy` would upload), in a temporary folder; cached per config for the process. */
 export function buildWorker(config: string): string {
   const known = builds.get(config);
   if (known) return known;
   const outdir = mkdtempSync(join(tmpdir(), 'edge-embed-bench-build-'));
+  // ~23 MB each (ORT's wasm and the bundle): removed when the benchmark process ends.
+  process.once('exit', () => rmSync(outdir, { recursive: true, force: true }));
   execFileSync(process.execPath, [require.resolve('wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--config', config, '--outdir', outdir], {
     cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
