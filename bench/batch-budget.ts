@@ -4,6 +4,7 @@
  * one thread. Same texts for every budget: bench:compare's mixed workload (queries + 50-200-token passages), calls of 32.
  *
  *   npm run bench:batch-budget -- [--bundle bundles/minilm-fixture] [--texts 128] [--budgets 128,256,512,1024,2048]
+ *                                 [--session-options '{"enableCpuMemArena":false}']
  *
  * Each budget runs in a fresh process (ORT's WASM heap only grows, and a grown heap would carry over).
  */
@@ -20,6 +21,8 @@ const { values } = parseArgs({
     bundle: { type: 'string', default: 'bundles/minilm-fixture' },
     texts: { type: 'string', default: '128' },
     budgets: { type: 'string', default: '128,256,512,1024,2048' },
+    /** onnxruntime session options as JSON, added to the worker's (to test e.g. enableCpuMemArena or enableMemPattern). */
+    'session-options': { type: 'string', default: '{}' },
     /** Internal: measure one budget in this process and print one JSON line. */
     one: { type: 'string' },
   },
@@ -31,17 +34,19 @@ if (values.one !== undefined) {
   const workload = makeWorkload(texts, 11);
   const batches = Array.from({ length: Math.ceil(texts / BATCH) }, (_, i) => workload.texts.slice(i * BATCH, (i + 1) * BATCH));
   const budget = Number(values.one);
-  const profile = await profilePipeline(join(root, values.bundle), batches, [], batches[0], { maxBatchSize: BATCH, maxBatchTokens: budget });
+  const sessionOptions = JSON.parse(values['session-options']) as Parameters<typeof profilePipeline>[5];
+  const profile = await profilePipeline(join(root, values.bundle), batches, [], batches[0], { maxBatchSize: BATCH, maxBatchTokens: budget }, sessionOptions);
   console.log(JSON.stringify({ budget, texts: profile.texts, tokens: profile.tokens, msPerText: profile.inferenceMs / profile.texts }));
 } else {
   const tsx = createRequire(import.meta.url).resolve('tsx/cli');
   const budgets = values.budgets.split(',').map(Number);
   if (budgets.some((budget) => !Number.isInteger(budget) || budget < 1)) throw new Error(`--budgets takes positive integers, got ${values.budgets}`);
-  console.log(`${values.bundle}: ${texts} texts in calls of ${BATCH}; inference ms per text (tokenize excluded), one process per budget`);
+  console.log(`${values.bundle}: ${texts} texts in calls of ${BATCH}; inference ms per text (tokenize excluded), one process per budget; session options ${values['session-options']}`);
   console.log('| MAX_BATCH_TOKENS | ms per text | texts/s |');
   console.log('|---:|---:|---:|');
   for (const budget of budgets) {
-    const run = spawnSync(process.execPath, [tsx, import.meta.filename, '--bundle', values.bundle, '--texts', String(texts), '--one', String(budget)], { cwd: root, encoding: 'utf8' });
+    const args = [tsx, import.meta.filename, '--bundle', values.bundle, '--texts', String(texts), '--session-options', values['session-options'], '--one', String(budget)];
+    const run = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
     const line = run.stdout.trim().split('\n').pop() ?? '';
     if (run.status !== 0 || !line.startsWith('{')) throw new Error(`budget ${budget} failed:\n${run.stderr.slice(-2000)}`);
     const result = JSON.parse(line) as { msPerText: number };

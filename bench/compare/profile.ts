@@ -32,10 +32,18 @@ export interface StageProfile {
  * Runs the batches through tokenize -> embedAll -> JSON body, timing each stage (after an untimed warm-up batch).
  * @example await profilePipeline('bundles/minilm-fixture', [['hello world']], ['hi'])
  */
-export async function profilePipeline(bundleDir: string, batches: string[][], singles: string[], warmupBatch: string[] = [], limits = { maxBatchSize: 32, maxBatchTokens: 256 }): Promise<StageProfile> {
+export async function profilePipeline(
+  bundleDir: string,
+  batches: string[][],
+  singles: string[],
+  warmupBatch: string[] = [],
+  limits = { maxBatchSize: 32, maxBatchTokens: 256 },
+  /** Extra onnxruntime session options (experiments; the worker uses none). */
+  sessionOptions: Parameters<typeof createWasmSession>[1] = {},
+): Promise<StageProfile> {
   const manifest = parseBundleManifest(JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8')));
   const tokenizer = new BundleTokenizer(JSON.parse(readFileSync(join(bundleDir, 'tokenizer.json'), 'utf8')), manifest.tokenizerConfig);
-  const runtime: OrtRuntime = { createSession: (bytes) => createWasmSession(bytes), Tensor: ort.Tensor as OrtRuntime['Tensor'] };
+  const runtime: OrtRuntime = { createSession: (bytes) => createWasmSession(bytes, sessionOptions), Tensor: ort.Tensor as OrtRuntime['Tensor'] };
   const counters = { inferences: 0, embeddedSequences: 0 };
   const model = await EmbeddingModel.create(runtime, new Uint8Array(readFileSync(join(bundleDir, 'model.onnx'))), manifest, counters);
   await model.embedAll([batches[0][0], ...warmupBatch].map((text) => tokenizer.encode(text, manifest.maxTokens, 'right').ids), limits);
