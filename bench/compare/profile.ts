@@ -1,6 +1,6 @@
 /**
- * Where a request's time goes, measured in Node on the worker's own pipeline code (worker/src/pipeline) with the same
- * onnxruntime-web WASM build, one thread: tokenize, input tensors + session run + output slicing (EmbeddingModel), and
+ * Where a request's time goes, measured in Node on the worker's own embedding code (bundle-runtime) with the same
+ * onnxruntime-web WASM build, one thread: tokenize, input tensors + session run + output slicing (the ORT engine), and
  * building + serialising the OpenAI response body. workerd's clock does not advance during CPU work, so Server-Timing
  * cannot split these; this harness can. HTTP + workerd overhead is the remainder against the worker's measured time.
  */
@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseBundleManifest } from '../../bundle-format/manifest.js';
 import { createWasmSession, ort } from '../../model-packager/src/runtime/ort-node.js';
-import { EmbeddingModel, type OrtRuntime } from '../../worker/src/pipeline/infer.js';
+import { Embedder } from '../../bundle-runtime/embedder.js';
+import { createOrtEngine, type OrtRuntime } from '../../bundle-runtime/ort-engine.js';
 import { openAiEmbeddingsBody } from '../../worker/src/pipeline/respond.js';
-import { BundleTokenizer } from '../../worker/src/pipeline/tokenize.js';
+import { BundleTokenizer } from '../../bundle-runtime/tokenizer.js';
 
 export interface StageProfile {
   texts: number;
@@ -19,7 +20,7 @@ export interface StageProfile {
   /** Milliseconds summed over all batches. */
   tokenizeMs: number;
   inferenceMs: number;
-  /** Of inferenceMs: building the int64 input tensors the way EmbeddingModel does. */
+  /** Of inferenceMs: building the int64 input tensors the way the ORT engine does. */
   inputTensorsMs: number;
   /** openAiEmbeddingsBody + JSON.stringify, encoding_format float (the default) and base64. */
   serializeMs: number;
@@ -44,9 +45,8 @@ export async function profilePipeline(
   const manifest = parseBundleManifest(JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8')));
   const tokenizer = new BundleTokenizer(JSON.parse(readFileSync(join(bundleDir, 'tokenizer.json'), 'utf8')), manifest.tokenizerConfig);
   const runtime: OrtRuntime = { createSession: (bytes) => createWasmSession(bytes, sessionOptions), Tensor: ort.Tensor as OrtRuntime['Tensor'] };
-  const counters = { inferences: 0, embeddedSequences: 0 };
-  const model = await EmbeddingModel.create(runtime, new Uint8Array(readFileSync(join(bundleDir, 'model.onnx'))), manifest, counters);
-  await model.embedAll([batches[0][0], ...warmupBatch].map((text) => tokenizer.encode(text, manifest.maxTokens, 'right').ids), limits);
+  const model = new Embedder(await createOrtEngine(runtime, new Uint8Array(readFileSync(join(bundleDir, 'model.onnx'))), manifest));
+  await model.embedAll([batches[0][0], ...warmupBatch].map((text) => tokenizer.encode(text, manifest.maxTokens, 'right').ids));
 
   const profile: StageProfile = { texts: 0, tokens: 0, tokenizeMs: 0, inferenceMs: 0, inputTensorsMs: 0, serializeMs: 0, serializeBase64Ms: 0, singleMs: [] };
   for (const batch of batches) {
@@ -55,14 +55,14 @@ export async function profilePipeline(
     profile.tokenizeMs += performance.now() - started;
 
     started = performance.now();
-    const vectors = await model.embedAll(ids, limits);
+    const vectors = await model.embedAll(ids);
     profile.inferenceMs += performance.now() - started;
 
-    // The input-tensor step alone, as EmbeddingModel.inputTensor builds it (Array -> fill -> BigInt64Array.from).
+    // The input-tensor step alone, as the ORT engine builds it (Int32Array -> BigInt64Array.from).
     started = performance.now();
     const width = Math.max(...ids.map((row) => row.length));
     for (let input = 0; input < manifest.inputs.length; input++) {
-      const values = new Array<number>(ids.length * width).fill(0);
+      const values = new Int32Array(ids.length * width);
       ids.forEach((row, r) => row.forEach((id, c) => (values[r * width + c] = id)));
       BigInt64Array.from(values, (value) => BigInt(value));
     }
@@ -79,7 +79,7 @@ export async function profilePipeline(
   }
   for (const text of singles) {
     const started = performance.now();
-    await model.embedAll([tokenizer.encode(text, manifest.maxTokens, 'right').ids], limits);
+    await model.embedAll([tokenizer.encode(text, manifest.maxTokens, 'right').ids]);
     profile.singleMs.push(performance.now() - started);
   }
   return profile;

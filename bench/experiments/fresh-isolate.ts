@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBundleManifest } from '../../bundle-format/manifest.js';
 import { createWasmSession, ort } from '../../model-packager/src/runtime/ort-node.js';
-import { EmbeddingModel, type OrtRuntime } from '../../worker/src/pipeline/infer.js';
-import { BundleTokenizer } from '../../worker/src/pipeline/tokenize.js';
+import { Embedder } from '../../bundle-runtime/embedder.js';
+import { createOrtEngine, type OrtRuntime } from '../../bundle-runtime/ort-engine.js';
+import { BundleTokenizer } from '../../bundle-runtime/tokenizer.js';
 import { shortSentences } from '../compare/texts.js';
 import { startWorker } from '../compare/workerd.js';
 
@@ -35,13 +36,12 @@ async function inNode(warmUpTokens: number): Promise<number[]> {
   const manifest = parseBundleManifest(JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')));
   const tokenizer = new BundleTokenizer(JSON.parse(readFileSync(join(bundle, 'tokenizer.json'), 'utf8')), manifest.tokenizerConfig);
   const runtime: OrtRuntime = { createSession: (bytes) => createWasmSession(bytes), Tensor: ort.Tensor as OrtRuntime['Tensor'] };
-  const model = await EmbeddingModel.create(runtime, new Uint8Array(readFileSync(join(bundle, 'model.onnx'))), manifest, { inferences: 0, embeddedSequences: 0 });
-  const limits = { maxBatchSize: 32, maxBatchTokens: 256 };
-  const embed = (text: string) => model.embedAll([tokenizer.encode(text, manifest.maxTokens, 'right').ids], limits);
+  const model = new Embedder(await createOrtEngine(runtime, new Uint8Array(readFileSync(join(bundle, 'model.onnx'))), manifest));
+  const embed = (text: string) => model.embedAll([tokenizer.encode(text, manifest.maxTokens, 'right').ids]);
   await embed('cold start');
   if (warmUpTokens > 0) {
     const words = singles.join(' ');
-    await model.embedAll([tokenizer.encode(words, warmUpTokens, 'right').ids], limits);
+    await model.embedAll([tokenizer.encode(words, warmUpTokens, 'right').ids]);
   }
   const ms: number[] = [];
   for (const text of singles) {

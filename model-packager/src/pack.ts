@@ -7,6 +7,7 @@ import {
   type QuantizationMode,
 } from '../../bundle-format/manifest.js';
 import { PackError } from './errors.js';
+import { graphEmbedder } from './eval/embedders.js';
 import { measureFidelity, sampleTexts, type FidelityFigures } from './measure/fidelity.js';
 import { checkBudget, ISOLATE_MEMORY_BYTES, KV_VALUE_BYTES, sizeBreakdown } from './measure/budget.js';
 import { SAMPLE_SENTENCES } from './measure/sample-sentences.js';
@@ -21,7 +22,6 @@ import { quantizeEmbeddingTable } from './passes/quantize-embedding-table.js';
 import { quantizeMatMulWeights, type QuantizeReport } from './passes/quantize-matmul-weights.js';
 import { readModelDir, type ModelDir } from './readers/model-dir.js';
 import { silentReporter, type Reporter } from './report/reporter.js';
-import { createEmbedder } from './runtime/embed.js';
 import { wasmHeapBytes } from './runtime/ort-node.js';
 import { countTokens, countTokensFromWordFrequencies, readCorpusFile, readWordFrequencyFile, withCaseVariants } from './vocab/token-counts.js';
 import { readVocabTable } from './vocab/tokenizer-json.js';
@@ -187,13 +187,15 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
 
   step = reporter.step('measure memory and fidelity');
   const tokenizerConfig = scalarConfig(source.tokenizerConfig);
-  const spec = { tokenizerConfig, inputs: info.inputs, inputDtype: info.inputDtype, maxTokens: source.maxTokens, output: SENTENCE_EMBEDDING_OUTPUT };
-  const packed = await createEmbedder({ ...spec, modelBytes, tokenizerJson });
+  const graph = { inputs: info.inputs, inputDtype: info.inputDtype, output: SENTENCE_EMBEDDING_OUTPUT };
+  const spec = { tokenizerConfig, maxTokens: source.maxTokens, graph };
+  const packed = await graphEmbedder({ ...spec, label: 'packed', modelBytes, tokenizerJson });
   // Measured before the reference session exists: ORT's heap only grows, so this is the packed model's footprint.
   const heapBytes = wasmHeapBytes();
   const [probe] = await packed.embed(['hello world']);
-  const reference = await createEmbedder({
+  const reference = await graphEmbedder({
     ...spec,
+    label: 'original',
     tokenizerJson: originalTokenizer,
     modelBytes: encodeOnnxModel(appendSentenceHead(await readOnnxModel(source.modelPath), source, info.hiddenOutput)),
   });
@@ -204,8 +206,8 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
     fidelity = await measureFidelity(reference, packed, sampleTexts(evaluation.texts, FIDELITY_SAMPLE_LIMIT), reporter);
     if (evaluation.source !== 'built-in sentences') heldOut = await measureFidelity(reference, packed, [...SAMPLE_SENTENCES], reporter);
   } finally {
-    await reference.release();
-    await packed.release();
+    await reference.close();
+    await packed.close();
   }
   step.done(`mean cosine ${fidelity.meanCosine.toFixed(4)}, min ${fidelity.minCosine.toFixed(4)} over ${fidelity.samples} ${evaluation.source}; WASM heap ${(heapBytes / 1048576).toFixed(1)} MiB`);
   if (heldOut) reporter.note(`held-out everyday sentences: mean cosine ${heldOut.meanCosine.toFixed(4)}, min ${heldOut.minCosine.toFixed(4)} (not gated)`);

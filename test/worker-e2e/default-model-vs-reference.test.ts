@@ -3,7 +3,7 @@
  * against the reference implementation (@energetic-ai/embeddings, tfjs in Node) on the same sentences.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cosine } from '../../model-packager/src/runtime/embed.js';
+import { cosine } from '../../bundle-runtime/similarity.js';
 import { referenceUseEmbedder } from '../../model-packager/src/eval/embedders.js';
 import { startWranglerDev, type WranglerDev } from './wrangler-dev.js';
 

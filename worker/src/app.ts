@@ -13,7 +13,7 @@ import { readConfig, type Config } from './config.js';
 import type { Env } from './env.js';
 import { ApiError, errorResponse, toApiError } from './errors.js';
 import { embedInputs, type EmbedResult } from './pipeline/embed.js';
-import type { OrtRuntime } from './pipeline/infer.js';
+import type { OrtRuntime } from '../../bundle-runtime/ort-engine.js';
 import { playgroundResponse } from './page/playground.js';
 import { documentText, RankRequest, rankBody, scoreDocuments, TeiSimilarityRequest } from './pipeline/rank.js';
 import { openAiEmbeddingsBody, shapeVector, teiEmbedBody } from './pipeline/respond.js';

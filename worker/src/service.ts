@@ -12,8 +12,9 @@ import type { Config } from './config.js';
 import type { Env } from './env.js';
 import { ApiError } from './errors.js';
 import { Lazy } from './lazy.js';
-import { EmbeddingModel, type InferenceCounters, type OrtRuntime } from './pipeline/infer.js';
-import { BundleTokenizer } from './pipeline/tokenize.js';
+import { Embedder, type InferenceCounters } from '../../bundle-runtime/embedder.js';
+import { createOrtEngine, type OrtRuntime } from '../../bundle-runtime/ort-engine.js';
+import { BundleTokenizer } from '../../bundle-runtime/tokenizer.js';
 
 export interface ServiceCounters extends InferenceCounters, CacheCounters, KvStoreCounters {
   modelLoads: number;
@@ -34,7 +35,7 @@ export class EmbeddingService {
   };
   private readonly manifestValue: Lazy<BundleManifest>;
   private readonly tokenizerValue: Lazy<BundleTokenizer>;
-  private readonly modelValue: Lazy<EmbeddingModel>;
+  private readonly modelValue: Lazy<Embedder>;
   private lru: ByteLruCache | undefined;
   /** When the last model load failed (Date.now()), until one succeeds: /health reports not ready meanwhile. */
   private modelFailedAt: number | undefined;
@@ -48,7 +49,7 @@ export class EmbeddingService {
     this.modelValue = new Lazy(async () => {
       const manifest = await this.manifestValue.get();
       try {
-        const model = await EmbeddingModel.create(ort, await source.model(), manifest, this.counters);
+        const model = new Embedder(await createOrtEngine(ort, await source.model(), manifest), undefined, this.counters);
         this.counters.modelLoads++;
         this.modelFailedAt = undefined;
         return model;
@@ -81,7 +82,7 @@ export class EmbeddingService {
     return unavailableOnFailure(this.tokenizerValue, 'the tokenizer', config);
   }
 
-  model(config: Config): Promise<EmbeddingModel> {
+  model(config: Config): Promise<Embedder> {
     return unavailableOnFailure(this.modelValue, 'the model', config);
   }
 

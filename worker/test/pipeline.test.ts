@@ -11,9 +11,9 @@ import { ByteLruCache } from '../src/cache/lru.js';
 import { readConfig } from '../src/config.js';
 import type { KvNamespaceLike } from '../src/env.js';
 import { Lazy } from '../src/lazy.js';
-import { planMicroBatches } from '../src/pipeline/batch.js';
+import { planMicroBatches } from '../../bundle-runtime/batch.js';
 import { float32ToBase64, shapeVector } from '../src/pipeline/respond.js';
-import { BundleTokenizer } from '../src/pipeline/tokenize.js';
+import { BundleTokenizer } from '../../bundle-runtime/tokenizer.js';
 
 const HASH_A = 'a'.repeat(64);
 const HASH_B = 'b'.repeat(64);

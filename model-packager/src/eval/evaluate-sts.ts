@@ -2,7 +2,7 @@
  * STS evaluation: cosine similarity of each pair's embeddings against the gold scores, reported as Spearman's rho and
  * Pearson's r (SentEval's and sentence-transformers' EmbeddingSimilarityEvaluator figures).
  */
-import { cosine } from '../runtime/embed.js';
+import { cosine } from '../../../bundle-runtime/similarity.js';
 import { spearman, pearson } from './correlation.js';
 import type { SentenceEmbedder } from './embedders.js';
 import type { StsPair } from './sts.js';

@@ -1,5 +1,6 @@
+import { cosine } from '../../../bundle-runtime/similarity.js';
+import type { SentenceEmbedder } from '../eval/embedders.js';
 import type { Reporter } from '../report/reporter.js';
-import { cosine, type Embedder } from '../runtime/embed.js';
 
 export interface FidelityFigures {
   samples: number;
@@ -12,8 +13,8 @@ export interface FidelityFigures {
  * The packed side sees the pruned tokenizer, so pruning damage shows up here too.
  */
 export async function measureFidelity(
-  reference: Embedder,
-  packed: Embedder,
+  reference: SentenceEmbedder,
+  packed: SentenceEmbedder,
   texts: string[],
   reporter: Reporter,
 ): Promise<FidelityFigures> {

@@ -3,6 +3,7 @@
  * reading of the WASM heap so the packager can measure a bundle's memory against the Workers isolate limit.
  */
 import * as ort from 'onnxruntime-web';
+import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
 
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.proxy = false;
@@ -39,3 +40,6 @@ export function wasmHeapBytes(): number {
 export function createWasmSession(modelBytes: Uint8Array, options: ort.InferenceSession.SessionOptions = {}) {
   return ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', ...options });
 }
+
+/** onnxruntime-web in Node as bundle-runtime's {@link OrtRuntime}, set up as the worker runs it. */
+export const nodeOrt: OrtRuntime = { Tensor: ort.Tensor, createSession: (model) => createWasmSession(model) };

@@ -7,12 +7,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
-import { parseBundleManifest, SENTENCE_EMBEDDING_OUTPUT } from '../../../bundle-format/manifest.js';
+import { parseBundleManifest } from '../../../bundle-format/manifest.js';
+import { cosine } from '../../../bundle-runtime/similarity.js';
 import { SAMPLE_SENTENCES } from '../../src/measure/sample-sentences.js';
 import { readOnnxModel } from '../../src/onnx/read-model.js';
 import { encodeOnnxModel } from '../../src/onnx/write-model.js';
 import { appendPooling } from '../../src/passes/append-pooling.js';
-import { cosine, createEmbedder } from '../../src/runtime/embed.js';
+import { graphEmbedder } from '../../src/eval/embedders.js';
 
 const root = join(import.meta.dirname, '../../..');
 const fixture = join(root, '.fixtures/minilm');
@@ -23,14 +24,16 @@ describe.skipIf(!built)('MiniLM-L6-sized fixture packed by npm run build', () =>
   it('keeps mean cosine >= 0.99 to the fp32 original on in-domain text and on held-out text it kept tokens for', async () => {
     const packedTokenizerText = await readFile(join(bundle, 'tokenizer.json'), 'utf8');
     const manifest = parseBundleManifest(JSON.parse(await readFile(join(bundle, 'manifest.json'), 'utf8')));
-    const spec = { tokenizerConfig: manifest.tokenizerConfig, inputs: manifest.inputs, inputDtype: manifest.inputDtype, maxTokens: manifest.maxTokens, output: SENTENCE_EMBEDDING_OUTPUT };
-    const packed = await createEmbedder({
+    const spec = { tokenizerConfig: manifest.tokenizerConfig, maxTokens: manifest.maxTokens, graph: manifest };
+    const packed = await graphEmbedder({
       ...spec,
+      label: 'packed',
       modelBytes: await readFile(join(bundle, 'model.onnx')),
       tokenizerJson: JSON.parse(packedTokenizerText),
     });
-    const reference = await createEmbedder({
+    const reference = await graphEmbedder({
       ...spec,
+      label: 'fp32 original',
       modelBytes: encodeOnnxModel(appendPooling(await readOnnxModel(join(fixture, 'model.onnx')), { pooling: manifest.pooling, normalize: manifest.normalize, hiddenOutput: 'last_hidden_state' })),
       tokenizerJson: JSON.parse(await readFile(join(fixture, 'tokenizer.json'), 'utf8')),
     });
@@ -64,7 +67,7 @@ describe.skipIf(!built)('MiniLM-L6-sized fixture packed by npm run build', () =>
     expect(manifest.vocabulary.after).toBeLessThanOrEqual(8000);
     const fp32Bytes = (await readFile(join(fixture, 'model.onnx'))).length;
     expect(manifest.files['model.onnx'].bytes).toBeLessThan(fp32Bytes / 4);
-    await reference.release();
-    await packed.release();
+    await reference.close();
+    await packed.close();
   });
 });

@@ -11,7 +11,7 @@ import { quantizeEmbeddingTable } from '../../src/passes/quantize-embedding-tabl
 import { appendPooling } from '../../src/passes/append-pooling.js';
 import { buildBertModel, FIXTURE_PRESETS, type BertFixtureOptions } from '../../src/fixtures/bert-fixture.js';
 import { SENTENCE_EMBEDDING_OUTPUT } from '../../../bundle-format/manifest.js';
-import { cosine } from '../../src/runtime/embed.js';
+import { cosine } from '../../../bundle-runtime/similarity.js';
 
 /** Deterministic values in [-1, 1) (xorshift), so failures reproduce. */
 function pseudoRandom(seed: number, count: number, scale = 1): Float32Array {

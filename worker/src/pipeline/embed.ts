@@ -7,16 +7,16 @@ import type { BundleManifest } from '../../../bundle-format/manifest.js';
 import type { CachedEmbedding } from '../cache/codec.js';
 import type { EmbeddingCache } from '../cache/embedding-cache.js';
 import { ApiError } from '../errors.js';
-import type { BatchLimits } from './batch.js';
+import type { BatchLimits } from '../../../bundle-runtime/batch.js';
 import { lookupCached } from './cache.js';
-import type { EmbeddingModel } from './infer.js';
-import type { BundleTokenizer, TokenizedInput } from './tokenize.js';
+import type { Embedder } from '../../../bundle-runtime/embedder.js';
+import type { BundleTokenizer, TokenizedInput } from '../../../bundle-runtime/tokenizer.js';
 import type { EmbedRequest } from './validate.js';
 
 export interface EmbedDeps {
   manifest: BundleManifest;
   tokenizer: () => Promise<BundleTokenizer>;
-  model: () => Promise<EmbeddingModel>;
+  model: () => Promise<Embedder>;
   cache: EmbeddingCache;
   batchLimits: BatchLimits;
   /** Hands background work (KV writes) to the platform, e.g. ctx.waitUntil. */
@@ -92,7 +92,7 @@ export async function embedInputs(request: EmbedRequest, deps: EmbedDeps): Promi
     const model = await deps.model();
     const vectors = await model.embedAll(
       tokenized.map((encoded) => encoded.ids),
-      deps.batchLimits,
+      { limits: deps.batchLimits },
     );
     timings.inference = deps.now() - started;
 

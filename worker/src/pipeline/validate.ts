@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ApiError, type ApiErrorKind } from '../errors.js';
 import type { CacheInput } from '../cache/key.js';
-import type { TruncationDirection } from './tokenize.js';
+import type { TruncationDirection } from '../../../bundle-runtime/tokenizer.js';
 
 export interface InputLimits {
   maxInputs: number;

@@ -7,7 +7,7 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
-import type { OrtRuntime } from '../pipeline/infer.js';
+import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
 
 const memories = new Set<WebAssembly.Memory>();
 let prepared = false;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerImportUseCommand } from '../../../src/commands/import-use.js';
 import { PackError } from '../../../src/errors.js';
 import { modelDirEmbedder, referenceUseEmbedder } from '../../../src/eval/embedders.js';
-import { cosine } from '../../../src/runtime/embed.js';
+import { cosine } from '../../../../bundle-runtime/similarity.js';
 import { importUse, type ImportUseResult } from '../../../src/importers/use/import-use.js';
 import { tensorDims } from '../../../src/onnx/tensor.js';
 import { initializerMap } from '../../../src/onnx/graph.js';

@@ -9,6 +9,12 @@ export interface BatchLimits {
 }
 
 /**
+ * The worker's defaults, which the packager's measurements use too. Small calls are faster per text in
+ * onnxruntime-web's WASM backend (docs/performance.md), and the token budget bounds the WASM heap a batch grows.
+ */
+export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxBatchSize: 32, maxBatchTokens: 256 };
+
+/**
  * Indices of `lengths`, grouped into micro-batches (shortest first); every index appears exactly once.
  * @example planMicroBatches([9, 2, 7, 3], { maxBatchSize: 2, maxBatchTokens: 100 }) // [[1, 3], [2, 0]]
  */
