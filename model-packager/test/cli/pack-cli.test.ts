@@ -35,15 +35,20 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** A refused pack prints one error line, exits non-zero and leaves nothing at --out. */
+/** Exit codes (README, model-packager/src/cli.ts): 1 for a failure the packager reports (PackError), 2 for a usage error. */
+const EXIT_REFUSED = 1;
+const EXIT_USAGE = 2;
+
+/** A refused pack prints one error line, exits 1 and leaves nothing at --out. */
 async function expectRefusal(args: string[], out: string, pattern: RegExp) {
   const result = await edgeEmbed([...args, '--out', out]);
-  expect(result.code).not.toBe(0);
+  expect(result.code, result.stderr).toBe(EXIT_REFUSED);
   const errorLines = result.stderr.trim().split('\n').filter((l) => l.startsWith('edge-embed: error:'));
   expect(errorLines).toHaveLength(1);
   expect(errorLines[0]).toMatch(pattern);
   expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
   expect(existsSync(out)).toBe(false);
+  return result;
 }
 
 describe('edge-embed pack (end to end)', () => {
@@ -55,13 +60,16 @@ describe('edge-embed pack (end to end)', () => {
     expect((await readdir(out)).sort()).toEqual(['manifest.json', 'model.onnx', 'tokenizer.json']);
     const manifest = parseBundleManifest(JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')));
     expect(manifest.vocabulary.before).toBe(30522);
-    expect(manifest.vocabulary.after).toBeLessThanOrEqual(Math.max(3000, manifest.vocabulary.after));
+    // --max-vocab 3000 holds: the required tokens (specials, single characters and their ## forms) fit under it here.
+    expect(manifest.vocabulary.after).toBeLessThanOrEqual(3000);
     expect(manifest.vocabulary.after).toBeLessThan(30522);
     expect(manifest.dimensions).toBe(FIXTURE_PRESETS.tiny.hidden);
     expect(manifest.files['model.onnx'].bytes).toBe((await readFile(join(out, 'model.onnx'))).length);
     expect(manifest.fidelity!.meanCosine).toBeGreaterThanOrEqual(0.99);
     const printed = JSON.parse(result.stdout);
     expect(printed.manifest.contentHash).toBe(manifest.contentHash);
+    expect(printed.prune.required).toBeLessThanOrEqual(3000);
+    expect(printed.prune.after).toBe(manifest.vocabulary.after);
     expect(result.stderr).toMatch(/✓ prune vocabulary/);
   });
 
@@ -95,7 +103,7 @@ describe('edge-embed pack (end to end)', () => {
   it('refuses a bundle over the byte budget with a breakdown', async () => {
     const out = join(work, 'out-budget');
     const result = await edgeEmbed(['pack', modelDir, '--out', out, '--max-bytes', '1000']);
-    expect(result.code).not.toBe(0);
+    expect(result.code, result.stderr).toBe(EXIT_REFUSED);
     expect(result.stderr).toMatch(/over the --max-bytes budget/);
     expect(result.stderr).toMatch(/embeddings .* MiB/);
     expect(result.stderr).toMatch(/layers .* MiB/);
@@ -105,14 +113,33 @@ describe('edge-embed pack (end to end)', () => {
   it('refuses a fidelity below --min-cosine', async () => {
     const out = join(work, 'out-fidelity');
     const result = await edgeEmbed(['pack', modelDir, '--out', out, '--min-cosine', '1']);
-    expect(result.code).not.toBe(0);
+    expect(result.code, result.stderr).toBe(EXIT_REFUSED);
     expect(result.stderr).toMatch(/below --min-cosine 1/);
     expect(existsSync(out)).toBe(false);
   });
 
-  it('rejects a bad option value with a usage error', async () => {
-    const result = await edgeEmbed(['pack', modelDir, '--out', join(work, 'x'), '--max-vocab', 'lots']);
-    expect(result.code).not.toBe(0);
+  it('refuses a bundle whose WASM heap after session creation is over --max-heap-mb, with a breakdown', async () => {
+    const out = join(work, 'out-heap');
+    // The tiny fixture's session needs well over 1 MiB of WASM heap (ORT's heap starts at 16 MiB); 25 MiB of bytes is plenty.
+    const result = await expectRefusal(['pack', modelDir, '--max-heap-mb', '1'], out, /^edge-embed: error: WASM heap after session creation is \d+\.\d\d MiB, over 1\.00 MiB$/);
+    expect(result.stderr).toMatch(/^ {2}WASM heap after session creation \d+\.\d\d MiB \(limit 1\.00 MiB\)$/m);
+    expect(result.stderr).not.toMatch(/over the --max-bytes budget/);
+  });
+
+  it('rejects a bad option value with a usage error (exit 2)', async () => {
+    const out = join(work, 'x');
+    const result = await edgeEmbed(['pack', modelDir, '--out', out, '--max-vocab', 'lots']);
+    expect(result.code, result.stderr).toBe(EXIT_USAGE);
     expect(result.stderr).toMatch(/--max-vocab must be a positive integer/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('rejects a missing --out and an unknown option with a usage error (exit 2)', async () => {
+    const missingOut = await edgeEmbed(['pack', modelDir]);
+    expect(missingOut.code, missingOut.stderr).toBe(EXIT_USAGE);
+    expect(missingOut.stderr).toMatch(/required option '-o, --out <bundle-dir>' not specified/);
+    const unknown = await edgeEmbed(['pack', modelDir, '--out', join(work, 'y'), '--max-vocabulary', '10']);
+    expect(unknown.code, unknown.stderr).toBe(EXIT_USAGE);
+    expect(unknown.stderr).toMatch(/unknown option '--max-vocabulary'/);
   });
 });
