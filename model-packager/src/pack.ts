@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
 import {
   BUNDLE_FORMAT_VERSION,
   SENTENCE_EMBEDDING_OUTPUT,
-  vectorAffectingFields,
+  computeContentHash,
   type BundleManifest,
   type QuantizationMode,
 } from '../../bundle-format/manifest.js';
+import { sha256Hex } from '../../bundle-format/hash.js';
 import { PackError } from './errors.js';
 import { graphEmbedder } from './eval/embedders.js';
 import { measureFidelity, sampleTexts, type FidelityFigures } from './measure/fidelity.js';
@@ -65,8 +65,6 @@ export const PACK_DEFAULTS = {
   maxHeapBytes: ISOLATE_MEMORY_BYTES,
 };
 
-const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
-
 /**
  * Texts the fidelity gate runs on: --eval-text, else the corpus, else sentences made of the word-frequency list's most
  * frequent words (the text the vocabulary was pruned for), else built-in everyday sentences.
@@ -108,26 +106,28 @@ function scalarConfig(config: Record<string, unknown>): Record<string, unknown> 
   return Object.fromEntries(Object.entries(config).filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v)));
 }
 
-/**
- * Packs a model folder into a bundle: read -> inspect -> prune vocabulary -> quantize -> append pooling -> measure
- * fidelity and budget -> write. Nothing is written unless every check passes.
- *
- * @example
- *   const { manifest } = await packModel({ modelDir: 'all-MiniLM-L6-v2', outDir: 'bundles/minilm', corpus: ['docs.txt'] });
- */
-export async function packModel(options: PackOptions, reporter: Reporter = silentReporter): Promise<PackResult> {
-  const quantization = options.quantization ?? PACK_DEFAULTS.quantization;
-  const minCosine = options.minCosine ?? PACK_DEFAULTS.minCosine;
-  const maxBytes = options.maxBytes ?? PACK_DEFAULTS.maxBytes;
-  const maxHeapBytes = options.maxHeapBytes ?? PACK_DEFAULTS.maxHeapBytes;
+/** The options with their defaults, checked before any work is done. */
+function settle(options: PackOptions) {
+  const settled = {
+    quantization: options.quantization ?? PACK_DEFAULTS.quantization,
+    minCosine: options.minCosine ?? PACK_DEFAULTS.minCosine,
+    maxBytes: options.maxBytes ?? PACK_DEFAULTS.maxBytes,
+    maxHeapBytes: options.maxHeapBytes ?? PACK_DEFAULTS.maxHeapBytes,
+  };
   if (options.maxVocab !== undefined && (!Number.isInteger(options.maxVocab) || options.maxVocab < 1)) {
     throw new PackError('bad-option', `--max-vocab must be a positive integer, got ${options.maxVocab}`);
   }
-  if (!(minCosine >= -1 && minCosine <= 1)) throw new PackError('bad-option', `--min-cosine must be between -1 and 1, got ${minCosine}`);
-  if (!(maxBytes > 0)) throw new PackError('bad-option', `--max-bytes must be positive, got ${maxBytes}`);
+  if (!(settled.minCosine >= -1 && settled.minCosine <= 1)) {
+    throw new PackError('bad-option', `--min-cosine must be between -1 and 1, got ${settled.minCosine}`);
+  }
+  if (!(settled.maxBytes > 0)) throw new PackError('bad-option', `--max-bytes must be positive, got ${settled.maxBytes}`);
+  return settled;
+}
 
-  let step = reporter.step('read model folder');
-  const source = await readModelDir(options.modelDir);
+/** Stage 1: the model folder, its graph's shape, and a check that tokenizer and embedding table agree. */
+async function readSource(modelDir: string, reporter: Reporter) {
+  const step = reporter.step('read model folder');
+  const source = await readModelDir(modelDir);
   const info = inspectBertGraph(source.model);
   const originalTokenizer = structuredClone(source.tokenizerJson);
   const vocab = readVocabTable(source.tokenizerJson);
@@ -140,56 +140,80 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
   }
   step.done(`${info.layers} layers, hidden ${info.hidden}, vocabulary ${vocab.tokens.length}, ${info.layerNorm} LayerNorm, opset ${info.opset}, inputs ${info.inputs.join('+')}`);
   for (const note of source.notes) reporter.note(note);
+  return { source, info, originalTokenizer, vocabularySize: vocab.tokens.length };
+}
 
-  const corpusTexts = await readTexts(options.corpus ?? []);
-  const evalTexts = await readTexts(options.evalText ?? []);
-  const wordFrequencies = options.wordFrequencies ? await readWordFrequencyFile(options.wordFrequencies) : null;
-  let prune: PruneReport | null = null;
-  let tokenizerJson = source.tokenizerJson;
-  if (corpusTexts.length > 0 || wordFrequencies) {
-    step = reporter.step('prune vocabulary');
-    const counts = countTokens(source.tokenizerJson, corpusTexts);
-    if (wordFrequencies) {
-      // Frequency lists keep one spelling per word; cased vocabularies also need "The" and "THE"-style forms.
-      const frequencies = withCaseVariants(wordFrequencies);
-      for (const [id, n] of countTokensFromWordFrequencies(source.tokenizerJson, frequencies)) {
-        counts.set(id, (counts.get(id) ?? 0) + n);
-      }
+/** The texts the options name: the pruning corpus, the fidelity texts and the word-frequency list. */
+async function readTextInputs(options: PackOptions) {
+  return {
+    corpusTexts: await readTexts(options.corpus ?? []),
+    evalTexts: await readTexts(options.evalText ?? []),
+    wordFrequencies: options.wordFrequencies ? await readWordFrequencyFile(options.wordFrequencies) : null,
+  };
+}
+
+type Source = Awaited<ReturnType<typeof readSource>>;
+type TextInputs = Awaited<ReturnType<typeof readTextInputs>>;
+
+/** Stage 2: prunes the vocabulary to the corpus and word list (the graph's table is rewritten in place). */
+function pruneStage({ source, info, vocabularySize }: Source, texts: TextInputs, maxVocab: number | undefined, reporter: Reporter) {
+  const { corpusTexts, evalTexts, wordFrequencies } = texts;
+  if (corpusTexts.length === 0 && !wordFrequencies) {
+    if (maxVocab !== undefined) throw new PackError('bad-option', '--max-vocab needs --corpus or --word-frequencies to choose which tokens to keep');
+    return { tokenizerJson: source.tokenizerJson, prune: null };
+  }
+  const step = reporter.step('prune vocabulary');
+  const counts = countTokens(source.tokenizerJson, corpusTexts);
+  if (wordFrequencies) {
+    // Frequency lists keep one spelling per word; cased vocabularies also need "The" and "THE"-style forms.
+    const frequencies = withCaseVariants(wordFrequencies);
+    for (const [id, n] of countTokensFromWordFrequencies(source.tokenizerJson, frequencies)) {
+      counts.set(id, (counts.get(id) ?? 0) + n);
     }
-    const heldOut = evalTexts.length ? evalTexts : [...SAMPLE_SENTENCES];
-    const pruned = pruneVocabulary(source.model, source.tokenizerJson, info.wordEmbedding, counts, {
-      maxVocab: options.maxVocab ?? vocab.tokens.length,
-      heldOutTexts: heldOut,
-    });
-    tokenizerJson = pruned.tokenizerJson as Record<string, unknown>;
-    prune = pruned.report;
-    const changed = prune.changedWordShare === null ? '' : `, ${(prune.changedWordShare * 100).toFixed(1)}% of held-out words tokenize differently`;
-    step.done(`kept ${prune.kept}, removed ${prune.removed} (${prune.before} -> ${prune.after})${changed}`);
-  } else if (options.maxVocab !== undefined) {
-    throw new PackError('bad-option', '--max-vocab needs --corpus or --word-frequencies to choose which tokens to keep');
   }
+  const heldOut = evalTexts.length ? evalTexts : [...SAMPLE_SENTENCES];
+  const pruned = pruneVocabulary(source.model, source.tokenizerJson, info.wordEmbedding, counts, {
+    maxVocab: maxVocab ?? vocabularySize,
+    heldOutTexts: heldOut,
+  });
+  const prune = pruned.report;
+  const changed = prune.changedWordShare === null ? '' : `, ${(prune.changedWordShare * 100).toFixed(1)}% of held-out words tokenize differently`;
+  step.done(`kept ${prune.kept}, removed ${prune.removed} (${prune.before} -> ${prune.after})${changed}`);
+  return { tokenizerJson: pruned.tokenizerJson as Record<string, unknown>, prune };
+}
 
-  let embeddingsReport: QuantizeReport | null = null;
-  let matmulReport: QuantizeReport | null = null;
-  if (quantization !== 'none') {
-    step = reporter.step(`quantize (${quantization})`);
-    embeddingsReport = quantizeEmbeddingTable(source.model, info.wordEmbedding).report;
-    matmulReport = quantizeMatMulWeights(source.model, quantization).report;
-    step.done(`${matmulReport.tensors} weight matrices + word embeddings to int8, max |error| ${Math.max(matmulReport.maxAbsError, embeddingsReport.maxAbsError).toExponential(2)}`);
-  }
+/** Stage 3: int8 word embeddings (per row) and weight matrices (per channel), unless quantization is 'none'. */
+function quantizeStage({ source, info }: Source, quantization: QuantizationMode, reporter: Reporter): PackResult['quantization'] {
+  if (quantization === 'none') return { embeddings: null, matmuls: null };
+  const step = reporter.step(`quantize (${quantization})`);
+  const embeddings = quantizeEmbeddingTable(source.model, info.wordEmbedding).report;
+  const matmuls = quantizeMatMulWeights(source.model, quantization).report;
+  step.done(`${matmuls.tensors} weight matrices + word embeddings to int8, max |error| ${Math.max(matmuls.maxAbsError, embeddings.maxAbsError).toExponential(2)}`);
+  return { embeddings, matmuls };
+}
 
-  step = reporter.step('append pooling');
+/** Stage 4: pooling, Dense and normalisation folded into the graph, which is then serialised. */
+function appendHeadStage({ source, info }: Source, tokenizerJson: object, reporter: Reporter) {
+  const step = reporter.step('append pooling');
   appendSentenceHead(source.model, source, info.hiddenOutput);
   const modelBytes = encodeOnnxModel(source.model);
   const tokenizerBytes = new TextEncoder().encode(JSON.stringify(tokenizerJson));
   const dense = source.dense.map((d) => ` + dense ${d.inFeatures}x${d.outFeatures}${d.activation === 'tanh' ? ' tanh' : ''}`).join('');
   step.done(`${source.pooling} pooling${dense}${source.normalize ? ' + L2 normalise' : ''} -> ${SENTENCE_EMBEDDING_OUTPUT}`);
+  return { modelBytes, tokenizerBytes };
+}
 
-  step = reporter.step('measure memory and fidelity');
+/**
+ * Stage 5: the packed graph's WASM heap and output size, and its fidelity to the original (fp32, unpruned) graph,
+ * both embedded with bundle-runtime as the worker embeds.
+ */
+async function measureStage(src: Source, texts: TextInputs, packedParts: { modelBytes: Uint8Array; tokenizerJson: object }, reporter: Reporter) {
+  const { source, info, originalTokenizer } = src;
+  const step = reporter.step('measure memory and fidelity');
   const tokenizerConfig = scalarConfig(source.tokenizerConfig);
   const graph = { inputs: info.inputs, inputDtype: info.inputDtype, output: SENTENCE_EMBEDDING_OUTPUT };
   const spec = { tokenizerConfig, maxTokens: source.maxTokens, graph };
-  const packed = await graphEmbedder({ ...spec, label: 'packed', modelBytes, tokenizerJson });
+  const packed = await graphEmbedder({ ...spec, label: 'packed', ...packedParts });
   // Measured before the reference session exists: ORT's heap only grows, so this is the packed model's footprint.
   const heapBytes = wasmHeapBytes();
   const [probe] = await packed.embed(['hello world']);
@@ -199,7 +223,7 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
     tokenizerJson: originalTokenizer,
     modelBytes: encodeOnnxModel(appendSentenceHead(await readOnnxModel(source.modelPath), source, info.hiddenOutput)),
   });
-  const evaluation = chooseEvalTexts(evalTexts, corpusTexts, wordFrequencies);
+  const evaluation = chooseEvalTexts(texts.evalTexts, texts.corpusTexts, texts.wordFrequencies);
   let fidelity: FidelityFigures;
   let heldOut: FidelityFigures | null = null;
   try {
@@ -211,45 +235,69 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
   }
   step.done(`mean cosine ${fidelity.meanCosine.toFixed(4)}, min ${fidelity.minCosine.toFixed(4)} over ${fidelity.samples} ${evaluation.source}; WASM heap ${(heapBytes / 1048576).toFixed(1)} MiB`);
   if (heldOut) reporter.note(`held-out everyday sentences: mean cosine ${heldOut.meanCosine.toFixed(4)}, min ${heldOut.minCosine.toFixed(4)} (not gated)`);
+  return { dimensions: probe.length, heapBytes, tokenizerConfig, fidelity: { source: evaluation.source, ...fidelity, heldOut } };
+}
 
-  const sizes = sizeBreakdown(source.model, modelBytes.length, tokenizerBytes.length);
-  checkBudget(sizes, heapBytes, { maxBytes, maxHeapBytes });
+/** Stage 6: the budget and fidelity gates; nothing is written when one fails. */
+function checkGates(sizes: ReturnType<typeof sizeBreakdown>, measured: Awaited<ReturnType<typeof measureStage>>, settled: ReturnType<typeof settle>) {
+  checkBudget(sizes, measured.heapBytes, settled);
+  const { meanCosine, minCosine } = measured.fidelity;
   // Written as a negation so a NaN cosine (a broken graph) fails too.
-  if (!(fidelity.meanCosine >= minCosine)) {
+  if (!(meanCosine >= settled.minCosine)) {
     throw new PackError(
       'fidelity',
-      `mean cosine to the original model is ${fidelity.meanCosine.toFixed(4)} (min ${fidelity.minCosine.toFixed(4)}), below --min-cosine ${minCosine}`,
+      `mean cosine to the original model is ${meanCosine.toFixed(4)} (min ${minCosine.toFixed(4)}), below --min-cosine ${settled.minCosine}`,
     );
   }
+}
 
+/**
+ * Packs a model folder into a bundle: read -> inspect -> prune vocabulary -> quantize -> append pooling -> measure
+ * fidelity and budget -> write. Nothing is written unless every check passes.
+ *
+ * @example
+ *   const { manifest } = await packModel({ modelDir: 'all-MiniLM-L6-v2', outDir: 'bundles/minilm', corpus: ['docs.txt'] });
+ */
+export async function packModel(options: PackOptions, reporter: Reporter = silentReporter): Promise<PackResult> {
+  const settled = settle(options);
+  const src = await readSource(options.modelDir, reporter);
+  const texts = await readTextInputs(options);
+  const { tokenizerJson, prune } = pruneStage(src, texts, options.maxVocab, reporter);
+  const quantization = quantizeStage(src, settled.quantization, reporter);
+  const { modelBytes, tokenizerBytes } = appendHeadStage(src, tokenizerJson, reporter);
+  const measured = await measureStage(src, texts, { modelBytes, tokenizerJson }, reporter);
+  const sizes = sizeBreakdown(src.source.model, modelBytes.length, tokenizerBytes.length);
+  checkGates(sizes, measured, settled);
+
+  const { source, info, vocabularySize } = src;
   const withoutHash: Omit<BundleManifest, 'contentHash'> = {
     formatVersion: BUNDLE_FORMAT_VERSION,
     modelName: options.name ?? source.modelName,
-    dimensions: probe.length,
-    allowedDimensions: [probe.length],
+    dimensions: measured.dimensions,
+    allowedDimensions: [measured.dimensions],
     maxTokens: source.maxTokens,
     pooling: source.pooling,
     normalize: source.normalize,
     inputs: info.inputs,
     output: SENTENCE_EMBEDDING_OUTPUT,
     inputDtype: info.inputDtype,
-    tokenizerConfig,
-    quantization,
-    vocabulary: { before: prune?.before ?? vocab.tokens.length, after: prune?.after ?? vocab.tokens.length },
+    tokenizerConfig: measured.tokenizerConfig,
+    quantization: settled.quantization,
+    vocabulary: { before: prune?.before ?? vocabularySize, after: prune?.after ?? vocabularySize },
     files: {
-      'model.onnx': { bytes: modelBytes.length, sha256: sha256(modelBytes) },
-      'tokenizer.json': { bytes: tokenizerBytes.length, sha256: sha256(tokenizerBytes) },
+      'model.onnx': { bytes: modelBytes.length, sha256: await sha256Hex(modelBytes) },
+      'tokenizer.json': { bytes: tokenizerBytes.length, sha256: await sha256Hex(tokenizerBytes) },
     },
     bytes: sizes,
     sourceFiles: source.sourceFiles,
-    fidelity: { source: evaluation.source, ...fidelity, heldOut },
-    wasmHeapBytes: heapBytes,
+    fidelity: measured.fidelity,
+    wasmHeapBytes: measured.heapBytes,
     createdBy: PACKAGER_VERSION,
   };
-  const manifest: BundleManifest = { ...withoutHash, contentHash: sha256(JSON.stringify(vectorAffectingFields(withoutHash))) };
+  const manifest: BundleManifest = { ...withoutHash, contentHash: await computeContentHash(withoutHash) };
 
-  step = reporter.step(`write bundle to ${options.outDir}`);
+  const step = reporter.step(`write bundle to ${options.outDir}`);
   await writeBundle(options.outDir, { model: modelBytes, tokenizer: tokenizerBytes, manifest });
   step.done(`${(sizes.total / 1048576).toFixed(2)} MiB (model ${(modelBytes.length / 1048576).toFixed(2)} MiB, tokenizer ${(tokenizerBytes.length / 1048576).toFixed(2)} MiB)`);
-  return { manifest, prune, quantization: { embeddings: embeddingsReport, matmuls: matmulReport }, notes: source.notes };
+  return { manifest, prune, quantization, notes: source.notes };
 }
