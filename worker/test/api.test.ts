@@ -136,15 +136,24 @@ describe.each([
 ])('POST /embed batches with %s', (_, app, minCosine) => {
   it(`gives a batch of mixed lengths the vectors of the inputs sent one by one (cosine >= ${minCosine})`, async () => {
     const texts = mixedTexts('batch-vs-single', 12);
+    const inferences = async () => ((await (await call('/info', {}, {}, app)).json()) as { counters: { inferences: number } }).counters.inferences;
     // Different truncation directions give different cache keys, so both sides are computed, not served from cache.
+    const beforeBatch = await inferences();
     const response = await call('/embed', { body: { inputs: texts, truncate: true, truncation_direction: 'left' } }, {}, app);
+    expect(response.headers.get('x-cache-misses')).toBe(String(texts.length));
     const batch = (await response.json()) as number[][];
+    // Really batched: the texts shared session runs (each run counts once), rather than one run per text.
+    const batchRuns = (await inferences()) - beforeBatch;
+    expect(batchRuns).toBeGreaterThanOrEqual(1);
+    expect(batchRuns).toBeLessThan(texts.length);
+    const beforeSingles = await inferences();
     for (const [i, text] of texts.entries()) {
       const single = await call('/embed', { body: { inputs: [text], truncate: true } }, {}, app);
       expect(single.headers.get('x-cache-misses')).toBe('1');
       const [vector] = (await single.json()) as number[][];
       expect(cosine(batch[i], vector)).toBeGreaterThanOrEqual(minCosine);
     }
+    expect((await inferences()) - beforeSingles).toBe(texts.length);
   });
 });
 
