@@ -9,6 +9,11 @@
  * sha256 and each reassembled file against the manifest's sha256, so a corrupt or missing chunk is an error, never
  * wrong vectors. Uses only WebCrypto, so it runs in Node and in workerd.
  */
+import { isSha256Hex, sha256Hex } from './hash.js';
+import { checkContentHash, type BundleManifest } from './manifest.js';
+
+// Re-exported for the callers that hash chunks alongside this layout; defined once in hash.ts.
+export { sha256Hex };
 
 /** KV's maximum value size. */
 export const KV_VALUE_LIMIT_BYTES = 25 * 1024 * 1024;
@@ -26,15 +31,9 @@ export interface KvChunkRef {
 
 export interface KvBundleIndex {
   kvFormat: typeof KV_BUNDLE_FORMAT;
-  /** The bundle's manifest.json, parsed. */
-  manifest: { contentHash: string; files: Record<KvBundleFile, { bytes: number; sha256: string }> } & Record<string, unknown>;
+  /** The bundle's manifest.json, parsed (a reader validates it with parseBundleManifest before use). */
+  manifest: BundleManifest;
   chunks: Record<KvBundleFile, KvChunkRef[]>;
-}
-
-const HASH = /^[0-9a-f]{64}$/;
-
-export function isContentHash(value: string): boolean {
-  return HASH.test(value);
 }
 
 /** @example bundleIndexKey(manifest.contentHash) // 'bundle/3f9c…' */
@@ -46,30 +45,26 @@ export function chunkKey(sha256: string): string {
   return `chunk/${sha256}`;
 }
 
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
 export interface KvEntry {
   key: string;
   value: Uint8Array;
 }
 
 /**
- * The KV entries of a bundle: its distinct chunks, then the index (last). Refuses files that do not match the
- * manifest's sha256, so a stale folder is never uploaded under the wrong hash.
+ * The KV entries of a bundle: its distinct chunks, then the index (last). Refuses a manifest whose contentHash is not
+ * its own and files that do not match the manifest's sha256, so a stale folder is never uploaded under the wrong hash.
  * @example const { index, entries } = await planKvBundle(manifest, { 'model.onnx': model, 'tokenizer.json': tok })
  */
 export async function planKvBundle(
-  manifest: KvBundleIndex['manifest'],
+  manifest: BundleManifest,
   files: Record<KvBundleFile, Uint8Array>,
   chunkBytes = DEFAULT_CHUNK_BYTES,
 ): Promise<{ index: KvBundleIndex; entries: KvEntry[] }> {
   if (!Number.isInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > KV_VALUE_LIMIT_BYTES) {
     throw new Error(`chunk size must be an integer from 1 to ${KV_VALUE_LIMIT_BYTES} bytes, got ${chunkBytes}`);
   }
-  if (!isContentHash(manifest.contentHash)) throw new Error('manifest.json has no valid contentHash');
+  if (!isSha256Hex(manifest.contentHash)) throw new Error('manifest.json has no valid contentHash');
+  await checkContentHash(manifest);
   const chunks = {} as Record<KvBundleFile, KvChunkRef[]>;
   const entries = new Map<string, Uint8Array>();
   for (const name of KV_BUNDLE_FILES) {
@@ -105,7 +100,7 @@ export function kvBundleIndexProblem(value: unknown, contentHash: string): strin
   if (index.manifest.contentHash !== contentHash) return `the index holds bundle ${String(index.manifest.contentHash)}, not ${contentHash}`;
   for (const name of KV_BUNDLE_FILES) {
     const refs = index.chunks?.[name];
-    if (!Array.isArray(refs) || refs.some((ref) => !isContentHash(ref?.sha256) || !Number.isInteger(ref?.bytes) || ref.bytes < 0)) {
+    if (!Array.isArray(refs) || refs.some((ref) => !isSha256Hex(ref?.sha256) || !Number.isInteger(ref?.bytes) || ref.bytes < 0)) {
       return `the index lists no valid chunks for ${name}`;
     }
     if (typeof index.manifest.files?.[name]?.sha256 !== 'string') return `the manifest has no sha256 for ${name}`;

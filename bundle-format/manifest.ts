@@ -4,6 +4,7 @@
  * Bump {@link BUNDLE_FORMAT_VERSION} for any change a reader of an older bundle could misread.
  */
 import { z } from 'zod';
+import { sha256Hex, SHA256_HEX } from './hash.js';
 
 export const BUNDLE_FORMAT_VERSION = 1;
 
@@ -16,7 +17,7 @@ export const BUNDLE_FILES = {
 /** Name of the one graph output every bundle has: [batch, dimensions] float32. */
 export const SENTENCE_EMBEDDING_OUTPUT = 'sentence_embedding';
 
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lowercase hex sha256');
+const Sha256Hex = z.string().regex(SHA256_HEX, 'expected a lowercase hex sha256');
 const byteCount = z.number().int().nonnegative();
 
 /** sentence-transformers pooling modes; mean_sqrt_len is sum / sqrt(tokens) (Universal Sentence Encoder). */
@@ -30,7 +31,7 @@ export type PoolingMode = z.infer<typeof PoolingMode>;
 export const QuantizationMode = z.enum(['int8-compute', 'int8-storage', 'none']);
 export type QuantizationMode = z.infer<typeof QuantizationMode>;
 
-export const BundleFile = z.object({ bytes: byteCount, sha256: sha256Hex });
+export const BundleFile = z.object({ bytes: byteCount, sha256: Sha256Hex });
 
 export const BundleManifest = z.object({
   formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
@@ -66,9 +67,9 @@ export const BundleManifest = z.object({
    * sha256 over the model and tokenizer hashes and every manifest field that changes a vector; the worker's cache
    * namespace, so two bundles never share cache entries.
    */
-  contentHash: sha256Hex,
+  contentHash: Sha256Hex,
   /** sha256 of each input file the bundle was made from, by file name. */
-  sourceFiles: z.record(z.string(), sha256Hex),
+  sourceFiles: z.record(z.string(), Sha256Hex),
   /**
    * Cosine of packed vs original vectors. `source` says which texts: --eval-text, the corpus, or sentences drawn from
    * the word-frequency list (the text the vocabulary was pruned for). `heldOut` is the same on built-in everyday
@@ -89,8 +90,14 @@ export const BundleManifest = z.object({
 });
 export type BundleManifest = z.infer<typeof BundleManifest>;
 
+/** What the content hash covers: the file hashes and the manifest fields that change the vector for a given text. */
+export type ContentHashFields = Pick<
+  BundleManifest,
+  'formatVersion' | 'files' | 'tokenizerConfig' | 'maxTokens' | 'pooling' | 'normalize' | 'inputs' | 'inputDtype'
+>;
+
 /** The manifest fields that change the vector for a given text; everything in contentHash besides file hashes. */
-export function vectorAffectingFields(m: Omit<BundleManifest, 'contentHash'>) {
+export function vectorAffectingFields(m: ContentHashFields) {
   return {
     formatVersion: m.formatVersion,
     model: m.files['model.onnx'].sha256,
@@ -102,6 +109,26 @@ export function vectorAffectingFields(m: Omit<BundleManifest, 'contentHash'>) {
     inputs: m.inputs,
     inputDtype: m.inputDtype,
   };
+}
+
+/**
+ * A bundle's contentHash: the sha256 of its {@link vectorAffectingFields} as JSON (key order as written there, so the
+ * hash of every existing bundle stays what it is).
+ * @example const manifest = { ...withoutHash, contentHash: await computeContentHash(withoutHash) }
+ */
+export function computeContentHash(manifest: ContentHashFields): Promise<string> {
+  return sha256Hex(JSON.stringify(vectorAffectingFields(manifest)));
+}
+
+/**
+ * Refuses a manifest whose contentHash is not {@link computeContentHash} of its fields (edited by hand, or stale), so
+ * a bundle is never stored or served under a hash, and so a cache namespace, that is not its own.
+ */
+export async function checkContentHash(manifest: ContentHashFields & { contentHash: string }): Promise<void> {
+  const actual = await computeContentHash(manifest);
+  if (actual !== manifest.contentHash) {
+    throw new Error(`the manifest's contentHash ${manifest.contentHash} is not the hash of its fields (${actual}): it was edited or is stale`);
+  }
 }
 
 /** Parses a manifest, throwing an Error whose message names the first bad field. */

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { sha256Hex } from '../../../bundle-format/hash.js';
 import type { PoolingMode } from '../../../bundle-format/manifest.js';
 import { PackError } from '../errors.js';
 import { readOnnxFile } from '../onnx/read-model.js';
@@ -46,16 +46,12 @@ async function readJson(
     return undefined;
   }
   const text = await readFile(path, 'utf8');
-  sourceFiles[name] = sha256(text);
+  sourceFiles[name] = await sha256Hex(text);
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
     throw new PackError('bad-input', `${path} is not valid JSON (${(err as Error).message})`);
   }
-}
-
-function sha256(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Maps a sentence-transformers 1_Pooling/config.json to one pooling mode, refusing combinations we cannot fold. */
@@ -97,7 +93,7 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
   const modelPath = join(root, 'model.onnx');
   if (!existsSync(modelPath)) throw new PackError('missing-input', `${join(dir, 'model.onnx')} is missing (expected an fp32 ONNX export)`);
   const { model, bytes: modelFileBytes } = await readOnnxFile(modelPath);
-  sourceFiles['model.onnx'] = sha256(modelFileBytes);
+  sourceFiles['model.onnx'] = await sha256Hex(modelFileBytes);
 
   let tokenizerJson = await readJson(root, 'tokenizer.json', false, sourceFiles);
   const tokenizerConfig = (await readJson(root, 'tokenizer_config.json', false, sourceFiles)) ?? {};
@@ -105,7 +101,7 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
   if (!tokenizerJson) {
     if (!existsSync(join(root, 'vocab.txt'))) throw new PackError('missing-input', `${dir} has neither tokenizer.json nor vocab.txt`);
     const vocabText = await readFile(join(root, 'vocab.txt'), 'utf8');
-    sourceFiles['vocab.txt'] = sha256(vocabText);
+    sourceFiles['vocab.txt'] = await sha256Hex(vocabText);
     tokenizerJson = wordPieceTokenizerFromVocab(vocabText, tokenizerConfig);
     notes.push('no tokenizer.json: built a WordPiece tokenizer from vocab.txt');
   }
@@ -122,7 +118,7 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
   for (const module of Array.isArray(modules) ? modules : []) {
     if (typeof module.type !== 'string' || !module.type.endsWith('.Dense')) continue;
     dense.push(await readDenseModule(join(root, module.path ?? '')));
-    sourceFiles[`${module.path}/model.safetensors`] = sha256(await readFile(join(root, module.path ?? '', 'model.safetensors')));
+    sourceFiles[`${module.path}/model.safetensors`] = await sha256Hex(await readFile(join(root, module.path ?? '', 'model.safetensors')));
   }
 
   const positions = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : undefined;

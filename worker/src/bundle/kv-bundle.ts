@@ -1,18 +1,13 @@
 /**
  * A bundle read from Workers KV (written by `edge-embed upload-bundle`, layout in bundle-format/kv-layout.ts), chosen by
- * the BUNDLE_HASH var, so a tenant switches model by changing a var, not the code. Every chunk's sha256 is checked on
- * load, then each reassembled file against the manifest: a corrupt or missing chunk fails the load with
- * BundleUnavailableError (the API answers 503 naming the chunk) rather than serving wrong vectors.
+ * the BUNDLE_HASH var, so a tenant switches model by changing a var, not the code. The index's manifest must hash to
+ * BUNDLE_HASH; every chunk's sha256 is checked on load, then each reassembled file against the manifest: a corrupt or
+ * missing chunk fails the load with BundleUnavailableError (the API answers 503 naming the chunk) rather than serving
+ * wrong vectors.
  */
-import {
-  bundleIndexKey,
-  chunkKey,
-  isContentHash,
-  kvBundleIndexProblem,
-  sha256Hex,
-  type KvBundleFile,
-  type KvBundleIndex,
-} from '../../../bundle-format/kv-layout.js';
+import { isSha256Hex, sha256Hex } from '../../../bundle-format/hash.js';
+import { bundleIndexKey, chunkKey, kvBundleIndexProblem, type KvBundleFile, type KvBundleIndex } from '../../../bundle-format/kv-layout.js';
+import { checkContentHash } from '../../../bundle-format/manifest.js';
 import type { KvNamespaceLike } from '../env.js';
 import { BundleUnavailableError, type BundleSource } from './source.js';
 
@@ -37,7 +32,7 @@ export function kvBundle(kv: Pick<KvNamespaceLike, 'get'> | undefined, contentHa
 
   function loadIndex(): Promise<KvBundleIndex> {
     index ??= (async () => {
-      if (!isContentHash(contentHash)) throw new BundleUnavailableError(`BUNDLE_HASH must be a 64-hex-digit bundle content hash, got "${contentHash}"`);
+      if (!isSha256Hex(contentHash)) throw new BundleUnavailableError(`BUNDLE_HASH must be a 64-hex-digit bundle content hash, got "${contentHash}"`);
       const bytes = await read(bundleIndexKey(contentHash), 'the bundle index');
       let parsed: unknown;
       try {
@@ -47,7 +42,11 @@ export function kvBundle(kv: Pick<KvNamespaceLike, 'get'> | undefined, contentHa
       }
       const problem = kvBundleIndexProblem(parsed, contentHash);
       if (problem !== null) throw new BundleUnavailableError(`bundle ${short}: ${problem}`);
-      return parsed as KvBundleIndex;
+      const loaded = parsed as KvBundleIndex;
+      await checkContentHash(loaded.manifest).catch((error: Error) => {
+        throw new BundleUnavailableError(`bundle ${short}: ${error.message}`);
+      });
+      return loaded;
     })();
     // A failed read is forgotten, so a later request retries (the service's Lazy does the same one level up).
     index.catch(() => (index = undefined));

@@ -1,6 +1,7 @@
 /**
  * Where a bundle comes from. The pipeline only sees this interface, so the bundle can be compiled into the worker
- * (default-bundle.ts) or, later, read from KV. Each getter is called at most once per isolate and only when needed.
+ * (default-bundle.ts) or read from KV (kv-bundle.ts). Each getter is called only when first needed, once per isolate
+ * (again only after a failure).
  */
 export interface BundleSource {
   /** The raw manifest.json (validated by the caller with parseBundleManifest). */
