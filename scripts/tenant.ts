@@ -11,21 +11,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse, stringify } from 'smol-toml';
+import { isSha256Hex } from '../bundle-format/hash.js';
+import { CONFIG_VARS, LIMIT_VARS } from '../worker/src/config.js';
 
-const TENANT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-
-/** Limit flags and the var each sets (see worker/src/config.ts). */
-const LIMIT_FLAGS = {
-  maxInputs: 'MAX_INPUTS',
-  maxInputChars: 'MAX_INPUT_CHARS',
-  maxBodyBytes: 'MAX_BODY_BYTES',
-  maxBatchSize: 'MAX_BATCH_SIZE',
-  maxBatchTokens: 'MAX_BATCH_TOKENS',
-  cacheTtlSeconds: 'CACHE_TTL_SECONDS',
-  kvTimeoutMs: 'KV_TIMEOUT_MS',
-  lruMaxBytes: 'LRU_MAX_BYTES',
-  retryAfterSeconds: 'RETRY_AFTER_SECONDS',
-} as const;
+/** A worker limit (a field of worker/src/config.ts's LIMIT_VARS); `--max-inputs` sets maxInputs, i.e. MAX_INPUTS. */
+type Limit = keyof typeof LIMIT_VARS;
+const LIMITS = Object.keys(LIMIT_VARS) as Limit[];
 
 export interface AddTenantOptions {
   /** Path of wrangler.toml. */
@@ -33,7 +24,7 @@ export interface AddTenantOptions {
   bundle?: string;
   kvId?: string;
   bundleStoreId?: string;
-  limits?: Partial<Record<keyof typeof LIMIT_FLAGS, number>>;
+  limits?: Partial<Record<Limit, number>>;
   vars?: Record<string, string>;
 }
 
@@ -54,16 +45,16 @@ export async function listTenants(config: string): Promise<string[]> {
  * @example await addTenant('acme', { config: 'wrangler.toml', limits: { maxInputs: 64 } })
  */
 export async function addTenant(name: string, options: AddTenantOptions): Promise<{ block: string; uploadCommand?: string }> {
-  if (!TENANT_NAME.test(name)) throw new Error(`tenant name "${name}" must be lowercase letters, digits, - and _ (at most 63, starting with a letter or digit)`);
+  if (!CONFIG_VARS.tenantId.schema.safeParse(name).success) throw new Error(`tenant name "${name}" must be lowercase letters, digits, - and _ (at most 63, starting with a letter or digit)`);
   const text = await readFile(options.config, 'utf8');
   const parsed = parse(text) as WranglerConfig;
   if (parsed.env?.[name] !== undefined) throw new Error(`tenant "${name}" already exists in ${options.config}`);
 
   const vars: Record<string, string> = {};
   for (const [key, value] of Object.entries(parsed.vars ?? {})) vars[key] = String(value);
-  for (const [flag, variable] of Object.entries(LIMIT_FLAGS)) {
-    const value = options.limits?.[flag as keyof typeof LIMIT_FLAGS];
-    if (value !== undefined) vars[variable] = String(value);
+  for (const limit of LIMITS) {
+    const value = options.limits?.[limit];
+    if (value !== undefined) vars[LIMIT_VARS[limit].env] = String(value);
   }
   Object.assign(vars, options.vars);
   vars.TENANT_ID = name;
@@ -77,9 +68,7 @@ export async function addTenant(name: string, options: AddTenantOptions): Promis
     } catch {
       throw new Error(`${options.bundle} is not a bundle: ${manifestPath} is missing or not JSON`);
     }
-    if (typeof manifest.contentHash !== 'string' || !/^[0-9a-f]{64}$/.test(manifest.contentHash)) {
-      throw new Error(`${manifestPath} has no contentHash`);
-    }
+    if (!isSha256Hex(manifest.contentHash)) throw new Error(`${manifestPath} has no contentHash`);
     vars.BUNDLE_HASH = manifest.contentHash;
     const dir = relative(process.cwd(), resolve(options.bundle)) || '.';
     uploadCommand = `node bin/edge-embed.mjs upload-bundle ${dir} --binding BUNDLE_STORE --env ${name} --remote`;
@@ -109,9 +98,13 @@ export async function addTenant(name: string, options: AddTenantOptions): Promis
   return { block, uploadCommand };
 }
 
-function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive integer.');
-  return Number(value);
+/** Parses a limit flag with the worker's own schema, so the script writes no value the worker would refuse. */
+function limitValue(limit: Limit): (value: string) => number {
+  return (value) => {
+    const result = LIMIT_VARS[limit].schema.safeParse(value);
+    if (!result.success) throw new InvalidArgumentError(`${result.error.issues[0].message}.`);
+    return result.data;
+  };
 }
 
 function keyValue(value: string, previous: Record<string, string>): Record<string, string> {
@@ -130,13 +123,13 @@ async function main(argv: string[]): Promise<void> {
     .option('--kv-id <id>', 'id of the tenant\'s EMBED_CACHE namespace')
     .option('--bundle-store-id <id>', 'id of the tenant\'s BUNDLE_STORE namespace')
     .option('--var <NAME=value>', 'any other var (repeatable)', keyValue, {});
-  for (const [flag, variable] of Object.entries(LIMIT_FLAGS)) {
-    const dashed = flag.replace(/[A-Z]/g, (char) => `-${char.toLowerCase()}`);
-    add.option(`--${dashed} <n>`, `sets ${variable}`, positiveInt);
+  for (const limit of LIMITS) {
+    const dashed = limit.replace(/[A-Z]/g, (char) => `-${char.toLowerCase()}`);
+    add.option(`--${dashed} <n>`, `sets ${LIMIT_VARS[limit].env}: ${LIMIT_VARS[limit].description}`, limitValue(limit));
   }
   add.action(async (name: string, opts: Record<string, unknown>) => {
     const config = program.opts<{ config: string }>().config;
-    const limits = Object.fromEntries(Object.keys(LIMIT_FLAGS).filter((flag) => opts[flag] !== undefined).map((flag) => [flag, opts[flag] as number]));
+    const limits = Object.fromEntries(LIMITS.filter((limit) => opts[limit] !== undefined).map((limit) => [limit, opts[limit] as number]));
     const result = await addTenant(name, {
       config,
       bundle: opts.bundle as string | undefined,

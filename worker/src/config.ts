@@ -1,65 +1,96 @@
 /**
  * Limits and tuning read from the environment (wrangler.toml [vars]), with defaults that suit a MiniLM-sized model in
- * a 128 MB isolate.
+ * a 128 MB isolate. One table, {@link CONFIG_VARS}, says per config field which variable sets it, its schema (with the
+ * default) and what it is for; the worker's config, its Env type and `npm run tenant`'s flags all derive from it.
  */
 import { z } from 'zod';
 import type { Env } from './env.js';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-const ConfigSchema = z.object({
-  /** Inputs per request; each costs up to one KV read and one write (Workers allow 1,000 KV operations per request). */
-  maxInputs: positiveInt(256),
-  maxInputChars: positiveInt(32_768),
-  maxBodyBytes: positiveInt(2 * 1024 * 1024),
-  /** Sequences per inference call. */
-  maxBatchSize: positiveInt(32),
-  /**
-   * Padded tokens (sequences x longest sequence) per inference call; a longer sequence still runs, alone. Small
-   * batches are faster per token in onnxruntime-web's WASM backend, one thread: per text on the MiniLM-sized bundle
-   * 39 ms at 256 against 61-75 ms at 2,048 (README, performance). It also bounds the WASM heap a batch grows (and
-   * never returns): for a MiniLM-L6-sized model 2,048 adds ~16-38 MiB over the loaded model, 4,096 up to ~86 MiB.
-   */
-  maxBatchTokens: positiveInt(256),
-  /** KV's minimum TTL is 60 s. */
-  cacheTtlSeconds: z.coerce.number().int().min(60).default(30 * 24 * 3600),
-  /** A KV read slower than this counts as a miss. */
-  kvTimeoutMs: positiveInt(500),
-  lruMaxBytes: z.coerce.number().int().nonnegative().default(8 * 1024 * 1024),
-  retryAfterSeconds: positiveInt(5),
-  apiKeys: z.array(z.string()),
-  /** Prefixes cache keys (`t:<id>:`), so tenants never share an entry even in a shared namespace. */
-  tenantId: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _, at most 63')
-    .optional(),
-});
+const blankToUndefined = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value);
+
+interface ConfigVar {
+  /** The variable (wrangler.toml [vars], or a secret) the field is read from. */
+  env: string;
+  schema: z.ZodTypeAny;
+  /** One line for humans (`npm run tenant -- add --help`). */
+  description: string;
+  /** Turns the raw value into the schema's input; by default a blank value counts as unset. */
+  read?: (value: string | undefined) => unknown;
+}
+
+/** The numeric limits and tuning; each is a var in wrangler.toml and a flag of `npm run tenant -- add`. */
+export const LIMIT_VARS = {
+  // Each input costs up to one KV read and one write (Workers allow 1,000 KV operations per request).
+  maxInputs: { env: 'MAX_INPUTS', schema: positiveInt(256), description: 'inputs per request' },
+  maxInputChars: { env: 'MAX_INPUT_CHARS', schema: positiveInt(32_768), description: 'characters per input' },
+  maxBodyBytes: { env: 'MAX_BODY_BYTES', schema: positiveInt(2 * 1024 * 1024), description: 'bytes per request body' },
+  maxBatchSize: { env: 'MAX_BATCH_SIZE', schema: positiveInt(32), description: 'sequences per inference call' },
+  // Small batches are faster per token in onnxruntime-web's WASM backend, one thread: per text on the MiniLM-sized
+  // bundle 39 ms at 256 against 61-75 ms at 2,048 (README, performance). It also bounds the WASM heap a batch grows
+  // (and never returns): for a MiniLM-L6-sized model 2,048 adds ~16-38 MiB over the loaded model, 4,096 up to ~86 MiB.
+  maxBatchTokens: {
+    env: 'MAX_BATCH_TOKENS',
+    schema: positiveInt(256),
+    description: 'padded tokens (sequences x longest sequence) per inference call; a longer sequence still runs, alone',
+  },
+  cacheTtlSeconds: {
+    env: 'CACHE_TTL_SECONDS',
+    schema: z.coerce.number().int().min(60).default(30 * 24 * 3600),
+    description: "lifetime of a KV cache entry in seconds (KV's minimum is 60)",
+  },
+  kvTimeoutMs: { env: 'KV_TIMEOUT_MS', schema: positiveInt(500), description: 'a KV read slower than this (ms) counts as a miss' },
+  lruMaxBytes: {
+    env: 'LRU_MAX_BYTES',
+    schema: z.coerce.number().int().nonnegative().default(8 * 1024 * 1024),
+    description: 'bytes of embeddings the in-isolate LRU holds',
+  },
+  retryAfterSeconds: { env: 'RETRY_AFTER_SECONDS', schema: positiveInt(5), description: 'Retry-After (seconds) of a 503 while the model cannot load' },
+} as const satisfies Record<string, ConfigVar>;
+
+/** Every config field: the limits, the API keys (a secret) and the tenant (set by `npm run tenant -- add`). */
+export const CONFIG_VARS = {
+  ...LIMIT_VARS,
+  apiKeys: {
+    env: 'API_KEYS',
+    schema: z.array(z.string()),
+    description: 'comma-separated Bearer keys (a secret); when unset or empty the API is open',
+    read: (value: string | undefined) =>
+      (value ?? '')
+        .split(',')
+        .map((key) => key.trim())
+        .filter((key) => key !== ''),
+  },
+  tenantId: {
+    env: 'TENANT_ID',
+    schema: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _, at most 63')
+      .optional(),
+    description: 'the tenant this deployment serves; prefixes cache keys (`t:<id>:`), so tenants never share an entry',
+  },
+} as const satisfies Record<string, ConfigVar>;
+
+/** The variables readConfig reads, e.g. 'MAX_INPUTS'. */
+export type ConfigVarName = (typeof CONFIG_VARS)[keyof typeof CONFIG_VARS]['env'];
+
+type ConfigShape = { -readonly [Field in keyof typeof CONFIG_VARS]: (typeof CONFIG_VARS)[Field]['schema'] };
+
+const ConfigSchema = z.object(
+  Object.fromEntries(Object.entries(CONFIG_VARS).map(([field, entry]) => [field, entry.schema])) as ConfigShape,
+);
 
 export type Config = z.infer<typeof ConfigSchema>;
-
-const blankToUndefined = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value);
 
 /**
  * Reads the config from the worker's env; throws naming the first bad variable.
  * @example readConfig({ MAX_INPUTS: '64' }).maxInputs // 64
  */
 export function readConfig(env: Env): Config {
-  const result = ConfigSchema.safeParse({
-    maxInputs: blankToUndefined(env.MAX_INPUTS),
-    maxInputChars: blankToUndefined(env.MAX_INPUT_CHARS),
-    maxBodyBytes: blankToUndefined(env.MAX_BODY_BYTES),
-    maxBatchSize: blankToUndefined(env.MAX_BATCH_SIZE),
-    maxBatchTokens: blankToUndefined(env.MAX_BATCH_TOKENS),
-    cacheTtlSeconds: blankToUndefined(env.CACHE_TTL_SECONDS),
-    kvTimeoutMs: blankToUndefined(env.KV_TIMEOUT_MS),
-    lruMaxBytes: blankToUndefined(env.LRU_MAX_BYTES),
-    retryAfterSeconds: blankToUndefined(env.RETRY_AFTER_SECONDS),
-    apiKeys: (env.API_KEYS ?? '')
-      .split(',')
-      .map((key) => key.trim())
-      .filter((key) => key !== ''),
-    tenantId: blankToUndefined(env.TENANT_ID),
-  });
+  const entries: [string, ConfigVar][] = Object.entries(CONFIG_VARS);
+  const raw = Object.fromEntries(entries.map(([field, entry]) => [field, (entry.read ?? blankToUndefined)(env[entry.env as ConfigVarName])]));
+  const result = ConfigSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new Error(`invalid worker config: ${String(issue.path[0])}: ${issue.message}`);
