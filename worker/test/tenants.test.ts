@@ -147,8 +147,13 @@ describe('tenants', () => {
   });
 
   it('refuse a tenant id that could break out of its key prefix', async () => {
-    const response = await call('/v1/embeddings', { body: { input: 'x' } }, { TENANT_ID: 'acme:e1' });
-    expect(response.status).toBe(500);
+    const keys = async () => (await cache.list()).keys.map((entry) => entry.name).sort();
+    const before = await keys();
+    // A misconfigured deployment is the server's fault: a JSON 500 with code "internal" that does not echo the config.
+    const error = await errorOf(await call('/v1/embeddings', { body: { input: 'never cached under a broken prefix' } }, { TENANT_ID: 'acme:e1' }));
+    expect(error).toMatchObject({ status: 500, code: 'internal', message: 'internal error' });
+    // Nothing was embedded or cached for it ("t:acme:e1:..." would sit among acme's own keys).
+    expect(await keys()).toEqual(before);
   });
 
   it("refuse another tenant's API key", async () => {
