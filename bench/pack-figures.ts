@@ -1,7 +1,8 @@
 /**
- * `npm run bench:pack`: the issue-2 figures for the MiniLM-L6-sized fixture pruned to 8k tokens, measured fresh:
- * bundle bytes against the fp32 input, packing wall time (the whole `edge-embed pack` process, 2 cores), WASM heap after
- * session creation, and mean cosine to the original. Prints a markdown table; run `npm run build` first.
+ * `npm run bench:pack`: the packing figures (docs/performance.md) for the MiniLM-L6-sized fixture pruned to 8k tokens,
+ * measured fresh: bundle bytes against the fp32 input, packing wall time (the whole `edge-embed pack` process,
+ * 2 cores), WASM heap after session creation, and mean cosine to the original. Prints a markdown table; run
+ * `npm run build` first.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';

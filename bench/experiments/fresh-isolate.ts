@@ -1,5 +1,5 @@
 /**
- * Experiment (README, performance: "A warm-up inference at model load"): how one-sentence latency behaves right after
+ * Experiment (docs/performance.md, "A warm-up inference at model load"): how one-sentence latency behaves right after
  * the model loads, on the MiniLM-sized bundle, cache off.
  *
  *   npx tsx bench/experiments/fresh-isolate.ts --runtime node [--warm-up-tokens 32]

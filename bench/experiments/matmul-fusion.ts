@@ -1,5 +1,5 @@
 /**
- * Experiment (README, performance: "Fusing the glue ops"): rewrites each int8-compute product of a bundle's graph,
+ * Experiment (docs/performance.md, "Fusing the glue ops"): rewrites each int8-compute product of a bundle's graph,
  * MatMulInteger -> Cast -> Mul(row max) -> Mul(weight scales), into onnxruntime's contrib op
  * com.microsoft.MatMulIntegerToFloat (weight scales folded in) followed by one Mul(row max), and times both graphs in
  * onnxruntime-web WASM, one thread, sessions interleaved: one sequence of 12 tokens, and 32 x 100 tokens.

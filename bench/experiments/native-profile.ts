@@ -1,5 +1,5 @@
 /**
- * Experiment (README, performance: "Where the time goes"): onnxruntime-node's own profiler on a bundle's graph, one
+ * Experiment (docs/performance.md, "Where the time goes"): onnxruntime-node's own profiler on a bundle's graph, one
  * thread, 30 runs; prints the share of kernel time per operator type. Native kernels differ from the WASM build's,
  * so this shows the graph's structure (how much is the int8 products against the small ops around them), not WASM time.
  *

@@ -3,7 +3,7 @@
  * script URL there, so: one thread, no proxy worker, a zero-length `wasmBinary` (ORT then uses its inlined glue and
  * skips URL logic), and the glue's `WebAssembly.instantiate(bytes, imports)` call is answered with the precompiled
  * module wrangler imports for us. This leans on ORT internals; the ORT version is pinned exactly and the workerd tests
- * run real inference. See /work/shared/notes/workerd-runtime.md.
+ * run real inference. See docs/workerd-runtime.md.
  */
 import * as ort from 'onnxruntime-web/wasm';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
