@@ -3,11 +3,12 @@
  * cosine similarity against the gold scores of an STS-Benchmark-format file, for a packed bundle, an unpacked fp32
  * model folder, or the reference Universal Sentence Encoder (tfjs), so one command gives every figure.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { PackError } from '../errors.js';
 import { bundleEmbedder, modelDirEmbedder, referenceUseEmbedder, type SentenceEmbedder } from '../eval/embedders.js';
 import { evaluateSts } from '../eval/evaluate-sts.js';
 import { readStsFile } from '../eval/sts.js';
+import { positiveInteger } from './options.js';
 
 interface EvalCommandOptions {
   sts: string;
@@ -16,12 +17,6 @@ interface EvalCommandOptions {
   referenceUse?: boolean;
   batchSize: number;
   json?: boolean;
-}
-
-function parseBatchSize(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a positive integer.');
-  return n;
 }
 
 function checkOneModel(opts: EvalCommandOptions): void {
@@ -44,7 +39,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--bundle <dir>', 'a packed bundle (manifest.json, model.onnx, tokenizer.json)')
     .option('--model-dir <dir>', 'an unpacked fp32 model folder (model.onnx + tokenizer.json + sentence-transformers files)')
     .option('--reference-use', 'the reference Universal Sentence Encoder Lite (tfjs, @energetic-ai/embeddings)')
-    .option('--batch-size <n>', 'sentences per inference call', parseBatchSize, 32)
+    .option('--batch-size <n>', 'sentences per inference call', positiveInteger('--batch-size'), 32)
     .option('--json', 'print the result as JSON')
     .action(async (opts: EvalCommandOptions) => {
       checkOneModel(opts);

@@ -4,8 +4,9 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { FIXTURE_PRESETS, writeBertFixture, type BertFixtureOptions } from '../fixtures/bert-fixture.js';
+import { nonNegativeInteger } from './options.js';
 
 interface FixtureCommandOptions {
   preset: keyof typeof FIXTURE_PRESETS;
@@ -16,12 +17,6 @@ interface FixtureCommandOptions {
   pooling: 'mean' | 'cls' | 'max';
   normalize: boolean;
   json?: boolean;
-}
-
-function parseSeed(value: string): number {
-  const seed = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(seed)) throw new InvalidArgumentError('expected a non-negative integer.');
-  return seed;
 }
 
 async function listFiles(dir: string): Promise<{ path: string; bytes: number }[]> {
@@ -40,7 +35,7 @@ export function registerFixtureCommand(program: Command): void {
     .addOption(new Option('--preset <name>', 'model size: tiny (2x32) or minilm (all-MiniLM-L6-v2 size)').choices(['tiny', 'minilm']).default('tiny'))
     .addOption(new Option('--opset <n>', '17: LayerNormalization op; 14: decomposed LayerNorm (default: the preset\'s, 17)').choices(['14', '17']))
     .option('--no-token-type-ids', 'leave out the token_type_ids input (DistilBERT-style)')
-    .option('--seed <n>', 'weight seed (default: the preset\'s, 42)', parseSeed)
+    .option('--seed <n>', 'weight seed (default: the preset\'s, 42)', nonNegativeInteger('--seed'))
     .option('--external-data', 'write weights to model.onnx_data (ONNX external data) instead of inline')
     .addOption(new Option('--pooling <mode>', 'pooling written to 1_Pooling/config.json').choices(['mean', 'cls', 'max']).default('mean'))
     .option('--no-normalize', 'leave Normalize out of modules.json')

@@ -1,25 +1,10 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { QuantizationMode } from '../../../bundle-format/manifest.js';
 import { PACK_DEFAULTS, packModel } from '../pack.js';
 import { createReporter } from '../report/reporter.js';
+import { positiveInteger, positiveNumber } from './options.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
-
-function positiveNumber(label: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${label} must be a positive number`);
-    return n;
-  };
-}
-
-function positiveInteger(label: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${label} must be a positive integer`);
-    return n;
-  };
-}
 
 /** `edge-embed pack <model-dir> --out <bundle-dir>`: the packager's main command. */
 export function registerPackCommand(program: Command): void {
@@ -38,7 +23,7 @@ export function registerPackCommand(program: Command): void {
     )
     .option('--eval-text <file>', 'texts for the fidelity check (repeatable; default: the corpus, else built-in sentences)', collect, [])
     .option('--min-cosine <x>', 'fail when the mean cosine to the original model is below this', Number, PACK_DEFAULTS.minCosine)
-    .option('--max-bytes <n>', 'fail when model.onnx + tokenizer.json exceed this many bytes (default: 25 MiB, one KV value)', positiveNumber('--max-bytes'), PACK_DEFAULTS.maxBytes)
+    .option('--max-bytes <n>', 'fail when model.onnx + tokenizer.json exceed this many bytes (default: 25 MiB, one KV value)', positiveInteger('--max-bytes'), PACK_DEFAULTS.maxBytes)
     .option('--max-heap-mb <n>', 'fail when the WASM heap after session creation exceeds this (MiB)', positiveNumber('--max-heap-mb'), PACK_DEFAULTS.maxHeapBytes / 1048576)
     .option('--name <name>', 'model name for the manifest and API responses (default: the folder name)')
     .option('--json', 'print the manifest and reports as JSON on stdout (progress goes to stderr)')

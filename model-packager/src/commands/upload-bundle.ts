@@ -11,10 +11,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_CHUNK_BYTES, KV_VALUE_LIMIT_BYTES, planKvBundle, type KvBundleIndex } from '../../../bundle-format/kv-layout.js';
+import type { Command } from 'commander';
+import { DEFAULT_CHUNK_BYTES, KV_VALUE_LIMIT_BYTES, planKvBundle } from '../../../bundle-format/kv-layout.js';
 import { parseBundleManifest } from '../../../bundle-format/manifest.js';
 import { PackError } from '../errors.js';
+import { positiveInteger } from './options.js';
 
 interface UploadBundleOptions {
   binding: string;
@@ -35,14 +36,6 @@ export interface UploadPlan {
   values: Array<{ key: string; bytes: number }>;
   /** The index was already in the namespace, so nothing was written (content-addressed: same hash, same bundle). */
   alreadyPresent: boolean;
-}
-
-function parseChunkBytes(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > KV_VALUE_LIMIT_BYTES) {
-    throw new InvalidArgumentError(`expected an integer from 1 to ${KV_VALUE_LIMIT_BYTES}.`);
-  }
-  return n;
 }
 
 async function readBundle(dir: string) {
@@ -104,7 +97,7 @@ export async function uploadBundle(dir: string, opts: UploadBundleOptions, log: 
   const { manifest, model, tokenizer } = await readBundle(dir);
   let planned;
   try {
-    planned = await planKvBundle(manifest as unknown as KvBundleIndex['manifest'], { 'model.onnx': model, 'tokenizer.json': tokenizer }, opts.chunkBytes);
+    planned = await planKvBundle(manifest, { 'model.onnx': model, 'tokenizer.json': tokenizer }, opts.chunkBytes);
   } catch (error) {
     throw new PackError('bad-input', `${dir}: ${(error as Error).message}`);
   }
@@ -154,7 +147,7 @@ export function registerUploadBundleCommand(program: Command): void {
     .option('--remote', 'write to the KV namespace on Cloudflare')
     .option('--persist-to <dir>', 'local persistence folder (as given to wrangler dev --persist-to)')
     .option('--config <path>', 'wrangler configuration file')
-    .option('--chunk-bytes <n>', 'bytes per chunk (at most the 25 MiB KV value limit)', parseChunkBytes, DEFAULT_CHUNK_BYTES)
+    .option('--chunk-bytes <n>', 'bytes per chunk (at most the 25 MiB KV value limit)', positiveInteger('--chunk-bytes', KV_VALUE_LIMIT_BYTES), DEFAULT_CHUNK_BYTES)
     .option('--dry-run', 'print the keys and sizes without writing')
     .option('--force', 'write every value even if the bundle is already in the namespace')
     .option('--json', 'print the result as JSON')
