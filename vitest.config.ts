@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Node-side tests: the packager, the bundle format and the worker's plain-TypeScript pipeline.
-// Tests that must run inside workerd live under worker/test/ and use vitest.workers.config.ts.
+// Node-side tests: the packager, the bundle format, the tenant script and the end-to-end runs against `wrangler dev`
+// (test/). Every test of the worker's own code, its pipeline included, lives under worker/test/ and runs inside
+// workerd with vitest.workers.config.ts.
 export default defineConfig({
   test: {
     include: ['model-packager/**/*.test.ts', 'bundle-format/**/*.test.ts', 'test/**/*.test.ts'],

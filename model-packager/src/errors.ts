@@ -1,6 +1,7 @@
 /**
- * Every failure the packager reports to a user is a PackError with a kind, so the CLI can print one clear line
- * and pick an exit code without parsing messages.
+ * Every failure the packager reports to a user is a PackError with a kind. The CLI (cli.ts) prints its message as one
+ * line, plus any details, and exits 1 whatever the kind, as for any other failure; the kind lets callers and tests tell
+ * failures apart without parsing messages.
  */
 export type PackErrorKind =
   | 'missing-input'

@@ -5,17 +5,13 @@
 import onnxProto from 'onnx-proto';
 
 export const onnx = onnxProto.onnx;
-// eslint-disable-next-line @typescript-eslint/no-namespace
 export type ModelProto = onnxProto.onnx.ModelProto;
 export type GraphProto = onnxProto.onnx.GraphProto;
 export type NodeProto = onnxProto.onnx.NodeProto;
 export type TensorProto = onnxProto.onnx.TensorProto;
 export type ValueInfoProto = onnxProto.onnx.ValueInfoProto;
 export type AttributeProto = onnxProto.onnx.AttributeProto;
-export type INodeProto = onnxProto.onnx.INodeProto;
-export type ITensorProto = onnxProto.onnx.ITensorProto;
 export type IGraphProto = onnxProto.onnx.IGraphProto;
-export type IModelProto = onnxProto.onnx.IModelProto;
 
 export const DataType = onnxProto.onnx.TensorProto.DataType;
 export const AttributeType = onnxProto.onnx.AttributeProto.AttributeType;

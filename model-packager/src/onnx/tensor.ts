@@ -29,20 +29,6 @@ export function readFloat32(tensor: TensorProto): Float32Array {
   return Float32Array.from(tensor.floatData);
 }
 
-/** Reads an INT64 (or INT32) tensor as numbers; used for shapes, axes and ids. */
-export function readIntegers(tensor: TensorProto): number[] {
-  const raw = rawView(tensor);
-  if (tensor.dataType === DataType.INT64) {
-    if (raw) return Array.from(new BigInt64Array(alignedCopy(raw)), (v) => Number(v));
-    return tensor.int64Data.map((v) => toNumber(v as number));
-  }
-  if (tensor.dataType === DataType.INT32) {
-    if (raw) return Array.from(new Int32Array(alignedCopy(raw)));
-    return Array.from(tensor.int32Data);
-  }
-  throw new Error(`tensor ${tensor.name} is ${DataType[tensor.dataType]}, expected an integer tensor`);
-}
-
 function bytesOf(view: ArrayBufferView): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
