@@ -5,20 +5,11 @@
  * answers 503 saying so.
  */
 import type { Hono } from 'hono';
-import { createApp } from './app.js';
-import { kvBundle } from './bundle/kv-bundle.js';
 import type { Env } from './env.js';
-import { wasmHeapBytes, workerdOrt } from './runtime/ort-workerd.js';
-
-let current: { hash: string; app: ReturnType<typeof createApp> } | undefined;
+import { kvAppFor } from './kv-app.js';
 
 const worker: Pick<Hono<{ Bindings: Env }>, 'fetch'> = {
-  fetch: (request, env, executionCtx) => {
-    const bindings = env as Env | undefined;
-    const hash = bindings?.BUNDLE_HASH?.trim() ?? '';
-    if (current?.hash !== hash) current = { hash, app: createApp({ bundle: kvBundle(bindings?.BUNDLE_STORE, hash), ort: workerdOrt, wasmHeapBytes }) };
-    return current.app.fetch(request, env, executionCtx);
-  },
+  fetch: (request, env, executionCtx) => kvAppFor(env as Env | undefined).fetch(request, env, executionCtx),
 };
 
 export default worker;

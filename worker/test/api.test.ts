@@ -3,7 +3,7 @@
  * (the first inference takes several seconds in the pool).
  */
 import { describe, expect, it, vi } from 'vitest';
-import { createApp } from '../src/app.js';
+import { createApp } from '../src/http/app.js';
 import { defaultBundle } from '../src/bundle/default-bundle.js';
 import type { KvNamespaceLike } from '../src/env.js';
 import { workerdOrt } from '../src/runtime/ort-workerd.js';

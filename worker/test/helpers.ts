@@ -57,7 +57,7 @@ export async function info(): Promise<InfoBody> {
   return (await (await call('/info')).json()) as InfoBody;
 }
 
-export { cosineSimilarity as cosine } from '../src/pipeline/rank.js';
+export { cosine } from '../../bundle-runtime/similarity.js';
 
 /** Texts of clearly different token lengths, unique per call site via the tag. */
 export function mixedTexts(tag: string, count: number): string[] {

@@ -2,7 +2,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import tokenizerJson from '../../bundles/default/tokenizer.json';
 import manifestJson from '../../bundles/default/manifest.json';
-import { isAuthorized } from '../src/auth.js';
+import { isAuthorized } from '../src/http/middleware/auth.js';
 import { decodeCachedEmbedding, encodeCachedEmbedding } from '../src/cache/codec.js';
 import { EmbeddingCache } from '../src/cache/embedding-cache.js';
 import { cacheKey } from '../src/cache/key.js';
@@ -10,9 +10,10 @@ import { KvEmbeddingStore } from '../src/cache/kv.js';
 import { ByteLruCache } from '../src/cache/lru.js';
 import { readConfig } from '../src/config.js';
 import type { KvNamespaceLike } from '../src/env.js';
-import { Lazy } from '../src/lazy.js';
+import { Lazy } from '../src/embedding/lazy.js';
 import { planMicroBatches } from '../../bundle-runtime/batch.js';
-import { float32ToBase64, shapeVector } from '../src/pipeline/respond.js';
+import { float32ToBase64 } from '../src/http/wire/openai.js';
+import { shapeVector } from '../src/http/wire/vector.js';
 import { BundleTokenizer } from '../../bundle-runtime/tokenizer.js';
 
 const HASH_A = 'a'.repeat(64);

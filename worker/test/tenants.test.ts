@@ -8,7 +8,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest';
 import { bundleIndexKey, chunkKey, planKvBundle, sha256Hex, type KvBundleIndex } from '../../bundle-format/kv-layout.js';
 import { vectorAffectingFields, type BundleManifest } from '../../bundle-format/manifest.js';
-import { createApp } from '../src/app.js';
+import { createApp } from '../src/http/app.js';
 import { defaultBundle } from '../src/bundle/default-bundle.js';
 import { kvBundle } from '../src/bundle/kv-bundle.js';
 import { encodeCachedEmbedding } from '../src/cache/codec.js';

@@ -1,9 +1,9 @@
 /**
- * The cache step: one key per input, duplicates within a request collapsed, all keys read in parallel.
+ * The cache lookup: one key per input, duplicates within a request collapsed, all keys read in parallel.
  */
-import { cacheKey, type CacheInput, type VectorOptions } from '../cache/key.js';
 import type { CachedEmbedding } from '../cache/codec.js';
 import type { EmbeddingCache } from '../cache/embedding-cache.js';
+import { type CacheInput, cacheKey, type VectorOptions } from '../cache/key.js';
 
 export interface CacheLookup {
   /** Distinct keys of the request, in first-seen order. */

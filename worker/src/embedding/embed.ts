@@ -1,17 +1,29 @@
 /**
- * The embedding pipeline: cache lookup -> tokenize the misses -> micro-batched inference -> store the new vectors.
+ * Cache-first embedding: cache lookup -> tokenize the misses -> micro-batched inference -> store the new vectors.
  * Plain TypeScript: the tokenizer, model, cache and clock are passed in, so it never knows it runs in a Worker.
  * A request whose inputs are all cached never asks for the tokenizer or the model.
  */
 import type { BundleManifest } from '../../../bundle-format/manifest.js';
+import type { BatchLimits } from '../../../bundle-runtime/batch.js';
+import type { Embedder } from '../../../bundle-runtime/embedder.js';
+import type { BundleTokenizer, TokenizedInput, TruncationDirection } from '../../../bundle-runtime/tokenizer.js';
 import type { CachedEmbedding } from '../cache/codec.js';
 import type { EmbeddingCache } from '../cache/embedding-cache.js';
-import { ApiError } from '../errors.js';
-import type { BatchLimits } from '../../../bundle-runtime/batch.js';
-import { lookupCached } from './cache.js';
-import type { Embedder } from '../../../bundle-runtime/embedder.js';
-import type { BundleTokenizer, TokenizedInput } from '../../../bundle-runtime/tokenizer.js';
-import type { EmbedRequest } from './validate.js';
+import type { CacheInput } from '../cache/key.js';
+import { ApiError, type ApiErrorKind } from '../errors.js';
+import { type CacheLookup, lookupCached } from './cache-lookup.js';
+
+/** What embedding needs to know about a request, whichever API it came through. */
+export interface EmbedRequest {
+  inputs: CacheInput[];
+  /** The request field holding the inputs ("input" for OpenAI, "inputs" for TEI), for error messages. */
+  param: string;
+  /** Cut over-long inputs to the model's max tokens instead of refusing them. */
+  truncate: boolean;
+  truncationDirection: TruncationDirection;
+  /** The error an over-long input gets when `truncate` is false (OpenAI: 400, TEI: 413). */
+  tooLongKind: Extract<ApiErrorKind, 'context_length_exceeded' | 'input_too_long'>;
+}
 
 export interface EmbedDeps {
   manifest: BundleManifest;
@@ -49,59 +61,26 @@ export interface EmbedResult {
 export async function embedInputs(request: EmbedRequest, deps: EmbedDeps): Promise<EmbedResult> {
   const { manifest } = deps;
   const timings: EmbedTimings = { cache: 0, tokenize: 0, inference: 0 };
-  let started = deps.now();
+  const started = deps.now();
   const lookup = await lookupCached(deps.cache, manifest.contentHash, request, request.inputs);
   timings.cache = deps.now() - started;
 
-  const tooLong = (slot: number, tokens: number) => {
-    const where = inputName(request, lookup.slotOfInput.indexOf(slot));
-    return new ApiError(
-      request.tooLongKind,
-      `${where} has ${tokens} tokens, more than the model's maximum of ${manifest.maxTokens}; shorten it or ask for truncation`,
-      { param: where },
-    );
-  };
-
   const found = lookup.found;
   found.forEach((entry, slot) => {
-    if (entry !== undefined && !request.truncate && entry.tokenCount > manifest.maxTokens) throw tooLong(slot, entry.tokenCount);
+    if (entry !== undefined && !request.truncate && entry.tokenCount > manifest.maxTokens) {
+      throw tooLong(request, lookup, manifest, slot, entry.tokenCount);
+    }
   });
   const missing = found.flatMap((entry, slot) => (entry === undefined ? [slot] : []));
-
   if (missing.length > 0) {
-    started = deps.now();
-    const tokenizer = await deps.tokenizer();
-    const tokenized = missing.map((slot): TokenizedInput => {
-      const input = lookup.inputs[slot];
-      if ('text' in input) return tokenizer.encode(input.text, manifest.maxTokens, request.truncationDirection);
-      const outOfRange = input.tokenIds.find((id) => id >= tokenizer.vocabularySize);
-      if (outOfRange !== undefined) {
-        const where = inputName(request, lookup.slotOfInput.indexOf(slot));
-        throw new ApiError('invalid_request', `${where}: token id ${outOfRange} is outside the vocabulary (${tokenizer.vocabularySize})`, {
-          param: where,
-        });
-      }
-      return tokenizer.frame(input.tokenIds, manifest.maxTokens, request.truncationDirection);
+    const computed = await embedMissing(request, lookup, missing, deps, timings);
+    missing.forEach((slot, i) => {
+      found[slot] = computed[i];
     });
-    tokenized.forEach((encoded, i) => {
-      if (!request.truncate && encoded.fullLength > manifest.maxTokens) throw tooLong(missing[i], encoded.fullLength);
-    });
-    timings.tokenize = deps.now() - started;
-
-    started = deps.now();
-    const model = await deps.model();
-    const vectors = await model.embedAll(
-      tokenized.map((encoded) => encoded.ids),
-      { limits: deps.batchLimits },
+    deps.cache.putMany(
+      missing.map((slot, i) => [lookup.keys[slot], computed[i]] as const),
+      deps.waitUntil,
     );
-    timings.inference = deps.now() - started;
-
-    const computed = missing.map((slot, i) => {
-      const entry: CachedEmbedding = { tokenCount: tokenized[i].fullLength, vector: vectors[i] };
-      found[slot] = entry;
-      return [lookup.keys[slot], entry] as const;
-    });
-    deps.cache.putMany(computed, deps.waitUntil);
   }
 
   const embeddings = lookup.slotOfInput.map((slot) => found[slot] as CachedEmbedding);
@@ -114,6 +93,68 @@ export async function embedInputs(request: EmbedRequest, deps: EmbedDeps): Promi
   };
 }
 
-function inputName(request: EmbedRequest, index: number): string {
+/** Tokenizes the distinct inputs at `missing` (refusing over-long ones unless truncating) and runs the model on them. */
+async function embedMissing(
+  request: EmbedRequest,
+  lookup: CacheLookup,
+  missing: readonly number[],
+  deps: EmbedDeps,
+  timings: EmbedTimings,
+): Promise<CachedEmbedding[]> {
+  const { manifest } = deps;
+  let started = deps.now();
+  const tokenizer = await deps.tokenizer();
+  const tokenized = missing.map((slot) => tokenize(tokenizer, request, lookup, slot, manifest.maxTokens));
+  tokenized.forEach((encoded, i) => {
+    if (!request.truncate && encoded.fullLength > manifest.maxTokens) {
+      throw tooLong(request, lookup, manifest, missing[i], encoded.fullLength);
+    }
+  });
+  timings.tokenize = deps.now() - started;
+
+  started = deps.now();
+  const model = await deps.model();
+  const vectors = await model.embedAll(
+    tokenized.map((encoded) => encoded.ids),
+    { limits: deps.batchLimits },
+  );
+  timings.inference = deps.now() - started;
+  return tokenized.map((encoded, i) => ({ tokenCount: encoded.fullLength, vector: vectors[i] }));
+}
+
+/** A text is encoded; token ids (OpenAI) are only framed with the special tokens, after a vocabulary check. */
+function tokenize(
+  tokenizer: BundleTokenizer,
+  request: EmbedRequest,
+  lookup: CacheLookup,
+  slot: number,
+  maxTokens: number,
+): TokenizedInput {
+  const input = lookup.inputs[slot];
+  if ('text' in input) return tokenizer.encode(input.text, maxTokens, request.truncationDirection);
+  const outOfRange = input.tokenIds.find((id) => id >= tokenizer.vocabularySize);
+  if (outOfRange !== undefined) {
+    const where = slotName(request, lookup, slot);
+    throw new ApiError(
+      'invalid_request',
+      `${where}: token id ${outOfRange} is outside the vocabulary (${tokenizer.vocabularySize})`,
+      { param: where },
+    );
+  }
+  return tokenizer.frame(input.tokenIds, maxTokens, request.truncationDirection);
+}
+
+function tooLong(request: EmbedRequest, lookup: CacheLookup, manifest: BundleManifest, slot: number, tokens: number) {
+  const where = slotName(request, lookup, slot);
+  return new ApiError(
+    request.tooLongKind,
+    `${where} has ${tokens} tokens, more than the model's maximum of ${manifest.maxTokens}; shorten it or ask for truncation`,
+    { param: where },
+  );
+}
+
+/** The request field of the first input behind a distinct key, e.g. "input[3]". */
+function slotName(request: EmbedRequest, lookup: CacheLookup, slot: number): string {
+  const index = lookup.slotOfInput.indexOf(slot);
   return request.inputs.length === 1 ? request.param : `${request.param}[${index}]`;
 }

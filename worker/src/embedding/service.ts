@@ -3,18 +3,18 @@
  * shared by all requests of the isolate, the in-isolate LRU, and the counters /info reports. This and ORT's WASM
  * instance are the only long-lived mutable state of the worker.
  */
-import { parseBundleManifest, type BundleManifest } from '../../bundle-format/manifest.js';
-import { BundleUnavailableError, type BundleSource } from './bundle/source.js';
-import { EmbeddingCache, type CacheCounters } from './cache/embedding-cache.js';
-import { KvEmbeddingStore, type KvStoreCounters } from './cache/kv.js';
-import { ByteLruCache } from './cache/lru.js';
-import type { Config } from './config.js';
-import type { Env } from './env.js';
-import { ApiError } from './errors.js';
+import { type BundleManifest, parseBundleManifest } from '../../../bundle-format/manifest.js';
+import { Embedder, type InferenceCounters } from '../../../bundle-runtime/embedder.js';
+import { createOrtEngine, type OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
+import { BundleTokenizer } from '../../../bundle-runtime/tokenizer.js';
+import { type BundleSource, BundleUnavailableError } from '../bundle/source.js';
+import { type CacheCounters, EmbeddingCache } from '../cache/embedding-cache.js';
+import { KvEmbeddingStore, type KvStoreCounters } from '../cache/kv.js';
+import { ByteLruCache } from '../cache/lru.js';
+import type { Config } from '../config.js';
+import type { Env } from '../env.js';
+import { ApiError } from '../errors.js';
 import { Lazy } from './lazy.js';
-import { Embedder, type InferenceCounters } from '../../bundle-runtime/embedder.js';
-import { createOrtEngine, type OrtRuntime } from '../../bundle-runtime/ort-engine.js';
-import { BundleTokenizer } from '../../bundle-runtime/tokenizer.js';
 
 export interface ServiceCounters extends InferenceCounters, CacheCounters, KvStoreCounters {
   modelLoads: number;
@@ -49,7 +49,11 @@ export class EmbeddingService {
     this.modelValue = new Lazy(async () => {
       const manifest = await this.manifestValue.get();
       try {
-        const model = new Embedder(await createOrtEngine(ort, await source.model(), manifest), undefined, this.counters);
+        const model = new Embedder(
+          await createOrtEngine(ort, await source.model(), manifest),
+          undefined,
+          this.counters,
+        );
         this.counters.modelLoads++;
         this.modelFailedAt = undefined;
         return model;
@@ -97,7 +101,12 @@ export class EmbeddingService {
             { timeoutMs: config.kvTimeoutMs, ttlSeconds: config.cacheTtlSeconds, dimensions: manifest.dimensions },
             this.counters,
           );
-    return new EmbeddingCache(this.lru, kv, this.counters, config.tenantId === undefined ? '' : `t:${config.tenantId}:`);
+    return new EmbeddingCache(
+      this.lru,
+      kv,
+      this.counters,
+      config.tenantId === undefined ? '' : `t:${config.tenantId}:`,
+    );
   }
 }
 

@@ -1,7 +1,11 @@
 /**
  * Bearer API keys. Both sides are hashed to fixed-length SHA-256 digests and compared without early exit, against every
- * configured key, so neither a key's contents nor its length leak through timing.
+ * configured key, so neither a key's contents nor its length leak through timing. Without API_KEYS the API is open.
  */
+import type { MiddlewareHandler } from 'hono';
+import { ApiError } from '../../errors.js';
+import type { AppEnv } from '../context.js';
+
 async function digest(value: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(value)));
 }
@@ -21,4 +25,31 @@ export async function isAuthorized(authorization: string | undefined, keys: read
     if (difference === 0) authorized = true;
   }
   return match !== null && authorized;
+}
+
+/**
+ * Refuses a request without a configured key (401), except /health and the page. Logs once per app whether keys are
+ * configured.
+ * @example app.use(apiKeyAuth())
+ */
+export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
+  let announced = false;
+  return async (c, next) => {
+    const { apiKeys } = c.get('config');
+    if (!announced) {
+      announced = true;
+      const message =
+        apiKeys.length === 0
+          ? 'no API_KEYS configured: the API is open to anyone'
+          : `${apiKeys.length} API key(s) configured`;
+      console.log(JSON.stringify({ level: apiKeys.length === 0 ? 'warn' : 'info', event: 'auth', message }));
+    }
+    // The page holds no data: it loads without a key and sends the one typed into it.
+    const open = c.req.path === '/health' || (c.req.path === '/' && c.req.method === 'GET');
+    if (apiKeys.length === 0 || open) return next();
+    if (!(await isAuthorized(c.req.header('authorization'), apiKeys))) {
+      throw new ApiError('unauthorized', 'missing or invalid API key; send "Authorization: Bearer <key>"');
+    }
+    return next();
+  };
 }

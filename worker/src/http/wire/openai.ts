@@ -1,27 +1,42 @@
 /**
- * Response shaping: cuts vectors to the requested `dimensions`, normalises, and writes OpenAI's and
- * text-embeddings-inference's response bodies. OpenAI's base64 is the vector's little-endian float32 bytes.
+ * OpenAI's embeddings wire format: the request schema, its `input` split into one item per input, and the response
+ * body. OpenAI's base64 is the vector's little-endian float32 bytes.
  */
+import { z } from 'zod';
+import type { CacheInput } from '../../cache/key.js';
+
+const tokenId = z.number().int().nonnegative();
+
+export const OpenAiEmbeddingsRequest = z.object({
+  input: z.union([z.string(), z.array(z.string()), z.array(tokenId), z.array(z.array(tokenId))], {
+    errorMap: () => ({
+      message: 'must be a string, an array of strings, an array of token ids or an array of such arrays',
+    }),
+  }),
+  model: z.string().optional(),
+  encoding_format: z.enum(['float', 'base64']).default('float'),
+  dimensions: z.number().int().positive().optional(),
+  user: z.string().optional(),
+});
+export type OpenAiEmbeddingsRequest = z.infer<typeof OpenAiEmbeddingsRequest>;
 
 /**
- * The vector a client asked for: the first `dimensions` values (Matryoshka), L2-normalised when asked.
- * @example shapeVector(Float32Array.of(3, 4, 12), { dimensions: 2, normalize: true }) // [0.6, 0.8]
+ * Splits OpenAI's `input` into one item per input: a text, or a token id array.
+ * @example openAiInputs([[101, 102], [7592]]) // [{ tokenIds: [101, 102] }, { tokenIds: [7592] }]
  */
-export function shapeVector(vector: Float32Array, options: { dimensions?: number; normalize: boolean }): Float32Array {
-  const shaped = vector.slice(0, options.dimensions ?? vector.length);
-  if (!options.normalize) return shaped;
-  let sum = 0;
-  for (const value of shaped) sum += value * value;
-  const norm = Math.sqrt(sum);
-  if (norm > 0) for (let i = 0; i < shaped.length; i++) shaped[i] /= norm;
-  return shaped;
+export function openAiInputs(input: OpenAiEmbeddingsRequest['input']): CacheInput[] {
+  if (typeof input === 'string') return [{ text: input }];
+  if (input.length === 0) return [];
+  if (typeof input[0] === 'number') return [{ tokenIds: input as number[] }];
+  if (typeof input[0] === 'string') return (input as string[]).map((text) => ({ text }));
+  return (input as number[][]).map((tokenIds) => ({ tokenIds }));
 }
 
 /** Little-endian float32 bytes, base64-encoded, as OpenAI's `encoding_format: "base64"`. */
 export function float32ToBase64(vector: Float32Array): string {
   const bytes = new Uint8Array(vector.length * 4);
   const view = new DataView(bytes.buffer);
-  vector.forEach((value, i) => view.setFloat32(i * 4, value, true));
+  for (let i = 0; i < vector.length; i++) view.setFloat32(i * 4, vector[i], true);
   let binary = '';
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(binary);
@@ -51,9 +66,4 @@ export function openAiEmbeddingsBody(
     model,
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
   };
-}
-
-/** text-embeddings-inference's /embed body: one array of floats per input. */
-export function teiEmbedBody(vectors: readonly Float32Array[]): number[][] {
-  return vectors.map((vector) => Array.from(vector));
 }

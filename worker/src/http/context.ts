@@ -1,0 +1,83 @@
+/**
+ * What the route groups share: the Hono env (bindings plus the request's config and log line), the dependencies an
+ * app is built around, and the step from a checked request to the embedding core.
+ */
+import type { Context } from 'hono';
+import type { BundleManifest } from '../../../bundle-format/manifest.js';
+import type { Config } from '../config.js';
+import { type EmbedRequest, type EmbedResult, embedInputs } from '../embedding/embed.js';
+import type { EmbeddingService } from '../embedding/service.js';
+import type { Env } from '../env.js';
+
+/** The fields a request adds to its one log line. */
+export interface RequestLog {
+  inputs?: number;
+  tokens?: number;
+  cacheHits?: number;
+  cacheMisses?: number;
+  error?: string;
+}
+
+export type AppEnv = { Bindings: Env; Variables: { config: Config; log: RequestLog } };
+
+/** What every route group is built around: one per app, so one per bundle. */
+export interface RouteDeps {
+  service: EmbeddingService;
+  /** Milliseconds, for Server-Timing and logs. */
+  now: () => number;
+  /** Bytes of ORT's WASM memory, for /info. */
+  wasmHeapBytes?: () => number;
+}
+
+/**
+ * Embeds a checked request with the app's model and the request's cache, and notes the counts in its log line.
+ * @example const result = await embed(c, deps, manifest, { inputs: [{ text: 'hi' }], param: 'input', ... })
+ */
+export async function embed(
+  c: Context<AppEnv>,
+  deps: RouteDeps,
+  manifest: BundleManifest,
+  request: EmbedRequest,
+): Promise<EmbedResult> {
+  const config = c.get('config');
+  const { service } = deps;
+  const result = await embedInputs(request, {
+    manifest,
+    tokenizer: () => service.tokenizer(config),
+    model: () => service.model(config),
+    cache: service.cache(c.env ?? {}, config, manifest),
+    batchLimits: config,
+    waitUntil: (promise) => waitUntil(c, promise),
+    now: deps.now,
+  });
+  Object.assign(c.get('log'), {
+    inputs: request.inputs.length,
+    tokens: result.tokens.reduce((sum, tokens) => sum + tokens, 0),
+    cacheHits: result.hits,
+    cacheMisses: result.misses,
+  });
+  return result;
+}
+
+/** Server-Timing and cache counts for a response that embedded something. */
+export function embedHeaders(result: EmbedResult): Record<string, string> {
+  const { cache, tokenize, inference } = result.timings;
+  const ms = (value: number) => (Math.round(value * 100) / 100).toString();
+  return {
+    'server-timing': `cache;dur=${ms(cache)}, tokenize;dur=${ms(tokenize)}, inference;dur=${ms(inference)}`,
+    'x-cache-hits': String(result.hits),
+    'x-cache-misses': String(result.misses),
+  };
+}
+
+/** Background work outlives the response under ctx.waitUntil; without an execution context (plain tests) it just runs. */
+export function waitUntil(c: Context<AppEnv>, promise: Promise<unknown>): void {
+  let executionCtx: { waitUntil(promise: Promise<unknown>): void } | undefined;
+  try {
+    executionCtx = c.executionCtx;
+  } catch {
+    executionCtx = undefined;
+  }
+  if (executionCtx !== undefined) executionCtx.waitUntil(promise);
+  else promise.catch(() => undefined);
+}

@@ -1,0 +1,47 @@
+/**
+ * OpenAI's API: POST /v1/embeddings (texts or token id arrays, float or base64 vectors, Matryoshka `dimensions`) and
+ * GET /v1/models, so OpenAI's clients work against the worker unchanged.
+ */
+import { type Context, Hono } from 'hono';
+import type { EmbedRequest } from '../../embedding/embed.js';
+import { type AppEnv, embed, embedHeaders, type RouteDeps } from '../context.js';
+import { OpenAiEmbeddingsRequest, openAiEmbeddingsBody, openAiInputs } from '../wire/openai.js';
+import { checkInputs, parseBody } from '../wire/parse.js';
+import { checkDimensions, responseVector } from '../wire/vector.js';
+
+/** @example app.route('/', openAiRoutes(deps)) */
+export function openAiRoutes(deps: RouteDeps): Hono<AppEnv> {
+  return new Hono<AppEnv>()
+    .post('/v1/embeddings', (c) => embeddings(c, deps))
+    .get('/v1/models', (c) => models(c, deps));
+}
+
+async function embeddings(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
+  const config = c.get('config');
+  const body = parseBody(await c.req.text(), OpenAiEmbeddingsRequest);
+  const inputs = openAiInputs(body.input);
+  const single = typeof body.input === 'string' || typeof body.input[0] === 'number';
+  checkInputs(inputs, config, 'input', single);
+  const manifest = await deps.service.manifest(config);
+  checkDimensions(manifest, body.dimensions);
+  const request: EmbedRequest = {
+    inputs,
+    param: 'input',
+    truncate: false,
+    truncationDirection: 'right',
+    tooLongKind: 'context_length_exceeded',
+  };
+  const result = await embed(c, deps, manifest, request);
+  const vectors = result.embeddings.map((entry) => responseVector(entry.vector, manifest, body.dimensions, true));
+  const promptTokens = result.tokens.reduce((sum, tokens) => sum + tokens, 0);
+  const responseBody = openAiEmbeddingsBody(vectors, body.encoding_format, manifest.modelName, promptTokens);
+  return c.json(responseBody, 200, embedHeaders(result));
+}
+
+async function models(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
+  const manifest = await deps.service.manifest(c.get('config'));
+  return c.json({
+    object: 'list',
+    data: [{ id: manifest.modelName, object: 'model', created: 0, owned_by: 'edge-embed' }],
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * text-embeddings-inference's API: POST /embed, POST /similarity and POST /tokenize, with TEI's request fields,
+ * error statuses (an over-long input is 413) and response bodies.
+ */
+import { type Context, Hono } from 'hono';
+import type { EmbedRequest } from '../../embedding/embed.js';
+import { scoreDocuments } from '../../embedding/score.js';
+import { type AppEnv, embed, embedHeaders, type RouteDeps } from '../context.js';
+import { checkInputs, parseBody } from '../wire/parse.js';
+import { TeiEmbedRequest, TeiSimilarityRequest, TeiTokenizeRequest, teiEmbedBody, teiTexts } from '../wire/tei.js';
+import { checkDimensions, responseVector } from '../wire/vector.js';
+
+/** @example app.route('/', teiRoutes(deps)) */
+export function teiRoutes(deps: RouteDeps): Hono<AppEnv> {
+  return new Hono<AppEnv>()
+    .post('/embed', (c) => embedTexts(c, deps))
+    .post('/similarity', (c) => similarity(c, deps))
+    .post('/tokenize', (c) => tokenize(c, deps));
+}
+
+async function embedTexts(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
+  const config = c.get('config');
+  const body = parseBody(await c.req.text(), TeiEmbedRequest);
+  const texts = teiTexts(body.inputs, config);
+  const manifest = await deps.service.manifest(config);
+  const dimensions = body.dimensions ?? undefined;
+  checkDimensions(manifest, dimensions);
+  const request: EmbedRequest = {
+    inputs: texts.map((text) => ({ text })),
+    param: 'inputs',
+    truncate: body.truncate ?? false,
+    truncationDirection: body.truncation_direction,
+    tooLongKind: 'input_too_long',
+  };
+  const result = await embed(c, deps, manifest, request);
+  const vectors = result.embeddings.map((entry) => responseVector(entry.vector, manifest, dimensions, body.normalize));
+  return c.json(teiEmbedBody(vectors), 200, embedHeaders(result));
+}
+
+async function similarity(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
+  const config = c.get('config');
+  const { inputs, parameters } = parseBody(await c.req.text(), TeiSimilarityRequest);
+  checkInputs([{ text: inputs.source_sentence }], config, 'inputs.source_sentence', true);
+  checkInputs(
+    inputs.sentences.map((text) => ({ text })),
+    config,
+    'inputs.sentences',
+    false,
+  );
+  const manifest = await deps.service.manifest(config);
+  const { scores, embedded } = await scoreDocuments(
+    {
+      query: inputs.source_sentence,
+      documents: inputs.sentences,
+      queryParam: 'inputs.source_sentence',
+      documentsParam: 'inputs.sentences',
+      truncate: parameters?.truncate ?? false,
+      truncationDirection: parameters?.truncation_direction ?? 'right',
+      tooLongKind: 'input_too_long',
+    },
+    (request) => embed(c, deps, manifest, request),
+  );
+  return c.json(scores, 200, embedHeaders(embedded));
+}
+
+async function tokenize(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
+  const config = c.get('config');
+  const body = parseBody(await c.req.text(), TeiTokenizeRequest);
+  const texts = teiTexts(body.inputs, config);
+  const tokenizer = await deps.service.tokenizer(config);
+  c.get('log').inputs = texts.length;
+  return c.json(
+    texts.map((text) =>
+      tokenizer.details(text, body.add_special_tokens).map((token) => ({ ...token, start: null, stop: null })),
+    ),
+  );
+}
