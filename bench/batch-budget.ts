@@ -1,6 +1,6 @@
 /**
  * `npm run bench:batch-budget`: how MAX_BATCH_TOKENS (padded tokens per session run) changes the worker's inference
- * time per text, on its own pipeline code (worker/src/pipeline) in Node with the worker's onnxruntime-web WASM build,
+ * time per text, on its own pipeline code (bundle-runtime) in Node with the worker's onnxruntime-web WASM build,
  * one thread. Same texts for every budget: bench:compare's mixed workload (queries + 50-200-token passages), calls of 32.
  *
  *   npm run bench:batch-budget -- [--bundle bundles/minilm-fixture] [--texts 128] [--budgets 128,256,512,1024,2048]

@@ -425,7 +425,7 @@ const stageLine = (name: string, stages: StageProfile, httpMsPerText: number, ht
     `${perText(stages.serializeMs)} / ${perText(stages.serializeBase64Ms)} | ${httpMsPerText.toFixed(2)} | ${f1(percentile(stages.singleMs, 50))} | ${f1(httpSingleP50)} |`
   );
 };
-md.push("**Where the worker's time goes**: its own pipeline code (worker/src/pipeline) in Node on the same onnxruntime-web WASM build, one thread, on the first texts of (b); ms per text. workerd's clock stands still during CPU work, so Server-Timing cannot split this.");
+md.push("**Where the worker's time goes**: its own pipeline code (bundle-runtime) in Node on the same onnxruntime-web WASM build, one thread, on the first texts of (b); ms per text. workerd's clock stands still during CPU work, so Server-Timing cannot split this.");
 md.push('');
 md.push('| Bundle | texts / tokens | tokenize | inference (inputs + session.run + slicing) | of which int64 inputs | JSON float / base64 | worker over HTTP, ms per text | one short sentence in Node, p50 ms | same over HTTP, p50 ms |');
 md.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');

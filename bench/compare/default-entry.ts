@@ -4,7 +4,7 @@
  * bench/compare/wrangler.default.toml.
  */
 /// <reference path="../../worker/src/modules.d.ts" />
-import { createApp } from '../../worker/src/app.js';
+import { createApp } from '../../worker/src/http/app.js';
 import { defaultBundle } from '../../worker/src/bundle/default-bundle.js';
 import { wasmHeapBytes, workerdOrt } from '../../worker/src/runtime/ort-workerd.js';
 import { withCacheSwitch } from './cache-switch.js';

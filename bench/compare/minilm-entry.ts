@@ -1,5 +1,5 @@
 /**
- * A benchmark-only Workers entry: the worker's own app (worker/src/app.ts) and workerd ORT runtime, serving the packed
+ * A benchmark-only Workers entry: the worker's own app (worker/src/http/app.ts) and workerd ORT runtime, serving the packed
  * MiniLM-sized fixture (bundles/minilm-fixture) instead of the compiled-in default bundle; BENCH_CACHE = "off" turns the
  * cache off (cache-switch.ts). Run by bench/compare.ts through bench/compare/wrangler.minilm.toml; worker/src is unchanged.
  */
@@ -7,7 +7,7 @@
 import manifest from '../../bundles/minilm-fixture/manifest.json';
 import model from '../../bundles/minilm-fixture/model.onnx';
 import tokenizer from '../../bundles/minilm-fixture/tokenizer.json';
-import { createApp } from '../../worker/src/app.js';
+import { createApp } from '../../worker/src/http/app.js';
 import type { BundleSource } from '../../worker/src/bundle/source.js';
 import { wasmHeapBytes, workerdOrt } from '../../worker/src/runtime/ort-workerd.js';
 import { withCacheSwitch } from './cache-switch.js';

@@ -11,7 +11,7 @@ import { parseBundleManifest } from '../../bundle-format/manifest.js';
 import { createWasmSession, ort } from '../../model-packager/src/runtime/ort-node.js';
 import { Embedder } from '../../bundle-runtime/embedder.js';
 import { createOrtEngine, type OrtRuntime } from '../../bundle-runtime/ort-engine.js';
-import { openAiEmbeddingsBody } from '../../worker/src/pipeline/respond.js';
+import { openAiEmbeddingsBody } from '../../worker/src/http/wire/openai.js';
 import { BundleTokenizer } from '../../bundle-runtime/tokenizer.js';
 
 export interface StageProfile {
