@@ -33,7 +33,7 @@
 import { PackError } from '../errors.js';
 import { defaultOpset, dropUnusedInitializers, getAttribute, initializerMap, makeNode } from '../onnx/graph.js';
 import { DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
-import { float32Tensor, int64Tensor, int8Tensor, readFloat32, tensorDims, uint8Tensor } from '../onnx/tensor.js';
+import { float32Tensor, int8Tensor, int64Tensor, readFloat32, tensorDims, uint8Tensor } from '../onnx/tensor.js';
 import { dequantizePerColumn, INT8_MAX, maxAbsDifference, quantizePerColumn } from '../quant/int8.js';
 import { uniqueNamer } from '../quant/names.js';
 
@@ -78,6 +78,41 @@ interface QuantizedWeight {
   scales: string;
 }
 
+/** Everything one run of the pass shares: fresh names, the initializers it adds, its report, what it already made. */
+interface Rewrite {
+  mode: MatMulQuantizationMode;
+  opset: number;
+  fresh: (base: string) => string;
+  /** Initializers to append to the graph, in the order they were made. */
+  added: TensorProto[];
+  report: QuantizeReport;
+  /** Shared weights (and weights read by several nodes) are quantized once per layout and alpha. */
+  weights: Map<string, QuantizedWeight>;
+  /** int8-compute quantizes each distinct activation once, before its first consumer. */
+  activations: Map<string, QuantizedActivation>;
+  /** Scalar initializers, by base name. */
+  constants: Map<string, string>;
+}
+
+/** The model's default opset, refusing one the lowering for `mode` cannot be written in. */
+function supportedOpset(model: ModelProto, mode: MatMulQuantizationMode): number {
+  const opset = defaultOpset(model);
+  if (mode === 'int8-compute' && opset < 11) {
+    throw new PackError(
+      'unsupported-graph',
+      `quantizeMatMulWeights: int8-compute needs opset >= 11 (ReduceMax over axis -1, QuantizeLinear, MatMulInteger), the model imports opset ${opset}`,
+    );
+  }
+  if (mode === 'int8-storage' && opset < 10) {
+    throw new PackError(
+      'unsupported-graph',
+      `quantizeMatMulWeights: int8-storage needs opset >= 10 (DequantizeLinear), the model imports opset ${opset}`,
+    );
+  }
+  return opset;
+}
+
+/** A MatMul or Gemm whose B is a constant 2-D float32 initializer (a linear layer), or null; refuses a Gemm with transA. */
 function matchLinear(node: NodeProto, inits: Map<string, TensorProto>): LinearMatch | null {
   if (node.domain && node.domain !== 'ai.onnx') return null;
   if (node.opType !== 'MatMul' && node.opType !== 'Gemm') return null;
@@ -113,6 +148,182 @@ function weightKN(match: LinearMatch): { data: Float32Array; k: number; n: numbe
   return { data: t, k: cols, n: rows };
 }
 
+/** The linear layers of the graph, by node; refuses a graph with none. */
+function findLinearLayers(graph: GraphProto): Map<NodeProto, LinearMatch> {
+  const inits = initializerMap(graph);
+  const matches = new Map<NodeProto, LinearMatch>();
+  for (const node of graph.node as NodeProto[]) {
+    const match = matchLinear(node, inits);
+    if (match) matches.set(node, match);
+  }
+  if (matches.size === 0) {
+    throw new PackError(
+      'unsupported-graph',
+      'quantizeMatMulWeights: found no MatMul or Gemm with a constant 2-D float32 weight; expected the linear layers of a BERT-family encoder',
+    );
+  }
+  return matches;
+}
+
+/** The layer's weight as int8 [K, N] with one fp32 scale per column (alpha folded in), made once per layout and alpha. */
+function quantizeWeight(rewrite: Rewrite, match: LinearMatch): QuantizedWeight {
+  const key = `${match.weight.name}|${match.transB}|${match.alpha}`;
+  const known = rewrite.weights.get(key);
+  if (known) return known;
+  const { data, k, n } = weightKN(match);
+  const q = quantizePerColumn(data, k, n);
+  const error = maxAbsDifference(data, dequantizePerColumn(q, k, n));
+  // Per-row int8-compute multiplies by the row maximum m = 127 * s, so its weight scales carry the 1/127.
+  const factor = match.alpha / (rewrite.mode === 'int8-compute' ? INT8_MAX : 1);
+  const scales = factor === 1 ? q.scales : q.scales.map((s) => s * factor);
+  const result = {
+    values: rewrite.fresh(`${match.weight.name}_quantized`),
+    scales: rewrite.fresh(`${match.weight.name}_scale`),
+  };
+  rewrite.added.push(int8Tensor(result.values, [k, n], q.values), float32Tensor(result.scales, [n], scales));
+  rewrite.report.tensors += 1;
+  rewrite.report.bytesBefore += data.length * 4;
+  rewrite.report.bytesAfter += q.values.length + scales.length * 4;
+  rewrite.report.maxAbsError = Math.max(rewrite.report.maxAbsError, error);
+  rewrite.weights.set(key, result);
+  return result;
+}
+
+/** A scalar (or small) initializer made on first use and shared after. */
+function sharedConstant(rewrite: Rewrite, base: string, tensor: (name: string) => TensorProto): string {
+  const known = rewrite.constants.get(base);
+  if (known) return known;
+  const name = rewrite.fresh(base);
+  rewrite.added.push(tensor(name));
+  rewrite.constants.set(base, name);
+  return name;
+}
+
+/**
+ * One scale per row (per token), emitted once per distinct activation before its first consumer:
+ *   m = max(max(|A|) over the last axis, tiny), A_u8 = QuantizeLinear(A * (127 / m), scale 1, zero point 128)
+ * i.e. A_u8 - 128 = round(A / s) in [-127, 127] with s = m / 127; the 1/127 is folded into the weight scales.
+ */
+function quantizeActivationPerRow(rewrite: Rewrite, activation: string, out: NodeProto[]): QuantizedActivation {
+  const known = rewrite.activations.get(activation);
+  if (known) return known;
+  const name = (suffix: string) => rewrite.fresh(`${activation}_${suffix}`);
+  const abs = name('abs');
+  const maxAbs = name('row_max_abs');
+  const rowMax = name('row_max');
+  const inverse = name('row_inverse_scale');
+  const scaled = name('scaled');
+  const values = name('quantized');
+  const int8Max = sharedConstant(rewrite, 'quantize_matmul_int8_max', (n) =>
+    float32Tensor(n, [], new Float32Array([INT8_MAX])),
+  );
+  // An all-zero row gets a tiny maximum instead of 0, so it quantizes to zeros rather than NaN (0 * inf).
+  const tiny = sharedConstant(rewrite, 'quantize_matmul_min_row_max', (n) =>
+    float32Tensor(n, [], new Float32Array([MIN_ROW_MAX])),
+  );
+  const one = sharedConstant(rewrite, 'quantize_matmul_unit_scale', (n) => float32Tensor(n, [], new Float32Array([1])));
+  const zeroPoint = sharedConstant(rewrite, 'quantize_matmul_zero_point', (n) =>
+    uint8Tensor(n, [], new Uint8Array([ACTIVATION_ZERO_POINT])),
+  );
+  // ReduceMax takes its axes as an input from opset 18 on, as an attribute before.
+  const reduce =
+    rewrite.opset >= 18
+      ? makeNode(
+          'ReduceMax',
+          [abs, sharedConstant(rewrite, 'quantize_matmul_last_axis', (n) => int64Tensor(n, [1], [-1]))],
+          [maxAbs],
+          { keepdims: 1 },
+        )
+      : makeNode('ReduceMax', [abs], [maxAbs], { axes: [-1], keepdims: 1 });
+  out.push(
+    makeNode('Abs', [activation], [abs]),
+    reduce,
+    makeNode('Max', [maxAbs, tiny], [rowMax]),
+    makeNode('Div', [int8Max, rowMax], [inverse]),
+    makeNode('Mul', [activation, inverse], [scaled]),
+    makeNode('QuantizeLinear', [scaled, one, zeroPoint], [values]),
+  );
+  const result = { values, rowMax, zeroPoint };
+  rewrite.activations.set(activation, result);
+  return result;
+}
+
+/** The name new tensors of a layer are derived from. */
+function layerName(match: LinearMatch): string {
+  return match.node.name || match.node.output[0];
+}
+
+/** int8-compute: A x W as uint8 x int8 MatMulInteger, rescaled by each row's maximum and each column's scale. */
+function emitInt8ComputeProduct(
+  rewrite: Rewrite,
+  match: LinearMatch,
+  w: QuantizedWeight,
+  out: NodeProto[],
+  target: string,
+): void {
+  const base = layerName(match);
+  const act = quantizeActivationPerRow(rewrite, match.activation, out);
+  const acc = rewrite.fresh(`${base}_int32`);
+  const accFloat = rewrite.fresh(`${base}_int32_float`);
+  const rowScaled = rewrite.fresh(`${base}_row_scaled`);
+  out.push(
+    makeNode('MatMulInteger', [act.values, w.values, act.zeroPoint], [acc]),
+    makeNode('Cast', [acc], [accFloat], { to: DataType.FLOAT }),
+    makeNode('Mul', [accFloat, act.rowMax], [rowScaled]),
+    makeNode('Mul', [rowScaled, w.scales], [target]),
+  );
+}
+
+/** int8-storage: the weight dequantized in the graph (per column from opset 13, else scaled after the product). */
+function emitInt8StorageProduct(
+  rewrite: Rewrite,
+  match: LinearMatch,
+  w: QuantizedWeight,
+  out: NodeProto[],
+  target: string,
+): void {
+  if (rewrite.opset >= 13) {
+    const dequantized = rewrite.fresh(`${w.values}_dequantized`);
+    out.push(
+      makeNode('DequantizeLinear', [w.values, w.scales], [dequantized], { axis: 1 }),
+      makeNode('MatMul', [match.activation, dequantized], [target]),
+    );
+    return;
+  }
+  const unitScale = sharedConstant(rewrite, 'quantize_matmul_unit_scale', (n) =>
+    float32Tensor(n, [], new Float32Array([1])),
+  );
+  const asFloat = rewrite.fresh(`${w.values}_as_float`);
+  const unscaled = rewrite.fresh(`${layerName(match)}_unscaled`);
+  out.push(
+    makeNode('DequantizeLinear', [w.values, unitScale], [asFloat]),
+    makeNode('MatMul', [match.activation, asFloat], [unscaled]),
+    makeNode('Mul', [unscaled, w.scales], [target]),
+  );
+}
+
+/** Appends to `out` the nodes that replace one linear layer, writing its original output (plus beta x C for a Gemm). */
+function emitQuantizedLayer(rewrite: Rewrite, match: LinearMatch, out: NodeProto[]): void {
+  const w = quantizeWeight(rewrite, match);
+  const emitProduct = rewrite.mode === 'int8-compute' ? emitInt8ComputeProduct : emitInt8StorageProduct;
+  const output = match.node.output[0];
+  if (!match.bias) {
+    emitProduct(rewrite, match, w, out, output);
+    return;
+  }
+  const product = rewrite.fresh(`${layerName(match)}_product`);
+  emitProduct(rewrite, match, w, out, product);
+  let bias = match.bias.name;
+  if (match.bias.beta !== 1) {
+    const beta = rewrite.fresh(`${layerName(match)}_beta`);
+    const scaledBias = rewrite.fresh(`${layerName(match)}_scaled_bias`);
+    rewrite.added.push(float32Tensor(beta, [], new Float32Array([match.bias.beta])));
+    out.push(makeNode('Mul', [bias, beta], [scaledBias]));
+    bias = scaledBias;
+  }
+  out.push(makeNode('Add', [product, bias], [output]));
+}
+
 /**
  * Quantizes the weights of every linear layer to int8 with per-output-channel scales.
  *
@@ -126,169 +337,26 @@ export function quantizeMatMulWeights(
 ): { model: ModelProto; report: QuantizeReport } {
   const graph = model.graph as GraphProto | null | undefined;
   if (!graph) throw new PackError('corrupt-onnx', 'quantizeMatMulWeights: the model has no graph');
-  const opset = defaultOpset(model);
-  if (mode === 'int8-compute' && opset < 11) {
-    throw new PackError('unsupported-graph', `quantizeMatMulWeights: int8-compute needs opset >= 11 (ReduceMax over axis -1, QuantizeLinear, MatMulInteger), the model imports opset ${opset}`);
-  }
-  if (mode === 'int8-storage' && opset < 10) {
-    throw new PackError('unsupported-graph', `quantizeMatMulWeights: int8-storage needs opset >= 10 (DequantizeLinear), the model imports opset ${opset}`);
-  }
-
-  const inits = initializerMap(graph);
-  const nodes = graph.node as NodeProto[];
-  const matches = new Map<NodeProto, LinearMatch>();
-  for (const node of nodes) {
-    const match = matchLinear(node, inits);
-    if (match) matches.set(node, match);
-  }
-  if (matches.size === 0) {
-    throw new PackError(
-      'unsupported-graph',
-      'quantizeMatMulWeights: found no MatMul or Gemm with a constant 2-D float32 weight; expected the linear layers of a BERT-family encoder',
-    );
-  }
-
-  const fresh = uniqueNamer(graph);
-  const added: TensorProto[] = [];
-  const report: QuantizeReport = { tensors: 0, bytesBefore: 0, bytesAfter: 0, maxAbsError: 0 };
-  // Shared weights (and weights read by several nodes) are quantized once per layout and alpha.
-  const weights = new Map<string, QuantizedWeight>();
-  const quantizedActivations = new Map<string, QuantizedActivation>();
-  const constants = new Map<string, string>();
-  let unitScale: string | undefined;
-
-  const quantizeWeight = (match: LinearMatch): QuantizedWeight => {
-    const key = `${match.weight.name}|${match.transB}|${match.alpha}`;
-    const known = weights.get(key);
-    if (known) return known;
-    const { data, k, n } = weightKN(match);
-    const q = quantizePerColumn(data, k, n);
-    const error = maxAbsDifference(data, dequantizePerColumn(q, k, n));
-    // Per-row int8-compute multiplies by the row maximum m = 127 * s, so its weight scales carry the 1/127.
-    const factor = match.alpha / (mode === 'int8-compute' ? INT8_MAX : 1);
-    const scales = factor === 1 ? q.scales : q.scales.map((s) => s * factor);
-    const result = { values: fresh(`${match.weight.name}_quantized`), scales: fresh(`${match.weight.name}_scale`) };
-    added.push(int8Tensor(result.values, [k, n], q.values), float32Tensor(result.scales, [n], scales));
-    report.tensors += 1;
-    report.bytesBefore += data.length * 4;
-    report.bytesAfter += q.values.length + scales.length * 4;
-    report.maxAbsError = Math.max(report.maxAbsError, error);
-    weights.set(key, result);
-    return result;
+  const opset = supportedOpset(model, mode);
+  const layers = findLinearLayers(graph);
+  const rewrite: Rewrite = {
+    mode,
+    opset,
+    fresh: uniqueNamer(graph),
+    added: [],
+    report: { tensors: 0, bytesBefore: 0, bytesAfter: 0, maxAbsError: 0 },
+    weights: new Map(),
+    activations: new Map(),
+    constants: new Map(),
   };
-
-  const constant = (base: string, tensor: (name: string) => TensorProto): string => {
-    const known = constants.get(base);
-    if (known) return known;
-    const name = fresh(base);
-    added.push(tensor(name));
-    constants.set(base, name);
-    return name;
-  };
-
-  /**
-   * One scale per row (per token), emitted once per distinct activation before its first consumer:
-   *   m = max(max(|A|) over the last axis, tiny), A_u8 = QuantizeLinear(A * (127 / m), scale 1, zero point 128)
-   * i.e. A_u8 - 128 = round(A / s) in [-127, 127] with s = m / 127; the 1/127 is folded into the weight scales.
-   */
-  const quantizePerRow = (activation: string, out: NodeProto[]): QuantizedActivation => {
-    const known = quantizedActivations.get(activation);
-    if (known) return known;
-    const name = (suffix: string) => fresh(`${activation}_${suffix}`);
-    const abs = name('abs');
-    const maxAbs = name('row_max_abs');
-    const rowMax = name('row_max');
-    const inverse = name('row_inverse_scale');
-    const scaled = name('scaled');
-    const values = name('quantized');
-    const int8Max = constant('quantize_matmul_int8_max', (n) => float32Tensor(n, [], new Float32Array([INT8_MAX])));
-    // An all-zero row gets a tiny maximum instead of 0, so it quantizes to zeros rather than NaN (0 * inf).
-    const tiny = constant('quantize_matmul_min_row_max', (n) => float32Tensor(n, [], new Float32Array([MIN_ROW_MAX])));
-    const one = constant('quantize_matmul_unit_scale', (n) => float32Tensor(n, [], new Float32Array([1])));
-    const zeroPoint = constant('quantize_matmul_zero_point', (n) => uint8Tensor(n, [], new Uint8Array([ACTIVATION_ZERO_POINT])));
-    // ReduceMax takes its axes as an input from opset 18 on, as an attribute before.
-    const reduce =
-      opset >= 18
-        ? makeNode('ReduceMax', [abs, constant('quantize_matmul_last_axis', (n) => int64Tensor(n, [1], [-1]))], [maxAbs], { keepdims: 1 })
-        : makeNode('ReduceMax', [abs], [maxAbs], { axes: [-1], keepdims: 1 });
-    out.push(
-      makeNode('Abs', [activation], [abs]),
-      reduce,
-      makeNode('Max', [maxAbs, tiny], [rowMax]),
-      makeNode('Div', [int8Max, rowMax], [inverse]),
-      makeNode('Mul', [activation, inverse], [scaled]),
-      makeNode('QuantizeLinear', [scaled, one, zeroPoint], [values]),
-    );
-    const result = { values, rowMax, zeroPoint };
-    quantizedActivations.set(activation, result);
-    return result;
-  };
-
-  /** Appends to `out` the nodes computing A x W (fp32 [.., N]) into the tensor `target`. */
-  const emitProduct = (match: LinearMatch, w: QuantizedWeight, out: NodeProto[], target: string): void => {
-    const base = match.node.name || match.node.output[0];
-    if (mode === 'int8-compute') {
-      const act = quantizePerRow(match.activation, out);
-      const acc = fresh(`${base}_int32`);
-      const accFloat = fresh(`${base}_int32_float`);
-      const rowScaled = fresh(`${base}_row_scaled`);
-      out.push(
-        makeNode('MatMulInteger', [act.values, w.values, act.zeroPoint], [acc]),
-        makeNode('Cast', [acc], [accFloat], { to: DataType.FLOAT }),
-        makeNode('Mul', [accFloat, act.rowMax], [rowScaled]),
-        makeNode('Mul', [rowScaled, w.scales], [target]),
-      );
-      return;
-    }
-    if (opset >= 13) {
-      const dequantized = fresh(`${w.values}_dequantized`);
-      out.push(
-        makeNode('DequantizeLinear', [w.values, w.scales], [dequantized], { axis: 1 }),
-        makeNode('MatMul', [match.activation, dequantized], [target]),
-      );
-      return;
-    }
-    if (!unitScale) {
-      unitScale = fresh('quantize_matmul_unit_scale');
-      added.push(float32Tensor(unitScale, [], new Float32Array([1])));
-    }
-    const asFloat = fresh(`${w.values}_as_float`);
-    const unscaled = fresh(`${base}_unscaled`);
-    out.push(
-      makeNode('DequantizeLinear', [w.values, unitScale], [asFloat]),
-      makeNode('MatMul', [match.activation, asFloat], [unscaled]),
-      makeNode('Mul', [unscaled, w.scales], [target]),
-    );
-  };
-
   const rewritten: NodeProto[] = [];
-  for (const node of nodes) {
-    const match = matches.get(node);
-    if (!match) {
-      rewritten.push(node);
-      continue;
-    }
-    const w = quantizeWeight(match);
-    const output = node.output[0];
-    if (!match.bias) {
-      emitProduct(match, w, rewritten, output);
-      continue;
-    }
-    const product = fresh(`${node.name || output}_product`);
-    emitProduct(match, w, rewritten, product);
-    let bias = match.bias.name;
-    if (match.bias.beta !== 1) {
-      const beta = fresh(`${node.name || output}_beta`);
-      const scaledBias = fresh(`${node.name || output}_scaled_bias`);
-      added.push(float32Tensor(beta, [], new Float32Array([match.bias.beta])));
-      rewritten.push(makeNode('Mul', [bias, beta], [scaledBias]));
-      bias = scaledBias;
-    }
-    rewritten.push(makeNode('Add', [product, bias], [output]));
+  for (const node of graph.node as NodeProto[]) {
+    const match = layers.get(node);
+    if (match) emitQuantizedLayer(rewrite, match, rewritten);
+    else rewritten.push(node);
   }
-
   graph.node = rewritten;
-  graph.initializer = [...(graph.initializer as TensorProto[]), ...added];
+  graph.initializer = [...(graph.initializer as TensorProto[]), ...rewrite.added];
   dropUnusedInitializers(graph);
-  return { model, report };
+  return { model, report: rewrite.report };
 }
