@@ -1,0 +1,75 @@
+/**
+ * The Cache API (`caches.default`) as an embedding store: free, per data centre, and allowed to forget at any time.
+ * Same shape as KvEmbeddingStore: a failure or a timeout reads as a miss and a failed write is dropped. Entries live
+ * under made-up URLs (the Cache API keys by URL); note that Cloudflare ignores Cache API writes on workers.dev
+ * hostnames, so this tier only helps on a custom domain.
+ */
+import { type CachedEmbedding, decodeCachedEmbedding, encodeCachedEmbedding } from '../cache/codec.js';
+
+/** The calls the store makes on a Cache (caches.default), so a test can hand in a failing one. */
+export interface CacheLike {
+  match(request: Request): Promise<Response | undefined>;
+  put(request: Request, response: Response): Promise<void>;
+}
+
+export interface CacheApiCounters {
+  cacheApiErrors: number;
+}
+
+export interface CacheApiStoreOptions {
+  ttlSeconds: number;
+  dimensions: number;
+  timeoutMs: number;
+}
+
+/** Never resolved by DNS: the Cache API only needs a URL to key by. */
+const ORIGIN = 'https://embedding-cache.edge-embed.invalid/';
+
+const TIMED_OUT = Symbol('timed out');
+
+/** @example cacheApiUrl('e1:abc:r:t:def') // 'https://embedding-cache.edge-embed.invalid/e1%3Aabc%3Ar%3At%3Adef' */
+export function cacheApiUrl(key: string): string {
+  return ORIGIN + encodeURIComponent(key);
+}
+
+export class CacheApiEmbeddingStore {
+  constructor(
+    private readonly cache: CacheLike,
+    private readonly options: CacheApiStoreOptions,
+    private readonly counters: CacheApiCounters,
+  ) {}
+
+  /** The cached entry, or undefined on a miss, an error, a timeout or an undecodable value. */
+  async get(key: string): Promise<CachedEmbedding | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(() => resolve(TIMED_OUT), this.options.timeoutMs);
+    });
+    try {
+      const read = this.cache.match(new Request(cacheApiUrl(key))).then((response) => response?.arrayBuffer());
+      const value = await Promise.race([read, timeout]);
+      if (value === TIMED_OUT) {
+        this.counters.cacheApiErrors++;
+        return undefined;
+      }
+      return value === undefined ? undefined : decodeCachedEmbedding(value, this.options.dimensions);
+    } catch {
+      this.counters.cacheApiErrors++;
+      return undefined;
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+
+  /** Stores an entry for ttlSeconds; resolves even when the Cache API rejects the write. */
+  async put(key: string, entry: CachedEmbedding): Promise<void> {
+    try {
+      const response = new Response(encodeCachedEmbedding(entry), {
+        headers: { 'content-type': 'application/octet-stream', 'cache-control': `max-age=${this.options.ttlSeconds}` },
+      });
+      await this.cache.put(new Request(cacheApiUrl(key)), response);
+    } catch {
+      this.counters.cacheApiErrors++;
+    }
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The cache policy: per key, whether to read KV, whether to write KV and whether to use the Cache API, decided from the
+ * cost model. Plain TypeScript with no I/O; the tiered cache asks it and does the reads and writes.
+ *
+ * - `always` (the worker before issue 16): every LRU miss reads KV, every computed vector is written to KV.
+ * - `off`: the in-isolate LRU only.
+ * - `cost` (default): the Cache API (free, per data centre) takes every vector. KV is read only when the expected
+ *   saving beats the read's price: the recompute it may spare (long texts, heavy models), the model load a fresh
+ *   isolate may skip when all its misses are found, or a KV write it may make unnecessary. KV is written only for texts
+ *   asked for at least `admitAfter` times within the frequency sketch's window, once per text per isolate, and never
+ *   past the daily write budget.
+ */
+import type { CacheInput } from '../cache/key.js';
+import { type FrequencySketch, fnv1a } from './frequency-sketch.js';
+import { type CostModel, cpuCost, kvReadCost, kvWriteCost, recomputeCost } from './prices.js';
+import type { DailyWriteBudget } from './write-budget.js';
+
+export const CACHE_POLICY_MODES = ['cost', 'always', 'off'] as const;
+export type CachePolicyMode = (typeof CACHE_POLICY_MODES)[number];
+
+export interface CachePolicyOptions {
+  mode: CachePolicyMode;
+  cost: CostModel;
+  /** Accesses of a text (within the sketch's window) from which a KV write is expected to pay for itself. */
+  admitAfter: number;
+  sketch: FrequencySketch;
+  writeBudget: DailyWriteBudget;
+}
+
+export interface KvReadCandidate {
+  key: string;
+  /** Estimated tokens of the text (see estimateTokens): the lookup runs before tokenization. */
+  tokens: number;
+}
+
+/** A key served from the LRU or the Cache API that became popular enough for KV. */
+export interface KvPromotion {
+  key: string;
+  /** Read KV first, as another isolate may have written it already (a read is a tenth of a write). */
+  checkFirst: boolean;
+}
+
+export interface KvWritePlan {
+  /** Per key: write it to KV. */
+  admitted: boolean[];
+  overBudget: number;
+}
+
+/** Keys this isolate knows are in KV (it wrote or read them), kept as 32-bit fingerprints, oldest forgotten first. */
+const KNOWN_IN_KV_LIMIT = 16_384;
+
+/** Beta(1, 1) prior on the KV hit rate; the observations are halved past this many reads so the rate can move. */
+const HIT_RATE_WINDOW = 1_000;
+
+/**
+ * Tokens a text will take, guessed before tokenizing (the lookup comes first, so a fully cached request never loads
+ * the tokenizer): about 4 characters per token for English, plus the two special tokens, capped at the model's maximum.
+ * @example estimateTokens({ text: 'how do I reset my password' }, 128) // 9
+ */
+export function estimateTokens(input: CacheInput, maxTokens: number): number {
+  const pieces = 'text' in input ? Math.ceil(input.text.length / 4) : input.tokenIds.length;
+  return Math.min(pieces + 2, maxTokens);
+}
+
+export class CachePolicy {
+  readonly mode: CachePolicyMode;
+  private readonly knownInKv = new Set<number>();
+  private kvReads = 0;
+  private kvHits = 0;
+
+  constructor(private readonly options: CachePolicyOptions) {
+    this.mode = options.mode;
+  }
+
+  /** Whether the Cache API tier is used at all. */
+  get usesCacheApi(): boolean {
+    return this.mode === 'cost';
+  }
+
+  /** Whether KV is used at all. */
+  get usesKv(): boolean {
+    return this.mode !== 'off';
+  }
+
+  /** The chance that a KV read finds its key, from this isolate's reads so far (0.5 before any). */
+  get kvHitRate(): number {
+    return (this.kvHits + 1) / (this.kvReads + 2);
+  }
+
+  /** Counts one access of each distinct key of a request; call once per request, before planning. */
+  recordAccess(keys: readonly string[]): void {
+    for (const key of keys) this.options.sketch.increment(key);
+  }
+
+  /**
+   * Which of a request's keys, missed by the LRU and the Cache API, to read from KV.
+   * @example policy.planKvReads([{ key, tokens: 9 }], { modelLoaded: true }) // [false] for USE Lite under `cost`
+   */
+  planKvReads(candidates: readonly KvReadCandidate[], context: { modelLoaded: boolean }): boolean[] {
+    if (this.mode !== 'cost') return candidates.map(() => this.mode === 'always');
+    const { cost } = this.options;
+    const readPrice = kvReadCost(cost);
+    const chances = candidates.map(({ key }) => (this.isKnownInKv(key) ? 1 : this.kvHitRate));
+    const gains = candidates.map(({ key, tokens }, i) => {
+      const sparesWrite = this.wouldWrite(key) ? kvWriteCost(cost) : 0;
+      return chances[i] * (recomputeCost(cost, tokens) + sparesWrite) - readPrice;
+    });
+    const perKey = gains.map((gain) => gain > 0);
+    if (context.modelLoaded || candidates.length === 0) return perKey;
+    // A fresh isolate skips loading the model only if every miss is found: worth it when the misses are few.
+    const allFound = chances.reduce((product, chance) => product * chance, 1) * cpuCost(cost, cost.modelLoadCpuMs);
+    const readAll = gains.reduce((sum, gain) => sum + gain, 0) + allFound;
+    const readSome = gains.reduce((sum, gain) => sum + Math.max(gain, 0), 0) + (perKey.every(Boolean) ? allFound : 0);
+    return readAll > readSome ? candidates.map(() => true) : perKey;
+  }
+
+  /** Learns from one KV read: the hit rate, and that a found key is in KV. */
+  observeKvRead(key: string, found: boolean): void {
+    this.kvReads++;
+    if (found) {
+      this.kvHits++;
+      this.markKnownInKv(key);
+    }
+    if (this.kvReads > HIT_RATE_WINDOW) {
+      this.kvReads /= 2;
+      this.kvHits /= 2;
+    }
+  }
+
+  /**
+   * Which freshly computed entries to write to KV; each admitted one has taken a write from today's budget.
+   * `overBudget` counts those the frequency admitted but the spent budget refused.
+   * @example policy.planKvWrites([key], Date.now()) // { admitted: [false], overBudget: 0 } for a text seen once under `cost`
+   */
+  planKvWrites(keys: readonly string[], now: number): KvWritePlan {
+    if (this.mode !== 'cost') return { admitted: keys.map(() => this.mode === 'always'), overBudget: 0 };
+    let overBudget = 0;
+    const admitted = keys.map((key) => {
+      if (!this.wouldWrite(key)) return false;
+      if (this.takeWrite(key, now)) return true;
+      overBudget++;
+      return false;
+    });
+    return { admitted, overBudget };
+  }
+
+  /** Keys served from the LRU or the Cache API that crossed the admission threshold and are not known to be in KV. */
+  planPromotions(keys: readonly string[], now: number): KvPromotion[] {
+    if (this.mode !== 'cost' || this.options.writeBudget.remaining(now) === 0) return [];
+    const checkFirst = this.kvHitRate * kvWriteCost(this.options.cost) > kvReadCost(this.options.cost);
+    return keys
+      .filter((key) => this.wouldWrite(key))
+      .map((key) => {
+        // Claimed now, so a concurrent request does not promote the same key again.
+        this.markKnownInKv(key);
+        return { key, checkFirst };
+      });
+  }
+
+  /** Takes one write from today's budget for a promotion whose check read found nothing; if refused, unclaims it. */
+  takePromotionWrite(key: string, now: number): boolean {
+    if (this.options.writeBudget.tryTake(now)) return true;
+    this.knownInKv.delete(fnv1a(key, 0));
+    return false;
+  }
+
+  private wouldWrite(key: string): boolean {
+    return !this.isKnownInKv(key) && this.options.sketch.estimate(key) >= this.options.admitAfter;
+  }
+
+  private takeWrite(key: string, now: number): boolean {
+    if (!this.options.writeBudget.tryTake(now)) return false;
+    this.markKnownInKv(key);
+    return true;
+  }
+
+  private isKnownInKv(key: string): boolean {
+    return this.knownInKv.has(fnv1a(key, 0));
+  }
+
+  private markKnownInKv(key: string): void {
+    const fingerprint = fnv1a(key, 0);
+    this.knownInKv.delete(fingerprint);
+    this.knownInKv.add(fingerprint);
+    if (this.knownInKv.size > KNOWN_IN_KV_LIMIT) this.knownInKv.delete(this.knownInKv.values().next().value as number);
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The cost model: what one embedding costs on each path through the caches, in US dollars, from Cloudflare's list
+ * prices (vars, so a contract price can replace them) and the bundle's CPU cost per token.
+ *
+ * On today's list one KV write costs as much as ~250 ms of Worker CPU and one KV read (billed even when it finds
+ * nothing) as much as ~25 ms, while a short sentence through USE Lite takes a few ms: for a fast model KV is dearer
+ * than recomputing, and only pays by sparing a fresh isolate the model load or by serving many reuses of one write.
+ */
+
+/** Prices in USD per million operations (CPU: per million CPU-milliseconds). */
+export interface Prices {
+  kvReadPerMillion: number;
+  kvWritePerMillion: number;
+  cpuMsPerMillion: number;
+}
+
+/** Cloudflare's list prices on 2026-12-01 (Workers Paid); the Cache API and the in-isolate LRU are free. */
+export const LIST_PRICES: Prices = { kvReadPerMillion: 0.5, kvWritePerMillion: 5, cpuMsPerMillion: 0.02 };
+
+/** Workers AI's list price for @cf/baai/bge-small-en-v1.5, USD per million input tokens, for comparison. */
+export const WORKERS_AI_BGE_SMALL_PER_MILLION_TOKENS = 0.02;
+
+export interface CostModel {
+  prices: Prices;
+  /** Worker CPU per input token of one inference (workerd, one thread). */
+  cpuMsPerToken: number;
+  /** Worker CPU to create the model's session in a fresh isolate. */
+  modelLoadCpuMs: number;
+}
+
+/**
+ * workerd's clock stands still during CPU work, so the worker cannot time its own inference; the CPU figures come from
+ * vars or, when unset, from the bundle's size. Measured (docs/performance.md, Node x 1.4 for workerd): USE Lite, 5.9 MB
+ * of int8 layer weights, ~0.25 ms per token; the MiniLM-L6 fixture, 11.0 MB, ~0.72 ms. Per-token CPU grows with the
+ * weights an int8 GEMM has to stream; 0.06 ms per token per MB errs high for USE Lite (0.36) and slightly low for
+ * MiniLM (0.66): a deliberately round figure, not a fit.
+ */
+export const CPU_MS_PER_TOKEN_PER_LAYER_MB = 0.06;
+
+/** Session creation measured ~1.1-1.4 s for the 22.5 MB MiniLM in Node (docs/performance.md): ~60 ms per MB. */
+export const MODEL_LOAD_CPU_MS_PER_MB = 60;
+
+const MB = 1024 * 1024;
+
+/**
+ * The default CPU figures of a bundle when the vars do not set them.
+ * @example defaultCpuFigures({ layers: 5_945_966, total: 8_040_266 }) // { cpuMsPerToken: ~0.34, modelLoadCpuMs: ~460 }
+ */
+export function defaultCpuFigures(bytes: {
+  layers: number;
+  total: number;
+}): Pick<CostModel, 'cpuMsPerToken' | 'modelLoadCpuMs'> {
+  return {
+    cpuMsPerToken: (bytes.layers / MB) * CPU_MS_PER_TOKEN_PER_LAYER_MB,
+    modelLoadCpuMs: (bytes.total / MB) * MODEL_LOAD_CPU_MS_PER_MB,
+  };
+}
+
+/** USD of one KV read (a miss is billed too). */
+export function kvReadCost(model: CostModel): number {
+  return model.prices.kvReadPerMillion / 1e6;
+}
+
+/** USD of one KV write. */
+export function kvWriteCost(model: CostModel): number {
+  return model.prices.kvWritePerMillion / 1e6;
+}
+
+/** USD of `ms` of Worker CPU. */
+export function cpuCost(model: CostModel, ms: number): number {
+  return (ms * model.prices.cpuMsPerMillion) / 1e6;
+}
+
+/** USD to embed one text of `tokens` tokens with the model already loaded. */
+export function recomputeCost(model: CostModel, tokens: number): number {
+  return cpuCost(model, tokens * model.cpuMsPerToken);
+}
+
+export interface PathCosts {
+  recompute: number;
+  lru: number;
+  cacheApi: number;
+  kvRead: number;
+  kvWrite: number;
+  /** Spared when every miss of a fresh isolate's request is found in a cache. */
+  modelLoad: number;
+}
+
+/**
+ * What each path costs for one text of `tokens` tokens, in USD.
+ * @example pathCosts(model, 12).kvRead / pathCosts(model, 12).recompute // ~6 for USE Lite: recomputing is cheaper
+ */
+export function pathCosts(model: CostModel, tokens: number): PathCosts {
+  return {
+    recompute: recomputeCost(model, tokens),
+    lru: 0,
+    cacheApi: 0,
+    kvRead: kvReadCost(model),
+    kvWrite: kvWriteCost(model),
+    modelLoad: cpuCost(model, model.modelLoadCpuMs),
+  };
+}
+
+/** The billable work of some traffic, as /info's counters count it. */
+export interface BillableWork {
+  embeddings: number;
+  kvReads: number;
+  kvWrites: number;
+  inferenceTokens: number;
+  modelLoads: number;
+}
+
+/**
+ * Estimated USD per million embeddings of that traffic (0 before the first embedding). Counts KV operations, inference
+ * and model loads; the per-request CPU around them (JSON, hashing) is the same under every policy and is left out.
+ * @example costPerMillionEmbeddings({ embeddings: 2, kvReads: 2, kvWrites: 0, inferenceTokens: 0, modelLoads: 0 }, model) // 0.5
+ */
+export function costPerMillionEmbeddings(work: BillableWork, model: CostModel): number {
+  if (work.embeddings === 0) return 0;
+  const total =
+    work.kvReads * kvReadCost(model) +
+    work.kvWrites * kvWriteCost(model) +
+    cpuCost(model, work.inferenceTokens * model.cpuMsPerToken + work.modelLoads * model.modelLoadCpuMs);
+  return (total / work.embeddings) * 1e6;
+}

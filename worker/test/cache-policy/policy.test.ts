@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { FrequencySketch } from '../../src/cache-policy/frequency-sketch.js';
+import { CachePolicy, type CachePolicyMode, estimateTokens } from '../../src/cache-policy/policy.js';
+import { LIST_PRICES } from '../../src/cache-policy/prices.js';
+import { DailyWriteBudget } from '../../src/cache-policy/write-budget.js';
+
+const NOW = Date.parse('2026-12-01T12:00:00Z');
+
+function policy(
+  mode: CachePolicyMode,
+  overrides: { cpuMsPerToken?: number; budget?: number; admitAfter?: number } = {},
+) {
+  return new CachePolicy({
+    mode,
+    cost: { prices: LIST_PRICES, cpuMsPerToken: overrides.cpuMsPerToken ?? 0.25, modelLoadCpuMs: 500 },
+    admitAfter: overrides.admitAfter ?? 3,
+    sketch: new FrequencySketch(1024),
+    writeBudget: new DailyWriteBudget(overrides.budget ?? 1000),
+  });
+}
+
+const short = (key: string) => ({ key, tokens: 10 });
+
+describe('the cache policy', () => {
+  it('`always` reads and writes every key, `off` none, whatever the costs', () => {
+    const always = policy('always');
+    expect(always.planKvReads([short('a'), short('b')], { modelLoaded: true })).toEqual([true, true]);
+    expect(always.planKvWrites(['a', 'b'], NOW)).toEqual({ admitted: [true, true], overBudget: 0 });
+    expect(always.usesCacheApi).toBe(false);
+    const off = policy('off');
+    expect(off.usesKv).toBe(false);
+    expect(off.planKvReads([short('a')], { modelLoaded: false })).toEqual([false]);
+    expect(off.planKvWrites(['a'], NOW).admitted).toEqual([false]);
+  });
+
+  it('`cost` skips KV for short texts of a fast, loaded model, and reads it for long texts of a heavy one', () => {
+    const fast = policy('cost');
+    fast.recordAccess(['a']);
+    expect(fast.planKvReads([short('a'), { key: 'b', tokens: 128 }], { modelLoaded: true })).toEqual([false, false]);
+    const heavy = policy('cost', { cpuMsPerToken: 1 });
+    // 0.5 (prior hit rate) x 128 ms x $0.02/M = $1.28e-6 saved against a $0.5e-6 read.
+    expect(heavy.planKvReads([short('a'), { key: 'b', tokens: 128 }], { modelLoaded: true })).toEqual([false, true]);
+  });
+
+  it('`cost` lets a fresh isolate read KV when a few misses could spare it the model load, not when many', () => {
+    const fresh = policy('cost');
+    expect(fresh.planKvReads([short('a'), short('b')], { modelLoaded: false })).toEqual([true, true]);
+    const many = Array.from({ length: 12 }, (_, i) => short(`k${i}`));
+    expect(fresh.planKvReads(many, { modelLoaded: false }).some(Boolean)).toBe(false);
+  });
+
+  it('`cost` writes a text once it was asked for admitAfter times, and only once', () => {
+    const cost = policy('cost');
+    cost.recordAccess(['hot', 'cold']);
+    cost.recordAccess(['hot']);
+    expect(cost.planKvWrites(['hot', 'cold'], NOW).admitted).toEqual([false, false]);
+    cost.recordAccess(['hot']);
+    // The third access makes a KV read worth it: it may spare a $5e-6 write.
+    expect(cost.planKvReads([short('hot')], { modelLoaded: true })).toEqual([true]);
+    expect(cost.planKvWrites(['hot', 'cold'], NOW).admitted).toEqual([true, false]);
+    cost.recordAccess(['hot']);
+    expect(cost.planKvWrites(['hot'], NOW).admitted).toEqual([false]);
+  });
+
+  it('`cost` stops at the daily write budget and counts the refused writes', () => {
+    const cost = policy('cost', { budget: 1, admitAfter: 1 });
+    cost.recordAccess(['a', 'b', 'c']);
+    expect(cost.planKvWrites(['a', 'b', 'c'], NOW)).toEqual({ admitted: [true, false, false], overBudget: 2 });
+    expect(cost.planKvWrites(['b'], NOW + 24 * 3600_000).admitted).toEqual([true]);
+  });
+
+  it('`cost` promotes a popular text served from the LRU once, checking KV first while KV often has what it asks for', () => {
+    const cost = policy('cost', { admitAfter: 2 });
+    cost.recordAccess(['hot']);
+    expect(cost.planPromotions(['hot'], NOW)).toEqual([]);
+    cost.recordAccess(['hot']);
+    expect(cost.planPromotions(['hot'], NOW)).toEqual([{ key: 'hot', checkFirst: true }]);
+    expect(cost.planPromotions(['hot'], NOW)).toEqual([]);
+    // After 20 reads that found nothing the hit rate is 1/22: a check read (1/10 of a write) no longer pays.
+    for (let i = 0; i < 20; i++) cost.observeKvRead(`miss ${i}`, false);
+    cost.recordAccess(['warm', 'warm']);
+    cost.recordAccess(['warm']);
+    expect(cost.planPromotions(['warm'], NOW)).toEqual([{ key: 'warm', checkFirst: false }]);
+  });
+
+  it('estimates tokens before tokenizing: ~4 characters each plus the special tokens, capped', () => {
+    expect(estimateTokens({ text: 'how do I reset my password' }, 128)).toBe(9);
+    expect(estimateTokens({ tokenIds: [5, 6, 7] }, 128)).toBe(5);
+    expect(estimateTokens({ text: 'x'.repeat(10_000) }, 128)).toBe(128);
+  });
+});

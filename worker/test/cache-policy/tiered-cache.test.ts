@@ -1,0 +1,128 @@
+/**
+ * The tiered cache against workerd's real caches.default and Miniflare's KV; each `isolate()` is a fresh LRU and
+ * policy, as a new isolate would have, sharing the data centre's Cache API and the global KV.
+ */
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { KvEmbeddingStore } from '../../src/cache/kv.js';
+import { ByteLruCache } from '../../src/cache/lru.js';
+import { CacheApiEmbeddingStore, cacheApiUrl } from '../../src/cache-policy/cache-api.js';
+import { FrequencySketch } from '../../src/cache-policy/frequency-sketch.js';
+import { CachePolicy, type CachePolicyMode } from '../../src/cache-policy/policy.js';
+import { LIST_PRICES } from '../../src/cache-policy/prices.js';
+import { emptyTieredCacheCounters, TieredEmbeddingCache } from '../../src/cache-policy/tiered-cache.js';
+import { DailyWriteBudget } from '../../src/cache-policy/write-budget.js';
+import type { KvNamespaceLike } from '../../src/env.js';
+
+const kvNamespace = (env as unknown as { EMBED_CACHE: KvNamespaceLike }).EMBED_CACHE;
+const DIMENSIONS = 4;
+const entryFor = (n: number) => ({ tokenCount: n, vector: Float32Array.from([n, 0, 0, 1]) });
+
+function isolate(mode: CachePolicyMode, options: { budget?: number; admitAfter?: number; kv?: KvNamespaceLike } = {}) {
+  const counters = { ...emptyTieredCacheCounters(), kvErrors: 0, kvTimeouts: 0, cacheApiErrors: 0 };
+  const storeOptions = { timeoutMs: 500, ttlSeconds: 3600, dimensions: DIMENSIONS };
+  const cache = new TieredEmbeddingCache({
+    lru: new ByteLruCache(1024 * 1024),
+    cacheApi: new CacheApiEmbeddingStore(caches.default, storeOptions, counters),
+    kv: new KvEmbeddingStore(options.kv ?? kvNamespace, storeOptions, counters),
+    policy: new CachePolicy({
+      mode,
+      cost: { prices: LIST_PRICES, cpuMsPerToken: 0.25, modelLoadCpuMs: 500 },
+      admitAfter: options.admitAfter ?? 3,
+      sketch: new FrequencySketch(1024),
+      writeBudget: new DailyWriteBudget(options.budget ?? 1000),
+    }),
+    counters,
+  });
+  const background: Promise<unknown>[] = [];
+  const waitUntil = (promise: Promise<unknown>) => background.push(promise);
+  /** One request: look the keys up, "compute" the misses, store them, and wait for the background work. */
+  async function request(keys: string[], modelLoaded = true) {
+    const found = await cache.getMany(keys, { tokens: keys.map(() => 10), modelLoaded, waitUntil });
+    const computed = keys.flatMap((key, i) => (found[i] === undefined ? [[key, entryFor(i + 1)] as const] : []));
+    cache.putMany(computed, waitUntil);
+    await Promise.all(background.splice(0));
+    return found;
+  }
+  return { counters, request };
+}
+
+const uniqueKeys = (count: number) => Array.from({ length: count }, () => `e1:test:${crypto.randomUUID()}`);
+
+describe('the tiered cache', () => {
+  it('counts a scripted sequence exactly: a text asked for 3 times is written once, then a fresh isolate elsewhere reads it', async () => {
+    const [hot] = uniqueKeys(1);
+    const a = isolate('cost');
+    await a.request([hot], false); // fresh isolate: one KV read may spare the model load; it finds nothing
+    expect(a.counters).toMatchObject({ lruHits: 0, cacheApiMisses: 1, kvReads: 1, kvHits: 0, kvWrites: 0, misses: 1 });
+    await a.request([hot]); // LRU
+    await a.request([hot]); // LRU, third access: promoted, after a check read that finds nothing
+    await a.request([hot]); // LRU, already promoted
+    expect(a.counters).toMatchObject({
+      lruHits: 3,
+      cacheApiHits: 0,
+      cacheApiMisses: 1,
+      kvReads: 2,
+      kvHits: 0,
+      kvWrites: 1,
+      misses: 1,
+    });
+    expect(await kvNamespace.get(hot, 'arrayBuffer')).not.toBeNull();
+
+    const sameColo = isolate('cost');
+    expect(await sameColo.request([hot], false)).toEqual([entryFor(1)]);
+    expect(sameColo.counters).toMatchObject({ cacheApiHits: 1, kvReads: 0, kvWrites: 0, misses: 0 });
+
+    await caches.default.delete(new Request(cacheApiUrl(hot))); // another data centre: its Cache API never had it
+    const elsewhere = isolate('cost');
+    expect(await elsewhere.request([hot], false)).toEqual([entryFor(1)]);
+    expect(elsewhere.counters).toMatchObject({ cacheApiMisses: 1, kvReads: 1, kvHits: 1, kvWrites: 0, misses: 0 });
+  });
+
+  it('`cost` makes no KV operations for unique short texts once the model is loaded; `always` reads and writes each miss once', async () => {
+    const keys = uniqueKeys(5);
+    const cost = isolate('cost');
+    await cost.request(keys);
+    expect(cost.counters).toMatchObject({ kvReads: 0, kvWrites: 0, cacheApiMisses: 5, misses: 5 });
+    const always = isolate('always');
+    const fresh = uniqueKeys(5);
+    await always.request(fresh);
+    await always.request(fresh);
+    expect(always.counters).toMatchObject({ kvReads: 5, kvWrites: 5, lruHits: 5, cacheApiHits: 0, cacheApiMisses: 0 });
+  });
+
+  it('`off` keeps to the LRU', async () => {
+    const keys = uniqueKeys(2);
+    const off = isolate('off');
+    await off.request(keys, false);
+    await off.request(keys);
+    expect(off.counters).toMatchObject({
+      lruHits: 2,
+      cacheApiHits: 0,
+      cacheApiMisses: 0,
+      kvReads: 0,
+      kvWrites: 0,
+      misses: 2,
+    });
+    expect(await caches.default.match(new Request(cacheApiUrl(keys[0])))).toBeUndefined();
+  });
+
+  it('stops writing at the daily budget', async () => {
+    const budgeted = isolate('cost', { budget: 2, admitAfter: 1 });
+    await budgeted.request(uniqueKeys(3));
+    await budgeted.request(uniqueKeys(3));
+    expect(budgeted.counters).toMatchObject({ kvWrites: 2, kvWritesOverBudget: 4 });
+  });
+
+  it('drops failing KV writes without failing the request', async () => {
+    const failingKv: KvNamespaceLike = {
+      get: () => Promise.resolve(null),
+      put: () => Promise.reject(new Error('KV write limit exceeded')),
+    };
+    const failing = isolate('always', { kv: failingKv });
+    const keys = uniqueKeys(3);
+    await expect(failing.request(keys)).resolves.toEqual([undefined, undefined, undefined]);
+    expect(failing.counters).toMatchObject({ kvWrites: 3, kvErrors: 3 });
+    expect(await failing.request(keys)).toEqual([entryFor(1), entryFor(2), entryFor(3)]);
+  });
+});
