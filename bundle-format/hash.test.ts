@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import defaultManifest from '../bundles/default/manifest.json';
 import { sha256Hex } from './hash.js';
-import { checkContentHash, computeContentHash, parseBundleManifest, type BundleManifest } from './manifest.js';
+import { type BundleManifest, checkContentHash, computeContentHash, parseBundleManifest } from './manifest.js';
 
 describe('sha256Hex', () => {
   it('gives the lowercase hex digest of bytes, and of a string as UTF-8', async () => {
@@ -17,12 +17,14 @@ describe('sha256Hex', () => {
 });
 
 describe('the content hash', () => {
-  it("of the default bundle is recomputed from its manifest, and refused once a vector-affecting field changes", async () => {
+  it('of the default bundle is recomputed from its manifest, and refused once a vector-affecting field changes', async () => {
     const manifest = parseBundleManifest(defaultManifest);
     const { contentHash, ...withoutHash } = manifest;
     expect(await computeContentHash(withoutHash)).toBe(contentHash);
     await expect(checkContentHash(manifest)).resolves.toBeUndefined();
-    await expect(checkContentHash({ ...manifest, maxTokens: manifest.maxTokens - 1 })).rejects.toThrow(/not the hash of its fields/);
+    await expect(checkContentHash({ ...manifest, maxTokens: manifest.maxTokens - 1 })).rejects.toThrow(
+      /not the hash of its fields/,
+    );
     // Fields that do not change a vector (names, figures) are outside the hash.
     const renamed: BundleManifest = { ...manifest, modelName: 'renamed', fidelity: null };
     await expect(checkContentHash(renamed)).resolves.toBeUndefined();

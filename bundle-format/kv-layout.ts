@@ -10,7 +10,7 @@
  * wrong vectors. Uses only WebCrypto, so it runs in Node and in workerd.
  */
 import { isSha256Hex, sha256Hex } from './hash.js';
-import { checkContentHash, type BundleManifest } from './manifest.js';
+import { type BundleManifest, checkContentHash } from './manifest.js';
 
 // Re-exported for the callers that hash chunks alongside this layout; defined once in hash.ts.
 export { sha256Hex };

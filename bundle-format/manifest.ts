@@ -4,7 +4,7 @@
  * Bump {@link BUNDLE_FORMAT_VERSION} for any change a reader of an older bundle could misread.
  */
 import { z } from 'zod';
-import { sha256Hex, SHA256_HEX } from './hash.js';
+import { SHA256_HEX, sha256Hex } from './hash.js';
 
 export const BUNDLE_FORMAT_VERSION = 1;
 

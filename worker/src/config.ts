@@ -8,7 +8,8 @@ import type { Env } from './env.js';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-const blankToUndefined = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value);
+const blankToUndefined = (value: string | undefined) =>
+  value === undefined || value.trim() === '' ? undefined : value;
 
 interface ConfigVar {
   /** The variable (wrangler.toml [vars], or a secret) the field is read from. */
@@ -37,16 +38,32 @@ export const LIMIT_VARS = {
   },
   cacheTtlSeconds: {
     env: 'CACHE_TTL_SECONDS',
-    schema: z.coerce.number().int().min(60).default(30 * 24 * 3600),
+    schema: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .default(30 * 24 * 3600),
     description: "lifetime of a KV cache entry in seconds (KV's minimum is 60)",
   },
-  kvTimeoutMs: { env: 'KV_TIMEOUT_MS', schema: positiveInt(500), description: 'a KV read slower than this (ms) counts as a miss' },
+  kvTimeoutMs: {
+    env: 'KV_TIMEOUT_MS',
+    schema: positiveInt(500),
+    description: 'a KV read slower than this (ms) counts as a miss',
+  },
   lruMaxBytes: {
     env: 'LRU_MAX_BYTES',
-    schema: z.coerce.number().int().nonnegative().default(8 * 1024 * 1024),
+    schema: z.coerce
+      .number()
+      .int()
+      .nonnegative()
+      .default(8 * 1024 * 1024),
     description: 'bytes of embeddings the in-isolate LRU holds',
   },
-  retryAfterSeconds: { env: 'RETRY_AFTER_SECONDS', schema: positiveInt(5), description: 'Retry-After (seconds) of a 503 while the model cannot load' },
+  retryAfterSeconds: {
+    env: 'RETRY_AFTER_SECONDS',
+    schema: positiveInt(5),
+    description: 'Retry-After (seconds) of a 503 while the model cannot load',
+  },
 } as const satisfies Record<string, ConfigVar>;
 
 /** Every config field: the limits, the API keys (a secret) and the tenant (set by `npm run tenant -- add`). */
@@ -89,7 +106,9 @@ export type Config = z.infer<typeof ConfigSchema>;
  */
 export function readConfig(env: Env): Config {
   const entries: [string, ConfigVar][] = Object.entries(CONFIG_VARS);
-  const raw = Object.fromEntries(entries.map(([field, entry]) => [field, (entry.read ?? blankToUndefined)(env[entry.env as ConfigVarName])]));
+  const raw = Object.fromEntries(
+    entries.map(([field, entry]) => [field, (entry.read ?? blankToUndefined)(env[entry.env as ConfigVarName])]),
+  );
   const result = ConfigSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];

@@ -4,8 +4,8 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { Option, type Command } from 'commander';
-import { FIXTURE_PRESETS, writeBertFixture, type BertFixtureOptions } from '../fixtures/bert-fixture.js';
+import { type Command, Option } from 'commander';
+import { type BertFixtureOptions, FIXTURE_PRESETS, writeBertFixture } from '../fixtures/bert-fixture.js';
 import { nonNegativeInteger } from './options.js';
 
 interface FixtureCommandOptions {

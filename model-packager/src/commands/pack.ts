@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { QuantizationMode } from '../../../bundle-format/manifest.js';
 import { PACK_DEFAULTS, packModel } from '../pack.js';
 import { createReporter } from '../report/reporter.js';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CHUNK_BYTES, KV_VALUE_LIMIT_BYTES, planKvBundle } from '../../../bundle-format/kv-layout.js';
-import { parseBundleManifest } from '../../../bundle-format/manifest.js';
+import { type BundleManifest, parseBundleManifest } from '../../../bundle-format/manifest.js';
 import { PackError } from '../errors.js';
 import { positiveInteger } from './options.js';
 
@@ -47,7 +47,7 @@ async function readBundle(dir: string) {
     }
   };
   const manifestBytes = await read('manifest.json');
-  let manifest;
+  let manifest: BundleManifest;
   try {
     manifest = parseBundleManifest(JSON.parse(new TextDecoder().decode(manifestBytes)));
   } catch (error) {
@@ -66,8 +66,13 @@ function runWrangler(args: string[]): Promise<string> {
     });
     let stdout = '';
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => ((stdout += chunk.toString()), (output += chunk.toString())));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     child.once('error', reject);
     child.once('exit', (code) =>
       code === 0 ? resolve(stdout) : reject(new PackError('bad-option', `wrangler ${args.slice(0, 4).join(' ')} … failed (exit ${code})`, output.trim().split('\n').slice(-8))),
@@ -95,7 +100,7 @@ export async function uploadBundle(dir: string, opts: UploadBundleOptions, log: 
   if (opts.local && opts.remote) throw new PackError('bad-option', 'give at most one of --local and --remote');
   if (opts.persistTo !== undefined && opts.remote) throw new PackError('bad-option', '--persist-to only applies to --local');
   const { manifest, model, tokenizer } = await readBundle(dir);
-  let planned;
+  let planned: Awaited<ReturnType<typeof planKvBundle>>;
   try {
     planned = await planKvBundle(manifest, { 'model.onnx': model, 'tokenizer.json': tokenizer }, opts.chunkBytes);
   } catch (error) {

@@ -1,4 +1,4 @@
-import { DataType, onnx, toNumber, type TensorProto } from './proto.js';
+import { DataType, onnx, type TensorProto, toNumber } from './proto.js';
 
 /** The shape of a tensor as plain numbers. */
 export function tensorDims(tensor: TensorProto): number[] {

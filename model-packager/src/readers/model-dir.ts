@@ -4,9 +4,9 @@ import { basename, join, resolve } from 'node:path';
 import { sha256Hex } from '../../../bundle-format/hash.js';
 import type { PoolingMode } from '../../../bundle-format/manifest.js';
 import { PackError } from '../errors.js';
-import { readOnnxFile } from '../onnx/read-model.js';
 import type { ModelProto } from '../onnx/proto.js';
-import { readDenseModule, type DenseHead } from './dense-module.js';
+import { readOnnxFile } from '../onnx/read-model.js';
+import { type DenseHead, readDenseModule } from './dense-module.js';
 import { wordPieceTokenizerFromVocab } from './wordpiece-from-vocab.js';
 
 /** Everything the packer needs from a sentence-transformers / optimum export folder. */
@@ -86,7 +86,7 @@ function poolingFrom(config: Record<string, unknown> | undefined, notes: string[
 export async function readModelDir(dir: string): Promise<ModelDir> {
   const root = resolve(dir);
   const info = await stat(root).catch(() => null);
-  if (!info || !info.isDirectory()) throw new PackError('missing-input', `model folder ${dir} does not exist`);
+  if (!info?.isDirectory()) throw new PackError('missing-input', `model folder ${dir} does not exist`);
   const notes: string[] = [];
   const sourceFiles: Record<string, string> = {};
 

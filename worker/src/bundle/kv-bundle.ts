@@ -6,10 +6,10 @@
  * wrong vectors.
  */
 import { isSha256Hex, sha256Hex } from '../../../bundle-format/hash.js';
-import { bundleIndexKey, chunkKey, kvBundleIndexProblem, type KvBundleFile, type KvBundleIndex } from '../../../bundle-format/kv-layout.js';
+import { bundleIndexKey, chunkKey, type KvBundleFile, type KvBundleIndex, kvBundleIndexProblem } from '../../../bundle-format/kv-layout.js';
 import { checkContentHash } from '../../../bundle-format/manifest.js';
 import type { KvNamespaceLike } from '../env.js';
-import { BundleUnavailableError, type BundleSource } from './source.js';
+import { type BundleSource, BundleUnavailableError } from './source.js';
 
 /**
  * @example const bundle = kvBundle(env.BUNDLE_STORE, env.BUNDLE_HASH) // nothing is read until the first request
