@@ -199,6 +199,11 @@ function sharedConstant(rewrite: Rewrite, base: string, tensor: (name: string) =
   return name;
 }
 
+/** The fp32 scalar 1: QuantizeLinear's activation scale, or DequantizeLinear's weight scale below opset 13. */
+function unitScale(rewrite: Rewrite): string {
+  return sharedConstant(rewrite, 'quantize_matmul_unit_scale', (n) => float32Tensor(n, [], new Float32Array([1])));
+}
+
 /**
  * One scale per row (per token), emitted once per distinct activation before its first consumer:
  *   m = max(max(|A|) over the last axis, tiny), A_u8 = QuantizeLinear(A * (127 / m), scale 1, zero point 128)
@@ -221,7 +226,7 @@ function quantizeActivationPerRow(rewrite: Rewrite, activation: string, out: Nod
   const tiny = sharedConstant(rewrite, 'quantize_matmul_min_row_max', (n) =>
     float32Tensor(n, [], new Float32Array([MIN_ROW_MAX])),
   );
-  const one = sharedConstant(rewrite, 'quantize_matmul_unit_scale', (n) => float32Tensor(n, [], new Float32Array([1])));
+  const one = unitScale(rewrite);
   const zeroPoint = sharedConstant(rewrite, 'quantize_matmul_zero_point', (n) =>
     uint8Tensor(n, [], new Uint8Array([ACTIVATION_ZERO_POINT])),
   );
@@ -253,14 +258,11 @@ function layerName(match: LinearMatch): string {
   return match.node.name || match.node.output[0];
 }
 
+/** Appends to `out` the nodes computing A x W (fp32 [.., N]) into the tensor `target`, one function per lowering. */
+type EmitProduct = (rewrite: Rewrite, match: LinearMatch, w: QuantizedWeight, out: NodeProto[], target: string) => void;
+
 /** int8-compute: A x W as uint8 x int8 MatMulInteger, rescaled by each row's maximum and each column's scale. */
-function emitInt8ComputeProduct(
-  rewrite: Rewrite,
-  match: LinearMatch,
-  w: QuantizedWeight,
-  out: NodeProto[],
-  target: string,
-): void {
+const emitInt8ComputeProduct: EmitProduct = (rewrite, match, w, out, target) => {
   const base = layerName(match);
   const act = quantizeActivationPerRow(rewrite, match.activation, out);
   const acc = rewrite.fresh(`${base}_int32`);
@@ -272,16 +274,10 @@ function emitInt8ComputeProduct(
     makeNode('Mul', [accFloat, act.rowMax], [rowScaled]),
     makeNode('Mul', [rowScaled, w.scales], [target]),
   );
-}
+};
 
 /** int8-storage: the weight dequantized in the graph (per column from opset 13, else scaled after the product). */
-function emitInt8StorageProduct(
-  rewrite: Rewrite,
-  match: LinearMatch,
-  w: QuantizedWeight,
-  out: NodeProto[],
-  target: string,
-): void {
+const emitInt8StorageProduct: EmitProduct = (rewrite, match, w, out, target) => {
   if (rewrite.opset >= 13) {
     const dequantized = rewrite.fresh(`${w.values}_dequantized`);
     out.push(
@@ -290,17 +286,15 @@ function emitInt8StorageProduct(
     );
     return;
   }
-  const unitScale = sharedConstant(rewrite, 'quantize_matmul_unit_scale', (n) =>
-    float32Tensor(n, [], new Float32Array([1])),
-  );
+  const scale = unitScale(rewrite);
   const asFloat = rewrite.fresh(`${w.values}_as_float`);
   const unscaled = rewrite.fresh(`${layerName(match)}_unscaled`);
   out.push(
-    makeNode('DequantizeLinear', [w.values, unitScale], [asFloat]),
+    makeNode('DequantizeLinear', [w.values, scale], [asFloat]),
     makeNode('MatMul', [match.activation, asFloat], [unscaled]),
     makeNode('Mul', [unscaled, w.scales], [target]),
   );
-}
+};
 
 /** Appends to `out` the nodes that replace one linear layer, writing its original output (plus beta x C for a Gemm). */
 function emitQuantizedLayer(rewrite: Rewrite, match: LinearMatch, out: NodeProto[]): void {
