@@ -7,6 +7,7 @@
 /** A lowercase hex sha256, as the manifest and the KV layout store it. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+/** @example isSha256Hex(env.BUNDLE_HASH) // false for a typo, so it is refused before any KV read */
 export function isSha256Hex(value: unknown): value is string {
   return typeof value === 'string' && SHA256_HEX.test(value);
 }
