@@ -1,6 +1,8 @@
 /**
  * The `edge-embed` command line: every packager command is a subcommand. Errors the packager knows about (PackError)
- * print one line (plus any breakdown) and exit 1; usage errors exit 2 (commander); anything else is still one line.
+ * print one line (plus any breakdown) and exit 1; anything else is still one line, exit 1. Usage errors (an unknown or
+ * missing option, a bad option value, as commander reports them) exit 2, as shells' builtins and getopt tools do;
+ * --help exits 0.
  */
 import { Command, CommanderError } from 'commander';
 import { registerEvalCommand } from './commands/eval.js';
@@ -27,7 +29,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode;
+    // commander reports every refusal with its own exit code 1; --help and --version come through here with 0.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else if (err instanceof PackError) {
     process.stderr.write(`edge-embed: error: ${err.message}\n`);
     for (const line of err.details) process.stderr.write(`  ${line}\n`);
