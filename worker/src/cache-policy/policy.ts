@@ -7,13 +7,15 @@
  * - `cost` (default): the Cache API (free, per data centre) takes every vector. KV is read only when the expected
  *   saving beats the read's price: the recompute it may spare (long texts, heavy models), the model load a fresh
  *   isolate may skip when all its misses are found, or a KV write it may make unnecessary. KV is written only for texts
- *   asked for at least `admitAfter` times within the frequency sketch's window, once per text per isolate, and never
- *   past the daily write budget.
+ *   whose expected reuse pays for the write: asked for at least `admitAfter` times within the frequency sketch's window
+ *   and at least as many times as writes-per-hit (a write's price over what one later KV hit saves: recomputing the
+ *   text minus the read), once per text per isolate, never past the daily write budget. When a hit saves less than
+ *   the read costs (a fast model, short texts), nothing is ever written and KV is left alone.
  */
 import type { CacheInput } from '../cache/key.js';
-import { type FrequencySketch, fnv1a } from './frequency-sketch.js';
+import { FrequencySketch, fnv1a } from './frequency-sketch.js';
 import { type CostModel, cpuCost, kvReadCost, kvWriteCost, recomputeCost } from './prices.js';
-import type { DailyWriteBudget } from './write-budget.js';
+import { DailyWriteBudget } from './write-budget.js';
 
 export const CACHE_POLICY_MODES = ['cost', 'always', 'off'] as const;
 export type CachePolicyMode = (typeof CACHE_POLICY_MODES)[number];
@@ -21,15 +23,17 @@ export type CachePolicyMode = (typeof CACHE_POLICY_MODES)[number];
 export interface CachePolicyOptions {
   mode: CachePolicyMode;
   cost: CostModel;
-  /** Accesses of a text (within the sketch's window) from which a KV write is expected to pay for itself. */
+  /** Accesses of a text (within the sketch's window) before a KV write is considered at all. */
   admitAfter: number;
+  /** The model's maximum tokens: a longer text costs no more to recompute. */
+  maxTokens: number;
   sketch: FrequencySketch;
   writeBudget: DailyWriteBudget;
 }
 
-export interface KvReadCandidate {
+/** A key and the tokens of its text (estimated before tokenizing, see estimateTokens; exact once computed). */
+export interface KeyTokens {
   key: string;
-  /** Estimated tokens of the text (see estimateTokens): the lookup runs before tokenization. */
   tokens: number;
 }
 
@@ -96,14 +100,14 @@ export class CachePolicy {
    * Which of a request's keys, missed by the LRU and the Cache API, to read from KV.
    * @example policy.planKvReads([{ key, tokens: 9 }], { modelLoaded: true }) // [false] for USE Lite under `cost`
    */
-  planKvReads(candidates: readonly KvReadCandidate[], context: { modelLoaded: boolean }): boolean[] {
+  planKvReads(candidates: readonly KeyTokens[], context: { modelLoaded: boolean }): boolean[] {
     if (this.mode !== 'cost') return candidates.map(() => this.mode === 'always');
     const { cost } = this.options;
     const readPrice = kvReadCost(cost);
     const chances = candidates.map(({ key }) => (this.isKnownInKv(key) ? 1 : this.kvHitRate));
-    const gains = candidates.map(({ key, tokens }, i) => {
-      const sparesWrite = this.wouldWrite(key) ? kvWriteCost(cost) : 0;
-      return chances[i] * (recomputeCost(cost, tokens) + sparesWrite) - readPrice;
+    const gains = candidates.map((candidate, i) => {
+      const sparesWrite = this.wouldWrite(candidate) ? kvWriteCost(cost) : 0;
+      return chances[i] * (this.recompute(candidate.tokens) + sparesWrite) - readPrice;
     });
     const perKey = gains.map((gain) => gain > 0);
     if (context.modelLoaded || candidates.length === 0) return perKey;
@@ -130,14 +134,14 @@ export class CachePolicy {
   /**
    * Which freshly computed entries to write to KV; each admitted one has taken a write from today's budget.
    * `overBudget` counts those the frequency admitted but the spent budget refused.
-   * @example policy.planKvWrites([key], Date.now()) // { admitted: [false], overBudget: 0 } for a text seen once under `cost`
+   * @example policy.planKvWrites([{ key, tokens: 9 }], Date.now()) // { admitted: [false], overBudget: 0 } for a text seen once
    */
-  planKvWrites(keys: readonly string[], now: number): KvWritePlan {
-    if (this.mode !== 'cost') return { admitted: keys.map(() => this.mode === 'always'), overBudget: 0 };
+  planKvWrites(entries: readonly KeyTokens[], now: number): KvWritePlan {
+    if (this.mode !== 'cost') return { admitted: entries.map(() => this.mode === 'always'), overBudget: 0 };
     let overBudget = 0;
-    const admitted = keys.map((key) => {
-      if (!this.wouldWrite(key)) return false;
-      if (this.takeWrite(key, now)) return true;
+    const admitted = entries.map((entry) => {
+      if (!this.wouldWrite(entry)) return false;
+      if (this.takeWrite(entry.key, now)) return true;
       overBudget++;
       return false;
     });
@@ -145,12 +149,12 @@ export class CachePolicy {
   }
 
   /** Keys served from the LRU or the Cache API that crossed the admission threshold and are not known to be in KV. */
-  planPromotions(keys: readonly string[], now: number): KvPromotion[] {
+  planPromotions(entries: readonly KeyTokens[], now: number): KvPromotion[] {
     if (this.mode !== 'cost' || this.options.writeBudget.remaining(now) === 0) return [];
     const checkFirst = this.kvHitRate * kvWriteCost(this.options.cost) > kvReadCost(this.options.cost);
-    return keys
-      .filter((key) => this.wouldWrite(key))
-      .map((key) => {
+    return entries
+      .filter((entry) => this.wouldWrite(entry))
+      .map(({ key }) => {
         // Claimed now, so a concurrent request does not promote the same key again.
         this.markKnownInKv(key);
         return { key, checkFirst };
@@ -164,8 +168,23 @@ export class CachePolicy {
     return false;
   }
 
-  private wouldWrite(key: string): boolean {
-    return !this.isKnownInKv(key) && this.options.sketch.estimate(key) >= this.options.admitAfter;
+  /**
+   * Accesses within the sketch's window after which a KV write of a text of `tokens` tokens pays for itself, on the
+   * bet that a text keeps being asked for about as often as it was: Infinity when a KV hit saves less than its read.
+   * @example policy.accessesToPayForWrite(100) // Infinity for USE Lite (~25 ms of CPU saved against a 25 ms read)
+   */
+  accessesToPayForWrite(tokens: number): number {
+    const savedPerHit = this.recompute(tokens) - kvReadCost(this.options.cost);
+    if (savedPerHit <= 0) return Number.POSITIVE_INFINITY;
+    return Math.max(this.options.admitAfter, Math.ceil(kvWriteCost(this.options.cost) / savedPerHit));
+  }
+
+  private recompute(tokens: number): number {
+    return recomputeCost(this.options.cost, Math.min(tokens, this.options.maxTokens));
+  }
+
+  private wouldWrite({ key, tokens }: KeyTokens): boolean {
+    return !this.isKnownInKv(key) && this.options.sketch.estimate(key) >= this.accessesToPayForWrite(tokens);
   }
 
   private takeWrite(key: string, now: number): boolean {
@@ -184,4 +203,30 @@ export class CachePolicy {
     this.knownInKv.add(fingerprint);
     if (this.knownInKv.size > KNOWN_IN_KV_LIMIT) this.knownInKv.delete(this.knownInKv.values().next().value as number);
   }
+}
+
+/** Counters per sketch row: enough to tell apart the few thousand texts an isolate's LRU holds (4 x 4 KiB). */
+export const SKETCH_WIDTH = 4096;
+
+export interface CachePolicySettings {
+  mode: CachePolicyMode;
+  cost: CostModel;
+  admitAfter: number;
+  maxTokens: number;
+  kvWritesPerDay: number;
+}
+
+/**
+ * One isolate's policy, with its own frequency sketch and write budget.
+ * @example createCachePolicy({ mode: 'cost', cost, admitAfter: 3, maxTokens: 128, kvWritesPerDay: 1000 })
+ */
+export function createCachePolicy(settings: CachePolicySettings): CachePolicy {
+  return new CachePolicy({
+    mode: settings.mode,
+    cost: settings.cost,
+    admitAfter: settings.admitAfter,
+    maxTokens: settings.maxTokens,
+    sketch: new FrequencySketch(SKETCH_WIDTH),
+    writeBudget: new DailyWriteBudget(settings.kvWritesPerDay),
+  });
 }

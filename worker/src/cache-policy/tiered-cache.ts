@@ -121,10 +121,8 @@ export class TieredEmbeddingCache {
           if (cacheApi !== undefined) context.waitUntil(cacheApi.put(keys[i], entry));
         }),
       );
-      for (const promotion of policy.planPromotions(
-        cheapHits.map((i) => keys[i]),
-        this.now(),
-      )) {
+      const popular = cheapHits.map((i) => ({ key: keys[i], tokens: (found[i] as CachedEmbedding).tokenCount }));
+      for (const promotion of policy.planPromotions(popular, this.now())) {
         const entry = found[keys.indexOf(promotion.key)] as CachedEmbedding;
         context.waitUntil(this.promote(kv, promotion, entry));
       }
@@ -150,7 +148,7 @@ export class TieredEmbeddingCache {
     const kv = policy.usesKv ? this.parts.kv : undefined;
     if (kv === undefined) return;
     const plan = policy.planKvWrites(
-      prefixed.map(([key]) => key),
+      prefixed.map(([key, entry]) => ({ key, tokens: entry.tokenCount })),
       this.now(),
     );
     const writes = prefixed.filter((_, i) => plan.admitted[i]);
