@@ -28,7 +28,10 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'edge-embed-cli-'));
   modelDir = join(work, 'tiny');
   await writeBertFixture(modelDir, FIXTURE_PRESETS.tiny);
-  await writeFile(join(work, 'corpus.txt'), 'the cat sat on the mat\na dog runs in the park\nembeddings at the edge are cheap\n');
+  await writeFile(
+    join(work, 'corpus.txt'),
+    'the cat sat on the mat\na dog runs in the park\nembeddings at the edge are cheap\n',
+  );
 });
 
 afterAll(async () => {
@@ -43,7 +46,10 @@ const EXIT_USAGE = 2;
 async function expectRefusal(args: string[], out: string, pattern: RegExp) {
   const result = await edgeEmbed([...args, '--out', out]);
   expect(result.code, result.stderr).toBe(EXIT_REFUSED);
-  const errorLines = result.stderr.trim().split('\n').filter((l) => l.startsWith('edge-embed: error:'));
+  const errorLines = result.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('edge-embed: error:'));
   expect(errorLines).toHaveLength(1);
   expect(errorLines[0]).toMatch(pattern);
   expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
@@ -54,7 +60,17 @@ async function expectRefusal(args: string[], out: string, pattern: RegExp) {
 describe('edge-embed pack (end to end)', () => {
   it('packs a model folder into a bundle with a valid manifest and machine-readable output', async () => {
     const out = join(work, 'bundle');
-    const result = await edgeEmbed(['pack', modelDir, '--out', out, '--corpus', join(work, 'corpus.txt'), '--max-vocab', '3000', '--json']);
+    const result = await edgeEmbed([
+      'pack',
+      modelDir,
+      '--out',
+      out,
+      '--corpus',
+      join(work, 'corpus.txt'),
+      '--max-vocab',
+      '3000',
+      '--json',
+    ]);
     expect(result.stderr).not.toMatch(/edge-embed: error/);
     expect(result.code).toBe(0);
     expect((await readdir(out)).sort()).toEqual(['manifest.json', 'model.onnx', 'tokenizer.json']);
@@ -97,7 +113,11 @@ describe('edge-embed pack (end to end)', () => {
     const tokenizer = JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8'));
     for (let i = 0; i < 100; i++) tokenizer.model.vocab[`extra_token_${i}`] = 30522 + i;
     await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
-    await expectRefusal(['pack', dir], join(work, 'out-mismatch'), /30622 tokens but the word-embedding table .* 30522 rows/);
+    await expectRefusal(
+      ['pack', dir],
+      join(work, 'out-mismatch'),
+      /30622 tokens but the word-embedding table .* 30522 rows/,
+    );
   });
 
   it('refuses a bundle over the byte budget with a breakdown', async () => {
@@ -121,7 +141,11 @@ describe('edge-embed pack (end to end)', () => {
   it('refuses a bundle whose WASM heap after session creation is over --max-heap-mb, with a breakdown', async () => {
     const out = join(work, 'out-heap');
     // The tiny fixture's session needs well over 1 MiB of WASM heap (ORT's heap starts at 16 MiB); 25 MiB of bytes is plenty.
-    const result = await expectRefusal(['pack', modelDir, '--max-heap-mb', '1'], out, /^edge-embed: error: WASM heap after session creation is \d+\.\d\d MiB, over 1\.00 MiB$/);
+    const result = await expectRefusal(
+      ['pack', modelDir, '--max-heap-mb', '1'],
+      out,
+      /^edge-embed: error: WASM heap after session creation is \d+\.\d\d MiB, over 1\.00 MiB$/,
+    );
     expect(result.stderr).toMatch(/^ {2}WASM heap after session creation \d+\.\d\d MiB \(limit 1\.00 MiB\)$/m);
     expect(result.stderr).not.toMatch(/over the --max-bytes budget/);
   });

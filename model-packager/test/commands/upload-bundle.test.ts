@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleIndexKey, chunkKey, kvBundleIndexProblem, sha256Hex, type KvBundleIndex } from '../../../bundle-format/kv-layout.js';
+import {
+  bundleIndexKey,
+  chunkKey,
+  type KvBundleIndex,
+  kvBundleIndexProblem,
+  sha256Hex,
+} from '../../../bundle-format/kv-layout.js';
 import { uploadBundle } from '../../src/commands/upload-bundle.js';
 
 const root = join(import.meta.dirname, '../../..');
@@ -36,10 +42,25 @@ describe('edge-embed upload-bundle', () => {
 
   it('writes chunks and an index into local KV that read back as the bundle files', async () => {
     const chunkBytes = 4 * 1024 * 1024;
-    const result = await cli(['upload-bundle', bundle, '--binding', 'BUNDLE_STORE', '--local', '--persist-to', persist, '--chunk-bytes', String(chunkBytes), '--json']);
+    const result = await cli([
+      'upload-bundle',
+      bundle,
+      '--binding',
+      'BUNDLE_STORE',
+      '--local',
+      '--persist-to',
+      persist,
+      '--chunk-bytes',
+      String(chunkBytes),
+      '--json',
+    ]);
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.code).toBe(0);
-    const plan = JSON.parse(result.stdout) as { contentHash: string; indexKey: string; values: Array<{ key: string; bytes: number }> };
+    const plan = JSON.parse(result.stdout) as {
+      contentHash: string;
+      indexKey: string;
+      values: Array<{ key: string; bytes: number }>;
+    };
     const manifest = JSON.parse(await readFile(join(bundle, 'manifest.json'), 'utf8')) as { contentHash: string };
     expect(plan.contentHash).toBe(manifest.contentHash);
     expect(plan.indexKey).toBe(bundleIndexKey(manifest.contentHash));
@@ -72,7 +93,18 @@ describe('edge-embed upload-bundle', () => {
   });
 
   it('writes nothing when the bundle is already in the namespace, and everything again with --force', async () => {
-    const args = ['upload-bundle', bundle, '--binding', 'BUNDLE_STORE', '--local', '--persist-to', persist, '--chunk-bytes', String(4 * 1024 * 1024), '--json'];
+    const args = [
+      'upload-bundle',
+      bundle,
+      '--binding',
+      'BUNDLE_STORE',
+      '--local',
+      '--persist-to',
+      persist,
+      '--chunk-bytes',
+      String(4 * 1024 * 1024),
+      '--json',
+    ];
     const again = await cli(args);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ alreadyPresent: true });
@@ -85,7 +117,16 @@ describe('edge-embed upload-bundle', () => {
     // A different namespace folder does not have it: the upload writes.
     const elsewhere = await mkdtemp(join(tmpdir(), 'edge-embed-upload-test-'));
     try {
-      const fresh = await cli(['upload-bundle', bundle, '--binding', 'BUNDLE_STORE', '--local', '--persist-to', elsewhere, '--json']);
+      const fresh = await cli([
+        'upload-bundle',
+        bundle,
+        '--binding',
+        'BUNDLE_STORE',
+        '--local',
+        '--persist-to',
+        elsewhere,
+        '--json',
+      ]);
       expect(JSON.parse(fresh.stdout)).toMatchObject({ alreadyPresent: false });
     } finally {
       await rm(elsewhere, { recursive: true, force: true });
@@ -101,7 +142,9 @@ describe('edge-embed upload-bundle', () => {
     try {
       await cp(bundle, stale, { recursive: true });
       await writeFile(join(stale, 'tokenizer.json'), '{}');
-      await expect(uploadBundle(stale, { binding: 'BUNDLE_STORE', chunkBytes: 1024 })).rejects.toThrow(/tokenizer.json does not match manifest.json/);
+      await expect(uploadBundle(stale, { binding: 'BUNDLE_STORE', chunkBytes: 1024 })).rejects.toThrow(
+        /tokenizer.json does not match manifest.json/,
+      );
     } finally {
       await rm(stale, { recursive: true, force: true });
     }

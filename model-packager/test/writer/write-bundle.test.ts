@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BundleManifest } from '../../../bundle-format/manifest.js';
-import { writeBundle, type BundleFs } from '../../src/writer/write-bundle.js';
+import { type BundleFs, writeBundle } from '../../src/writer/write-bundle.js';
 
 let parent: string;
 let out: string;
@@ -56,7 +56,10 @@ const errno = (code: string) => Object.assign(new Error(`${code}: injected failu
 const isStaging = (path: string) => basename(path).startsWith(`.${basename(out)}.tmp-`) && !path.endsWith('-old');
 
 /** The real fs, except that `fail` may throw for a call before it reaches the disk. */
-function failingFs(fail: { rename?: (from: string, to: string) => Error | undefined; writeFile?: (path: string) => Error | undefined }): BundleFs {
+function failingFs(fail: {
+  rename?: (from: string, to: string) => Error | undefined;
+  writeFile?: (path: string) => Error | undefined;
+}): BundleFs {
   return {
     mkdir: (path, options) => nodeFs.mkdir(path, options),
     rm: (path, options) => nodeFs.rm(path, options),
@@ -105,7 +108,12 @@ describe('writeBundle', () => {
     expect(await snapshot(out)).toEqual(before);
     expect(await readdir(parent)).toEqual(['bundle']);
     // The failure really came after the old bundle had been moved aside: out -> old, staging -> out (failed), old -> out.
-    expect(renames.map(([from, to]) => [from === out ? 'out' : isStaging(from) ? 'staging' : 'old', to === out ? 'out' : 'old'])).toEqual([
+    expect(
+      renames.map(([from, to]) => [
+        from === out ? 'out' : isStaging(from) ? 'staging' : 'old',
+        to === out ? 'out' : 'old',
+      ]),
+    ).toEqual([
       ['out', 'old'],
       ['staging', 'out'],
       ['old', 'out'],
@@ -147,7 +155,9 @@ describe('writeBundle', () => {
       () => undefined,
       (err: Error) => err,
     );
-    expect(error?.message).toMatch(/^writing the bundle failed \(EXDEV: injected failure\) and the previous bundle could not be put back/);
+    expect(error?.message).toMatch(
+      /^writing the bundle failed \(EXDEV: injected failure\) and the previous bundle could not be put back/,
+    );
     expect(aside).not.toBe('');
     expect(error?.message).toContain(`it is intact at ${aside}`);
     expect(await snapshot(aside)).toEqual(before);
