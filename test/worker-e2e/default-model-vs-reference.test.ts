@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cosine } from '../../bundle-runtime/similarity.js';
 import { referenceUseEmbedder } from '../../model-packager/src/eval/embedders.js';
-import { startWranglerDev, type WranglerDev } from './wrangler-dev.js';
+import { devFetch, startWranglerDev, type WranglerDev } from './wrangler-dev.js';
 
 const SENTENCES = [
   'A man is playing a guitar.',
@@ -36,7 +36,7 @@ describe('default bundle in workerd vs the tfjs reference', () => {
   });
 
   it('answers /v1/embeddings with vectors whose cosine to the reference is >= 0.99', async () => {
-    const response = await fetch(`${dev.url}/v1/embeddings`, {
+    const response = await devFetch(`${dev.url}/v1/embeddings`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ input: SENTENCES, model: 'universal-sentence-encoder-lite' }),

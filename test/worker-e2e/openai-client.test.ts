@@ -4,7 +4,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWranglerDev, type WranglerDev } from './wrangler-dev.js';
+import { devFetch, startWranglerDev, type WranglerDev } from './wrangler-dev.js';
 
 describe('openai client against wrangler dev', () => {
   let dev: WranglerDev;
@@ -12,16 +12,26 @@ describe('openai client against wrangler dev', () => {
 
   beforeAll(async () => {
     dev = await startWranglerDev();
-    // The client's default retries stay on: wrangler dev's proxy occasionally drops a POST with a 503 that is not the
-    // worker's (workers-sdk#14641), and retrying is what an unchanged client does.
-    client = new OpenAI({ apiKey: 'unused-when-no-keys-are-configured', baseURL: `${dev.url}/v1`, timeout: 120_000 });
+    // No blind retries: the client's own (maxRetries, default 2) would also resend the worker's 500s and 503s and hide
+    // them. devFetch resends only what wrangler dev's proxy itself dropped (workers-sdk#14641).
+    client = new OpenAI({
+      apiKey: 'unused-when-no-keys-are-configured',
+      baseURL: `${dev.url}/v1`,
+      timeout: 120_000,
+      maxRetries: 0,
+      fetch: devFetch,
+    });
   });
 
   afterAll(async () => {
     await dev?.stop();
   });
 
-  const input = ['The quick brown fox jumps over the lazy dog.', 'Edge embeddings', 'A third, somewhat longer sentence about caching.'];
+  const input = [
+    'The quick brown fox jumps over the lazy dog.',
+    'Edge embeddings',
+    'A third, somewhat longer sentence about caching.',
+  ];
 
   it('embeddings.create returns the same vectors as floats and as client-decoded base64', async () => {
     const floats = await client.embeddings.create({ model: 'default', input, encoding_format: 'float' });
