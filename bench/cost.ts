@@ -10,7 +10,7 @@
  * passages of 30-120 words) by a Zipf law with s = 1.1, sent to a random isolate of a random data centre; each
  * request replaces its isolate by a fresh one with probability 1/isolate-lifetime (a cold start).
  *
- * It drives the worker's own policy and tiered cache (worker/src/cache-policy/: the same LRU size, frequency sketch,
+ * It drives the worker's own policy and tiered cache (worker/src/cache-policy/ and cache/embedding-cache.ts: the same LRU size, frequency sketch,
  * write budget and decisions) with in-memory stand-ins for KV (one, global, always consistent) and the Cache API (one
  * per data centre, never evicting). It embeds nothing in the simulation: token counts come from the bundle's tokenizer,
  * and the CPU per token and per model load are measured in this run, by embedding a sample of the workload with
@@ -26,12 +26,18 @@ import { BundleTokenizer } from '../bundle-runtime/tokenizer.js';
 import { bundleEmbedder } from '../model-packager/src/eval/embedders.js';
 import { mulberry32 } from '../model-packager/src/fixtures/random.js';
 import type { CachedEmbedding } from '../worker/src/cache/codec.js';
+import {
+  type CacheCounters,
+  EmbeddingCache,
+  type EmbeddingStore,
+  emptyCacheCounters,
+} from '../worker/src/cache/embedding-cache.js';
 import { cacheKey } from '../worker/src/cache/key.js';
 import { ByteLruCache } from '../worker/src/cache/lru.js';
 import {
   CACHE_POLICY_MODES,
+  CachePolicy,
   type CachePolicyMode,
-  createCachePolicy,
   estimateTokens,
 } from '../worker/src/cache-policy/policy.js';
 import {
@@ -43,12 +49,6 @@ import {
   LIST_PRICES,
   WORKERS_AI_BGE_SMALL_PER_MILLION_TOKENS,
 } from '../worker/src/cache-policy/prices.js';
-import {
-  type EmbeddingStore,
-  emptyTieredCacheCounters,
-  type TieredCacheCounters,
-  TieredEmbeddingCache,
-} from '../worker/src/cache-policy/tiered-cache.js';
 import { makeWorkload } from './compare/texts.js';
 
 const root = join(import.meta.dirname, '..');
@@ -179,7 +179,7 @@ function memoryStore(): EmbeddingStore {
 }
 
 interface PolicyRun {
-  counters: TieredCacheCounters;
+  counters: CacheCounters;
   embeddings: number;
   inferences: number;
   inferenceTokens: number;
@@ -189,18 +189,18 @@ interface PolicyRun {
 
 async function runPolicy(mode: CachePolicyMode): Promise<PolicyRun> {
   const random = mulberry32(seed + 2);
-  const counters = emptyTieredCacheCounters();
+  const counters = emptyCacheCounters();
   const kv = memoryStore();
   const colos = Array.from({ length: num('colos') }, () => memoryStore());
   const perColo = num('isolates-per-colo');
   const vector = new Float32Array(manifest.dimensions);
   const newIsolate = (colo: number) => ({
     modelLoaded: false,
-    cache: new TieredEmbeddingCache({
+    cache: new EmbeddingCache({
       lru: new ByteLruCache(num('lru-bytes')),
       cacheApi: colos[colo],
       kv,
-      policy: createCachePolicy({
+      policy: new CachePolicy({
         mode,
         cost,
         admitAfter: num('admit-after'),

@@ -4,6 +4,8 @@
  * default) and what it is for; the worker's config, its Env type and `npm run tenant`'s flags all derive from it.
  */
 import { z } from 'zod';
+import { CACHE_POLICY_MODES } from './cache-policy/policy.js';
+import { LIST_PRICES } from './cache-policy/prices.js';
 import type { Env } from './env.js';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -43,12 +45,12 @@ export const LIMIT_VARS = {
       .int()
       .min(60)
       .default(30 * 24 * 3600),
-    description: "lifetime of a KV cache entry in seconds (KV's minimum is 60)",
+    description: "lifetime of a cache entry in KV and the Cache API, in seconds (KV's minimum is 60)",
   },
   kvTimeoutMs: {
     env: 'KV_TIMEOUT_MS',
     schema: positiveInt(500),
-    description: 'a KV read slower than this (ms) counts as a miss',
+    description: 'a KV or Cache API read slower than this (ms) counts as a miss',
   },
   lruMaxBytes: {
     env: 'LRU_MAX_BYTES',
@@ -66,9 +68,59 @@ export const LIMIT_VARS = {
   },
 } as const satisfies Record<string, ConfigVar>;
 
-/** Every config field: the limits, the API keys (a secret) and the tenant (set by `npm run tenant -- add`). */
+const usdPerMillion = (fallback: number) => z.coerce.number().nonnegative().default(fallback);
+
+/** The cache policy and the cost model it decides by (docs/caching.md); a tenant sets them with `--var NAME=value`. */
+export const CACHE_VARS = {
+  cachePolicy: {
+    env: 'CACHE_POLICY',
+    schema: z.enum(CACHE_POLICY_MODES).default('cost'),
+    description:
+      'cost: KV only where it pays, the Cache API for the rest; always: every miss read from and written to KV; off: the LRU only',
+  },
+  kvWriteBudgetPerDay: {
+    env: 'KV_WRITE_BUDGET_PER_DAY',
+    schema: z.coerce.number().int().nonnegative().default(1000),
+    description:
+      "KV writes per UTC day and isolate under CACHE_POLICY=cost (the free plan's account-wide limit is 1,000)",
+  },
+  kvAdmitAfter: {
+    env: 'KV_ADMIT_AFTER',
+    schema: positiveInt(3),
+    description: 'accesses of a text (in the isolate, lately) before CACHE_POLICY=cost considers writing it to KV',
+  },
+  // workerd's clock stands still during CPU work, so the worker cannot time its own inference: figures, not timings.
+  cpuMsPerToken: {
+    env: 'CPU_MS_PER_TOKEN',
+    schema: z.coerce.number().positive().optional(),
+    description: "Worker CPU-ms per token of inference; unset: 0.06 per MB of the bundle's int8 layer weights",
+  },
+  modelLoadCpuMs: {
+    env: 'MODEL_LOAD_CPU_MS',
+    schema: z.coerce.number().nonnegative().optional(),
+    description: 'Worker CPU-ms to load the model in a fresh isolate; unset: 60 per MB of the bundle',
+  },
+  priceKvReadPerMillion: {
+    env: 'PRICE_KV_READ_PER_MILLION',
+    schema: usdPerMillion(LIST_PRICES.kvReadPerMillion),
+    description: 'USD per million KV reads',
+  },
+  priceKvWritePerMillion: {
+    env: 'PRICE_KV_WRITE_PER_MILLION',
+    schema: usdPerMillion(LIST_PRICES.kvWritePerMillion),
+    description: 'USD per million KV writes',
+  },
+  priceCpuMsPerMillion: {
+    env: 'PRICE_CPU_MS_PER_MILLION',
+    schema: usdPerMillion(LIST_PRICES.cpuMsPerMillion),
+    description: 'USD per million Worker CPU-milliseconds',
+  },
+} as const satisfies Record<string, ConfigVar>;
+
+/** Every config field: the limits, the cache policy, the API keys (a secret) and the tenant (set by `npm run tenant -- add`). */
 export const CONFIG_VARS = {
   ...LIMIT_VARS,
+  ...CACHE_VARS,
   apiKeys: {
     env: 'API_KEYS',
     schema: z.array(z.string()),

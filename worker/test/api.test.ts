@@ -172,7 +172,8 @@ describe('cache', () => {
 
   it('writes computed vectors to KV as compact binary under a bundle-scoped key', async () => {
     const { bundle_hash, dimensions } = await info();
-    await openAiVectors('stored in kv');
+    // CACHE_POLICY=always: every computed vector goes to KV (`cost` would keep a fast model's texts out of it).
+    await openAiVectors('stored in kv', { CACHE_POLICY: 'always' });
     const { cacheKey } = await import('../src/cache/key.js');
     const key = await cacheKey(bundle_hash, { truncationDirection: 'right' }, { text: 'stored in kv' });
     expect(key).toContain(bundle_hash);
@@ -192,7 +193,7 @@ describe('cache', () => {
     };
     const texts = mixedTexts('kv-broken', 3);
     const errorsBefore = (await info()).counters.kvErrors;
-    const response = await call('/embed', { body: { inputs: texts } }, { EMBED_CACHE: broken });
+    const response = await call('/embed', { body: { inputs: texts } }, { EMBED_CACHE: broken, CACHE_POLICY: 'always' });
     expect(response.status).toBe(200);
     const vectors = (await response.json()) as number[][];
     const reference = await teiVectors(texts, { truncation_direction: 'left' });

@@ -4,10 +4,12 @@ import tokenizerJson from '../../bundles/default/tokenizer.json';
 import manifestJson from '../../bundles/default/manifest.json';
 import { isAuthorized } from '../src/http/middleware/auth.js';
 import { decodeCachedEmbedding, encodeCachedEmbedding } from '../src/cache/codec.js';
-import { EmbeddingCache } from '../src/cache/embedding-cache.js';
+import { EmbeddingCache, emptyCacheCounters } from '../src/cache/embedding-cache.js';
 import { cacheKey } from '../src/cache/key.js';
 import { KvEmbeddingStore } from '../src/cache/kv.js';
 import { ByteLruCache } from '../src/cache/lru.js';
+import { CachePolicy } from '../src/cache-policy/policy.js';
+import { LIST_PRICES } from '../src/cache-policy/prices.js';
 import { readConfig } from '../src/config.js';
 import type { KvNamespaceLike } from '../src/env.js';
 import { Lazy } from '../src/embedding/lazy.js';
@@ -95,13 +97,17 @@ describe('EmbeddingCache', () => {
 
   it('reads KV only for LRU misses, promotes KV hits and writes new entries through waitUntil', async () => {
     const kv = memoryKv();
-    const counters = { lruHits: 0, kvHits: 0, misses: 0, kvErrors: 0, kvTimeouts: 0 };
+    const counters = { ...emptyCacheCounters(), kvErrors: 0, kvTimeouts: 0 };
     const store = new KvEmbeddingStore(kv, { timeoutMs: 1000, ttlSeconds: 60, dimensions: 2 }, counters);
     const lru = new ByteLruCache(1 << 20);
-    const cache = new EmbeddingCache(lru, store, counters);
+    // CACHE_POLICY=always: every LRU miss read from KV, every new entry written (worker/test/cache-policy/ has the rest).
+    const cost = { prices: LIST_PRICES, cpuMsPerToken: 1, modelLoadCpuMs: 0 };
+    const policy = new CachePolicy({ mode: 'always', cost, admitAfter: 1, maxTokens: 128, kvWritesPerDay: 0 });
+    const cache = new EmbeddingCache({ lru, cacheApi: undefined, kv: store, policy, counters });
+    const lookup = { tokens: [3, 3], modelLoaded: true, waitUntil: () => {} };
     kv.store.set('in-kv', encodeCachedEmbedding({ tokenCount: 3, vector: Float32Array.of(1, 0) }));
 
-    const found = await cache.getMany(['in-kv', 'nowhere']);
+    const found = await cache.getMany(['in-kv', 'nowhere'], lookup);
     expect(found[0]?.vector).toEqual(Float32Array.of(1, 0));
     expect(found[1]).toBeUndefined();
     expect(counters).toMatchObject({ kvHits: 1, misses: 1 });
@@ -112,7 +118,7 @@ describe('EmbeddingCache', () => {
     expect(kv.store.has('nowhere')).toBe(true);
 
     const getsBefore = kv.gets;
-    const again = await cache.getMany(['in-kv', 'nowhere']);
+    const again = await cache.getMany(['in-kv', 'nowhere'], lookup);
     expect(again.every((entry) => entry !== undefined)).toBe(true);
     expect(kv.gets).toBe(getsBefore);
     expect(counters.lruHits).toBe(2);

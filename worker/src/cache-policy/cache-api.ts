@@ -22,6 +22,14 @@ export interface CacheApiStoreOptions {
   timeoutMs: number;
 }
 
+/**
+ * The data centre's cache (caches.default), or undefined where there is none (Node). Read off globalThis because the
+ * DOM typings the Node build uses know no `caches.default`.
+ */
+export function defaultCache(): CacheLike | undefined {
+  return (globalThis as { caches?: { default?: CacheLike } }).caches?.default;
+}
+
 /** Never resolved by DNS: the Cache API only needs a URL to key by. */
 const ORIGIN = 'https://embedding-cache.edge-embed.invalid/';
 

@@ -1,6 +1,6 @@
 /**
  * The cache policy: per key, whether to read KV, whether to write KV and whether to use the Cache API, decided from the
- * cost model. Plain TypeScript with no I/O; the tiered cache asks it and does the reads and writes.
+ * cost model. Plain TypeScript with no I/O; the embedding cache asks it and does the reads and writes.
  *
  * - `always` (the worker before issue 16): every LRU miss reads KV, every computed vector is written to KV.
  * - `off`: the in-isolate LRU only.
@@ -20,15 +20,34 @@ import { DailyWriteBudget } from './write-budget.js';
 export const CACHE_POLICY_MODES = ['cost', 'always', 'off'] as const;
 export type CachePolicyMode = (typeof CACHE_POLICY_MODES)[number];
 
-export interface CachePolicyOptions {
+/** What the config sets; may differ per request (vars), unlike the isolate's {@link CachePolicyState}. */
+export interface CachePolicySettings {
   mode: CachePolicyMode;
   cost: CostModel;
   /** Accesses of a text (within the sketch's window) before a KV write is considered at all. */
   admitAfter: number;
   /** The model's maximum tokens: a longer text costs no more to recompute. */
   maxTokens: number;
-  sketch: FrequencySketch;
-  writeBudget: DailyWriteBudget;
+  kvWritesPerDay: number;
+}
+
+/** Counters per sketch row: enough to tell apart the few thousand texts an isolate's LRU holds (4 x 4 KiB). */
+export const SKETCH_WIDTH = 4096;
+
+/** Keys this isolate knows are in KV (it wrote or read them), kept as 32-bit fingerprints, oldest forgotten first. */
+const KNOWN_IN_KV_LIMIT = 16_384;
+
+/** Beta(1, 1) prior on the KV hit rate; the observations are halved past this many reads so the rate can move. */
+const HIT_RATE_WINDOW = 1_000;
+
+/** What one isolate's policy remembers across requests: access frequencies, today's writes, what KV holds. */
+export class CachePolicyState {
+  readonly writeBudget = new DailyWriteBudget();
+  readonly knownInKv = new Set<number>();
+  kvReads = 0;
+  kvHits = 0;
+
+  constructor(readonly sketch = new FrequencySketch(SKETCH_WIDTH)) {}
 }
 
 /** A key and the tokens of its text (estimated before tokenizing, see estimateTokens; exact once computed). */
@@ -47,14 +66,9 @@ export interface KvPromotion {
 export interface KvWritePlan {
   /** Per key: write it to KV. */
   admitted: boolean[];
+  /** Writes the frequency admitted but the spent budget refused. */
   overBudget: number;
 }
-
-/** Keys this isolate knows are in KV (it wrote or read them), kept as 32-bit fingerprints, oldest forgotten first. */
-const KNOWN_IN_KV_LIMIT = 16_384;
-
-/** Beta(1, 1) prior on the KV hit rate; the observations are halved past this many reads so the rate can move. */
-const HIT_RATE_WINDOW = 1_000;
 
 /**
  * Tokens a text will take, guessed before tokenizing (the lookup comes first, so a fully cached request never loads
@@ -68,12 +82,13 @@ export function estimateTokens(input: CacheInput, maxTokens: number): number {
 
 export class CachePolicy {
   readonly mode: CachePolicyMode;
-  private readonly knownInKv = new Set<number>();
-  private kvReads = 0;
-  private kvHits = 0;
 
-  constructor(private readonly options: CachePolicyOptions) {
-    this.mode = options.mode;
+  /** @example new CachePolicy({ mode: 'cost', cost, admitAfter: 3, maxTokens: 128, kvWritesPerDay: 1000 }, isolateState) */
+  constructor(
+    private readonly settings: CachePolicySettings,
+    private readonly state: CachePolicyState = new CachePolicyState(),
+  ) {
+    this.mode = settings.mode;
   }
 
   /** Whether the Cache API tier is used at all. */
@@ -88,12 +103,12 @@ export class CachePolicy {
 
   /** The chance that a KV read finds its key, from this isolate's reads so far (0.5 before any). */
   get kvHitRate(): number {
-    return (this.kvHits + 1) / (this.kvReads + 2);
+    return (this.state.kvHits + 1) / (this.state.kvReads + 2);
   }
 
   /** Counts one access of each distinct key of a request; call once per request, before planning. */
   recordAccess(keys: readonly string[]): void {
-    for (const key of keys) this.options.sketch.increment(key);
+    for (const key of keys) this.state.sketch.increment(key);
   }
 
   /**
@@ -102,7 +117,7 @@ export class CachePolicy {
    */
   planKvReads(candidates: readonly KeyTokens[], context: { modelLoaded: boolean }): boolean[] {
     if (this.mode !== 'cost') return candidates.map(() => this.mode === 'always');
-    const { cost } = this.options;
+    const { cost } = this.settings;
     const readPrice = kvReadCost(cost);
     const chances = candidates.map(({ key }) => (this.isKnownInKv(key) ? 1 : this.kvHitRate));
     const gains = candidates.map((candidate, i) => {
@@ -120,20 +135,20 @@ export class CachePolicy {
 
   /** Learns from one KV read: the hit rate, and that a found key is in KV. */
   observeKvRead(key: string, found: boolean): void {
-    this.kvReads++;
+    const { state } = this;
+    state.kvReads++;
     if (found) {
-      this.kvHits++;
+      state.kvHits++;
       this.markKnownInKv(key);
     }
-    if (this.kvReads > HIT_RATE_WINDOW) {
-      this.kvReads /= 2;
-      this.kvHits /= 2;
+    if (state.kvReads > HIT_RATE_WINDOW) {
+      state.kvReads /= 2;
+      state.kvHits /= 2;
     }
   }
 
   /**
    * Which freshly computed entries to write to KV; each admitted one has taken a write from today's budget.
-   * `overBudget` counts those the frequency admitted but the spent budget refused.
    * @example policy.planKvWrites([{ key, tokens: 9 }], Date.now()) // { admitted: [false], overBudget: 0 } for a text seen once
    */
   planKvWrites(entries: readonly KeyTokens[], now: number): KvWritePlan {
@@ -150,8 +165,8 @@ export class CachePolicy {
 
   /** Keys served from the LRU or the Cache API that crossed the admission threshold and are not known to be in KV. */
   planPromotions(entries: readonly KeyTokens[], now: number): KvPromotion[] {
-    if (this.mode !== 'cost' || this.options.writeBudget.remaining(now) === 0) return [];
-    const checkFirst = this.kvHitRate * kvWriteCost(this.options.cost) > kvReadCost(this.options.cost);
+    if (this.mode !== 'cost' || this.state.writeBudget.remaining(now, this.settings.kvWritesPerDay) === 0) return [];
+    const checkFirst = this.kvHitRate * kvWriteCost(this.settings.cost) > kvReadCost(this.settings.cost);
     return entries
       .filter((entry) => this.wouldWrite(entry))
       .map(({ key }) => {
@@ -163,8 +178,8 @@ export class CachePolicy {
 
   /** Takes one write from today's budget for a promotion whose check read found nothing; if refused, unclaims it. */
   takePromotionWrite(key: string, now: number): boolean {
-    if (this.options.writeBudget.tryTake(now)) return true;
-    this.knownInKv.delete(fnv1a(key, 0));
+    if (this.state.writeBudget.tryTake(now, this.settings.kvWritesPerDay)) return true;
+    this.state.knownInKv.delete(fnv1a(key, 0));
     return false;
   }
 
@@ -174,59 +189,34 @@ export class CachePolicy {
    * @example policy.accessesToPayForWrite(100) // Infinity for USE Lite (~25 ms of CPU saved against a 25 ms read)
    */
   accessesToPayForWrite(tokens: number): number {
-    const savedPerHit = this.recompute(tokens) - kvReadCost(this.options.cost);
+    const savedPerHit = this.recompute(tokens) - kvReadCost(this.settings.cost);
     if (savedPerHit <= 0) return Number.POSITIVE_INFINITY;
-    return Math.max(this.options.admitAfter, Math.ceil(kvWriteCost(this.options.cost) / savedPerHit));
+    return Math.max(this.settings.admitAfter, Math.ceil(kvWriteCost(this.settings.cost) / savedPerHit));
   }
 
   private recompute(tokens: number): number {
-    return recomputeCost(this.options.cost, Math.min(tokens, this.options.maxTokens));
+    return recomputeCost(this.settings.cost, Math.min(tokens, this.settings.maxTokens));
   }
 
   private wouldWrite({ key, tokens }: KeyTokens): boolean {
-    return !this.isKnownInKv(key) && this.options.sketch.estimate(key) >= this.accessesToPayForWrite(tokens);
+    return !this.isKnownInKv(key) && this.state.sketch.estimate(key) >= this.accessesToPayForWrite(tokens);
   }
 
   private takeWrite(key: string, now: number): boolean {
-    if (!this.options.writeBudget.tryTake(now)) return false;
+    if (!this.state.writeBudget.tryTake(now, this.settings.kvWritesPerDay)) return false;
     this.markKnownInKv(key);
     return true;
   }
 
   private isKnownInKv(key: string): boolean {
-    return this.knownInKv.has(fnv1a(key, 0));
+    return this.state.knownInKv.has(fnv1a(key, 0));
   }
 
   private markKnownInKv(key: string): void {
+    const known = this.state.knownInKv;
     const fingerprint = fnv1a(key, 0);
-    this.knownInKv.delete(fingerprint);
-    this.knownInKv.add(fingerprint);
-    if (this.knownInKv.size > KNOWN_IN_KV_LIMIT) this.knownInKv.delete(this.knownInKv.values().next().value as number);
+    known.delete(fingerprint);
+    known.add(fingerprint);
+    if (known.size > KNOWN_IN_KV_LIMIT) known.delete(known.values().next().value as number);
   }
-}
-
-/** Counters per sketch row: enough to tell apart the few thousand texts an isolate's LRU holds (4 x 4 KiB). */
-export const SKETCH_WIDTH = 4096;
-
-export interface CachePolicySettings {
-  mode: CachePolicyMode;
-  cost: CostModel;
-  admitAfter: number;
-  maxTokens: number;
-  kvWritesPerDay: number;
-}
-
-/**
- * One isolate's policy, with its own frequency sketch and write budget.
- * @example createCachePolicy({ mode: 'cost', cost, admitAfter: 3, maxTokens: 128, kvWritesPerDay: 1000 })
- */
-export function createCachePolicy(settings: CachePolicySettings): CachePolicy {
-  return new CachePolicy({
-    mode: settings.mode,
-    cost: settings.cost,
-    admitAfter: settings.admitAfter,
-    maxTokens: settings.maxTokens,
-    sketch: new FrequencySketch(SKETCH_WIDTH),
-    writeBudget: new DailyWriteBudget(settings.kvWritesPerDay),
-  });
 }

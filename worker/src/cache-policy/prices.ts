@@ -56,6 +56,32 @@ export function defaultCpuFigures(bytes: {
   };
 }
 
+/** The cost-model vars (config.ts's CACHE_VARS); the CPU figures are optional. */
+export interface CostVars {
+  priceKvReadPerMillion: number;
+  priceKvWritePerMillion: number;
+  priceCpuMsPerMillion: number;
+  cpuMsPerToken?: number;
+  modelLoadCpuMs?: number;
+}
+
+/**
+ * The cost model of a bundle: the vars' prices and CPU figures, or the bundle's size-based defaults where unset.
+ * @example costModelFor(config, manifest.bytes).cpuMsPerToken // 0.34 for USE Lite with CPU_MS_PER_TOKEN unset
+ */
+export function costModelFor(vars: CostVars, bytes: { layers: number; total: number }): CostModel {
+  const defaults = defaultCpuFigures(bytes);
+  return {
+    prices: {
+      kvReadPerMillion: vars.priceKvReadPerMillion,
+      kvWritePerMillion: vars.priceKvWritePerMillion,
+      cpuMsPerMillion: vars.priceCpuMsPerMillion,
+    },
+    cpuMsPerToken: vars.cpuMsPerToken ?? defaults.cpuMsPerToken,
+    modelLoadCpuMs: vars.modelLoadCpuMs ?? defaults.modelLoadCpuMs,
+  };
+}
+
 /** USD of one KV read (a miss is billed too). */
 export function kvReadCost(model: CostModel): number {
   return model.prices.kvReadPerMillion / 1e6;

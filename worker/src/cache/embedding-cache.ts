@@ -1,57 +1,181 @@
 /**
- * The two-level embedding cache: the in-isolate LRU in front of KV. Reads go to the LRU, then all LRU misses go to KV
- * in parallel; KV hits are promoted into the LRU. Writes land in the LRU at once and in KV in the background.
+ * The embedding cache: the in-isolate LRU, then the Cache API, then KV, each consulted as the cache policy says
+ * (cache-policy/policy.ts; CACHE_POLICY=always is the old LRU-then-KV cache, with no Cache API).
+ * Reads go to the LRU, then the LRU misses to the Cache API in parallel, then the keys the policy picks to KV in
+ * parallel; anything found is promoted into the tiers above it. Computed vectors land in the LRU at once and in the
+ * Cache API and (if admitted) KV in the background. Every store reads a failure as a miss, so no tier can fail a request.
  */
+import type { CachePolicy, KvPromotion } from '../cache-policy/policy.js';
 import type { CachedEmbedding } from './codec.js';
-import type { KvEmbeddingStore } from './kv.js';
 import type { ByteLruCache } from './lru.js';
+
+/** A shared store of embeddings: KvEmbeddingStore, CacheApiEmbeddingStore, or an in-memory one in the benchmark. */
+export interface EmbeddingStore {
+  get(key: string): Promise<CachedEmbedding | undefined>;
+  put(key: string, entry: CachedEmbedding): Promise<void>;
+}
 
 export interface CacheCounters {
   lruHits: number;
+  cacheApiHits: number;
+  cacheApiMisses: number;
+  /** KV reads made (each billed, found or not). */
+  kvReads: number;
   kvHits: number;
+  /** KV writes made (each billed). */
+  kvWrites: number;
+  /** Admitted writes refused because today's budget was spent. */
+  kvWritesOverBudget: number;
+  /** Distinct keys no tier had. */
   misses: number;
 }
 
-export class EmbeddingCache {
-  constructor(
-    private readonly lru: ByteLruCache,
-    private readonly kv: KvEmbeddingStore | undefined,
-    private readonly counters: CacheCounters,
-    /** Prepended to every key in the LRU and KV (the tenant), so two tenants never share an entry. */
-    private readonly keyPrefix = '',
-  ) {}
+export function emptyCacheCounters(): CacheCounters {
+  return {
+    lruHits: 0,
+    cacheApiHits: 0,
+    cacheApiMisses: 0,
+    kvReads: 0,
+    kvHits: 0,
+    kvWrites: 0,
+    kvWritesOverBudget: 0,
+    misses: 0,
+  };
+}
 
-  /** One entry (or undefined for a miss) per key, in order. */
-  async getMany(requestKeys: readonly string[]): Promise<Array<CachedEmbedding | undefined>> {
+export interface EmbeddingCacheParts {
+  lru: ByteLruCache;
+  cacheApi: EmbeddingStore | undefined;
+  kv: EmbeddingStore | undefined;
+  policy: CachePolicy;
+  counters: CacheCounters;
+  /** Prepended to every key in every tier (the tenant), so two tenants never share an entry. */
+  keyPrefix?: string;
+  /** Milliseconds since the epoch, for the daily write budget. */
+  now?: () => number;
+}
+
+export interface LookupContext {
+  /** Estimated tokens per key, for the policy's recompute cost. */
+  tokens: readonly number[];
+  /** Whether this isolate has its model loaded (a fresh one may skip loading it if every miss is found). */
+  modelLoaded: boolean;
+  /** Hands background work (promotions into faster tiers) to the platform, e.g. ctx.waitUntil. */
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+export class EmbeddingCache {
+  private readonly keyPrefix: string;
+  private readonly now: () => number;
+
+  constructor(private readonly parts: EmbeddingCacheParts) {
+    this.keyPrefix = parts.keyPrefix ?? '';
+    this.now = parts.now ?? (() => Date.now());
+  }
+
+  /**
+   * One entry (or undefined for a miss) per key, in order; keys must be distinct.
+   * @example await cache.getMany(keys, { tokens: [9], modelLoaded: false, waitUntil: (p) => ctx.waitUntil(p) })
+   */
+  async getMany(requestKeys: readonly string[], context: LookupContext): Promise<Array<CachedEmbedding | undefined>> {
+    const { lru, policy, counters } = this.parts;
     const keys = requestKeys.map((key) => this.keyPrefix + key);
-    const found = keys.map((key) => this.lru.get(key));
-    this.counters.lruHits += found.filter((entry) => entry !== undefined).length;
-    const kv = this.kv;
-    if (kv !== undefined) {
+    policy.recordAccess(keys);
+    const found = keys.map((key) => lru.get(key));
+    counters.lruHits += found.filter((entry) => entry !== undefined).length;
+    const cheapHits = found.flatMap((entry, i) => (entry === undefined ? [] : [i]));
+
+    const cacheApi = policy.usesCacheApi ? this.parts.cacheApi : undefined;
+    if (cacheApi !== undefined) {
       await Promise.all(
-        keys.map(async (key, i) => {
-          if (found[i] !== undefined) return;
-          const entry = await kv.get(key);
-          if (entry === undefined) return;
+        missing(found).map(async (i) => {
+          const entry = await cacheApi.get(keys[i]);
+          if (entry === undefined) {
+            counters.cacheApiMisses++;
+            return;
+          }
+          counters.cacheApiHits++;
           found[i] = entry;
-          this.lru.set(key, entry);
-          this.counters.kvHits++;
+          lru.set(keys[i], entry);
+          cheapHits.push(i);
         }),
       );
     }
-    this.counters.misses += found.filter((entry) => entry === undefined).length;
+
+    const kv = policy.usesKv ? this.parts.kv : undefined;
+    if (kv !== undefined) {
+      const candidates = missing(found);
+      const plan = policy.planKvReads(
+        candidates.map((i) => ({ key: keys[i], tokens: context.tokens[i] })),
+        context,
+      );
+      await Promise.all(
+        candidates.map(async (i, n) => {
+          if (!plan[n]) return;
+          counters.kvReads++;
+          const entry = await kv.get(keys[i]);
+          policy.observeKvRead(keys[i], entry !== undefined);
+          if (entry === undefined) return;
+          counters.kvHits++;
+          found[i] = entry;
+          lru.set(keys[i], entry);
+          if (cacheApi !== undefined) context.waitUntil(cacheApi.put(keys[i], entry));
+        }),
+      );
+      const popular = cheapHits.map((i) => ({ key: keys[i], tokens: (found[i] as CachedEmbedding).tokenCount }));
+      for (const promotion of policy.planPromotions(popular, this.now())) {
+        const entry = found[keys.indexOf(promotion.key)] as CachedEmbedding;
+        context.waitUntil(this.promote(kv, promotion, entry));
+      }
+    }
+    counters.misses += missing(found).length;
     return found;
   }
 
   /**
-   * Stores computed entries; the KV writes are handed to `waitUntil` so the response does not wait for them.
+   * Stores computed entries: in the LRU at once, in the Cache API and (as the policy admits) KV via `waitUntil`.
    * @example cache.putMany([[key, entry]], (p) => ctx.waitUntil(p))
    */
-  putMany(entries: ReadonlyArray<readonly [string, CachedEmbedding]>, waitUntil: (promise: Promise<unknown>) => void): void {
-    for (const [key, entry] of entries) this.lru.set(this.keyPrefix + key, entry);
-    const kv = this.kv;
-    if (kv !== undefined && entries.length > 0) {
-      waitUntil(Promise.all(entries.map(([key, entry]) => kv.put(this.keyPrefix + key, entry))));
-    }
+  putMany(
+    entries: ReadonlyArray<readonly [string, CachedEmbedding]>,
+    waitUntil: (promise: Promise<unknown>) => void,
+  ): void {
+    const { lru, policy, counters } = this.parts;
+    const prefixed = entries.map(([key, entry]) => [this.keyPrefix + key, entry] as const);
+    for (const [key, entry] of prefixed) lru.set(key, entry);
+    if (prefixed.length === 0) return;
+    const cacheApi = policy.usesCacheApi ? this.parts.cacheApi : undefined;
+    if (cacheApi !== undefined) waitUntil(Promise.all(prefixed.map(([key, entry]) => cacheApi.put(key, entry))));
+    const kv = policy.usesKv ? this.parts.kv : undefined;
+    if (kv === undefined) return;
+    const plan = policy.planKvWrites(
+      prefixed.map(([key, entry]) => ({ key, tokens: entry.tokenCount })),
+      this.now(),
+    );
+    const writes = prefixed.filter((_, i) => plan.admitted[i]);
+    counters.kvWrites += writes.length;
+    counters.kvWritesOverBudget += plan.overBudget;
+    if (writes.length > 0) waitUntil(Promise.all(writes.map(([key, entry]) => kv.put(key, entry))));
   }
+
+  /** Writes a popular entry to KV, after a check read when the policy asks for one. */
+  private async promote(kv: EmbeddingStore, promotion: KvPromotion, entry: CachedEmbedding): Promise<void> {
+    const { policy, counters } = this.parts;
+    if (promotion.checkFirst) {
+      counters.kvReads++;
+      const existing = await kv.get(promotion.key);
+      policy.observeKvRead(promotion.key, existing !== undefined);
+      if (existing !== undefined) return;
+    }
+    if (!policy.takePromotionWrite(promotion.key, this.now())) {
+      counters.kvWritesOverBudget++;
+      return;
+    }
+    counters.kvWrites++;
+    await kv.put(promotion.key, entry);
+  }
+}
+
+function missing(found: ReadonlyArray<CachedEmbedding | undefined>): number[] {
+  return found.flatMap((entry, i) => (entry === undefined ? [i] : []));
 }

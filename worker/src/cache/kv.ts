@@ -3,7 +3,7 @@
  * failed write is dropped, so KV trouble costs inference time but never fails a request.
  */
 import type { KvNamespaceLike } from '../env.js';
-import { decodeCachedEmbedding, encodeCachedEmbedding, type CachedEmbedding } from './codec.js';
+import { type CachedEmbedding, decodeCachedEmbedding, encodeCachedEmbedding } from './codec.js';
 
 export interface KvStoreCounters {
   kvErrors: number;

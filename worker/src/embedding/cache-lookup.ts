@@ -4,6 +4,7 @@
 import type { CachedEmbedding } from '../cache/codec.js';
 import type { EmbeddingCache } from '../cache/embedding-cache.js';
 import { type CacheInput, cacheKey, type VectorOptions } from '../cache/key.js';
+import { estimateTokens } from '../cache-policy/policy.js';
 
 export interface CacheLookup {
   /** Distinct keys of the request, in first-seen order. */
@@ -16,12 +17,27 @@ export interface CacheLookup {
   found: Array<CachedEmbedding | undefined>;
 }
 
-/** @example const { found } = await lookupCached(cache, manifest.contentHash, { truncationDirection: 'right' }, inputs) */
+/** What the cache policy weighs besides the keys. */
+export interface LookupOptions {
+  /** The model's maximum tokens, to cap the pre-tokenization estimate of each text's recompute cost. */
+  maxTokens: number;
+  /** Whether the isolate's model is loaded: a fresh one may skip loading it if every miss is found in KV. */
+  modelLoaded: boolean;
+  /** Hands background work (promotions into faster tiers) to the platform, e.g. ctx.waitUntil. */
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+/**
+ * @example
+ *   const { found } = await lookupCached(cache, manifest.contentHash, { truncationDirection: 'right' }, inputs, {
+ *     maxTokens: 128, modelLoaded: false, waitUntil: (p) => ctx.waitUntil(p) })
+ */
 export async function lookupCached(
   cache: EmbeddingCache,
   contentHash: string,
   options: VectorOptions,
   inputs: readonly CacheInput[],
+  lookup: LookupOptions,
 ): Promise<CacheLookup> {
   const allKeys = await Promise.all(inputs.map((input) => cacheKey(contentHash, options, input)));
   const slots = new Map<string, number>();
@@ -37,5 +53,10 @@ export async function lookupCached(
     }
     return slot;
   });
-  return { keys, inputs: distinctInputs, slotOfInput, found: await cache.getMany(keys) };
+  const found = await cache.getMany(keys, {
+    tokens: distinctInputs.map((input) => estimateTokens(input, lookup.maxTokens)),
+    modelLoaded: lookup.modelLoaded,
+    waitUntil: lookup.waitUntil,
+  });
+  return { keys, inputs: distinctInputs, slotOfInput, found };
 }

@@ -31,7 +31,9 @@ export interface EmbedDeps {
   model: () => Promise<Embedder>;
   cache: EmbeddingCache;
   batchLimits: BatchLimits;
-  /** Hands background work (KV writes) to the platform, e.g. ctx.waitUntil. */
+  /** Whether the model was loaded when the request came (the cache policy weighs a fresh isolate's model load). */
+  modelLoaded: boolean;
+  /** Hands background work (cache writes) to the platform, e.g. ctx.waitUntil. */
   waitUntil: (promise: Promise<unknown>) => void;
   /** Milliseconds; in workerd it only advances across I/O. */
   now: () => number;
@@ -51,6 +53,8 @@ export interface EmbedResult {
   /** Distinct inputs served from cache / computed. */
   hits: number;
   misses: number;
+  /** Tokens the model ran on: the computed inputs' tokens after truncation. */
+  inferenceTokens: number;
   timings: EmbedTimings;
 }
 
@@ -62,7 +66,11 @@ export async function embedInputs(request: EmbedRequest, deps: EmbedDeps): Promi
   const { manifest } = deps;
   const timings: EmbedTimings = { cache: 0, tokenize: 0, inference: 0 };
   const started = deps.now();
-  const lookup = await lookupCached(deps.cache, manifest.contentHash, request, request.inputs);
+  const lookup = await lookupCached(deps.cache, manifest.contentHash, request, request.inputs, {
+    maxTokens: manifest.maxTokens,
+    modelLoaded: deps.modelLoaded,
+    waitUntil: deps.waitUntil,
+  });
   timings.cache = deps.now() - started;
 
   const found = lookup.found;
@@ -72,8 +80,10 @@ export async function embedInputs(request: EmbedRequest, deps: EmbedDeps): Promi
     }
   });
   const missing = found.flatMap((entry, slot) => (entry === undefined ? [slot] : []));
+  let inferenceTokens = 0;
   if (missing.length > 0) {
     const computed = await embedMissing(request, lookup, missing, deps, timings);
+    inferenceTokens = computed.reduce((sum, entry) => sum + Math.min(entry.tokenCount, manifest.maxTokens), 0);
     missing.forEach((slot, i) => {
       found[slot] = computed[i];
     });
@@ -89,6 +99,7 @@ export async function embedInputs(request: EmbedRequest, deps: EmbedDeps): Promi
     tokens: embeddings.map((entry) => Math.min(entry.tokenCount, manifest.maxTokens)),
     hits: found.length - missing.length,
     misses: missing.length,
+    inferenceTokens,
     timings,
   };
 }

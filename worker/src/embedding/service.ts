@@ -1,38 +1,58 @@
 /**
  * The per-isolate embedding state for one bundle: the manifest, tokenizer and model, each created on first use and
- * shared by all requests of the isolate, the in-isolate LRU, and the counters /info reports. This and ORT's WASM
- * instance are the only long-lived mutable state of the worker.
+ * shared by all requests of the isolate, the in-isolate LRU, the cache policy's memory (access frequencies, today's KV
+ * writes), and the counters /info reports. This and ORT's WASM instance are the only long-lived mutable state of the
+ * worker.
  */
 import { type BundleManifest, parseBundleManifest } from '../../../bundle-format/manifest.js';
 import { Embedder, type InferenceCounters } from '../../../bundle-runtime/embedder.js';
 import { createOrtEngine, type OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
 import { BundleTokenizer } from '../../../bundle-runtime/tokenizer.js';
 import { type BundleSource, BundleUnavailableError } from '../bundle/source.js';
-import { type CacheCounters, EmbeddingCache } from '../cache/embedding-cache.js';
+import { type CacheCounters, EmbeddingCache, emptyCacheCounters } from '../cache/embedding-cache.js';
 import { KvEmbeddingStore, type KvStoreCounters } from '../cache/kv.js';
 import { ByteLruCache } from '../cache/lru.js';
+import { type CacheApiCounters, CacheApiEmbeddingStore, defaultCache } from '../cache-policy/cache-api.js';
+import { CachePolicy, CachePolicyState } from '../cache-policy/policy.js';
+import { type CostModel, costModelFor, costPerMillionEmbeddings } from '../cache-policy/prices.js';
 import type { Config } from '../config.js';
 import type { Env } from '../env.js';
 import { ApiError } from '../errors.js';
 import { Lazy } from './lazy.js';
 
-export interface ServiceCounters extends InferenceCounters, CacheCounters, KvStoreCounters {
+export interface ServiceCounters extends InferenceCounters, CacheCounters, KvStoreCounters, CacheApiCounters {
   modelLoads: number;
   modelLoadFailures: number;
+  /** Request inputs answered (each input of each request, duplicates included). */
+  embeddings: number;
+  /** Tokens the model ran on (after truncation). */
+  inferenceTokens: number;
+}
+
+/** What /info says about the cost of this isolate's traffic. */
+export interface CostReport {
+  policy: CachePolicy['mode'];
+  model: CostModel;
+  /** Where the CPU figure came from: the CPU_MS_PER_TOKEN var or the bundle's size. */
+  cpuFigure: 'CPU_MS_PER_TOKEN' | 'bundle size';
+  /** USD per million embeddings of this isolate's traffic so far: KV operations, inference and model loads. */
+  usdPerMillionEmbeddings: number;
 }
 
 export class EmbeddingService {
   readonly counters: ServiceCounters = {
     inferences: 0,
     embeddedSequences: 0,
-    lruHits: 0,
-    kvHits: 0,
-    misses: 0,
+    ...emptyCacheCounters(),
     kvErrors: 0,
     kvTimeouts: 0,
+    cacheApiErrors: 0,
     modelLoads: 0,
     modelLoadFailures: 0,
+    embeddings: 0,
+    inferenceTokens: 0,
   };
+  private readonly policyState = new CachePolicyState();
   private readonly manifestValue: Lazy<BundleManifest>;
   private readonly tokenizerValue: Lazy<BundleTokenizer>;
   private readonly modelValue: Lazy<Embedder>;
@@ -90,23 +110,57 @@ export class EmbeddingService {
     return unavailableOnFailure(this.modelValue, 'the model', config);
   }
 
-  /** The cache for one request: this isolate's LRU in front of the request's KV binding (if any). */
+  /** Counts a request's answered inputs and the tokens its inference ran on. */
+  countEmbeddings(inputs: number, inferenceTokens: number): void {
+    this.counters.embeddings += inputs;
+    this.counters.inferenceTokens += inferenceTokens;
+  }
+
+  /** The cost model and the estimated cost of this isolate's traffic so far, for /info. */
+  costReport(config: Config, manifest: BundleManifest): CostReport {
+    const model = costModelFor(config, manifest.bytes);
+    const { counters } = this;
+    return {
+      policy: config.cachePolicy,
+      model,
+      cpuFigure: config.cpuMsPerToken === undefined ? 'bundle size' : 'CPU_MS_PER_TOKEN',
+      usdPerMillionEmbeddings: costPerMillionEmbeddings(counters, model),
+    };
+  }
+
+  /**
+   * The cache for one request: this isolate's LRU, the data centre's Cache API and the request's KV binding (if any),
+   * under the request's CACHE_POLICY with this isolate's policy memory.
+   */
   cache(env: Env, config: Config, manifest: BundleManifest): EmbeddingCache {
     this.lru ??= new ByteLruCache(config.lruMaxBytes);
+    const storeOptions = {
+      timeoutMs: config.kvTimeoutMs,
+      ttlSeconds: config.cacheTtlSeconds,
+      dimensions: manifest.dimensions,
+    };
     const kv =
-      env.EMBED_CACHE === undefined
-        ? undefined
-        : new KvEmbeddingStore(
-            env.EMBED_CACHE,
-            { timeoutMs: config.kvTimeoutMs, ttlSeconds: config.cacheTtlSeconds, dimensions: manifest.dimensions },
-            this.counters,
-          );
-    return new EmbeddingCache(
-      this.lru,
-      kv,
-      this.counters,
-      config.tenantId === undefined ? '' : `t:${config.tenantId}:`,
+      env.EMBED_CACHE === undefined ? undefined : new KvEmbeddingStore(env.EMBED_CACHE, storeOptions, this.counters);
+    const cache = defaultCache();
+    const cacheApi = cache === undefined ? undefined : new CacheApiEmbeddingStore(cache, storeOptions, this.counters);
+    const policy = new CachePolicy(
+      {
+        mode: config.cachePolicy,
+        cost: costModelFor(config, manifest.bytes),
+        admitAfter: config.kvAdmitAfter,
+        maxTokens: manifest.maxTokens,
+        kvWritesPerDay: config.kvWriteBudgetPerDay,
+      },
+      this.policyState,
     );
+    return new EmbeddingCache({
+      lru: this.lru,
+      cacheApi,
+      kv,
+      policy,
+      counters: this.counters,
+      keyPrefix: config.tenantId === undefined ? '' : `t:${config.tenantId}:`,
+    });
   }
 }
 

@@ -46,10 +46,12 @@ export async function embed(
     tokenizer: () => service.tokenizer(config),
     model: () => service.model(config),
     cache: service.cache(c.env ?? {}, config, manifest),
+    modelLoaded: service.modelLoaded,
     batchLimits: config,
     waitUntil: (promise) => waitUntil(c, promise),
     now: deps.now,
   });
+  service.countEmbeddings(request.inputs.length, result.inferenceTokens);
   Object.assign(c.get('log'), {
     inputs: request.inputs.length,
     tokens: result.tokens.reduce((sum, tokens) => sum + tokens, 0),

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FrequencySketch } from '../../src/cache-policy/frequency-sketch.js';
-import { CachePolicy, type CachePolicyMode, estimateTokens } from '../../src/cache-policy/policy.js';
+import { CachePolicy, type CachePolicyMode, CachePolicyState, estimateTokens } from '../../src/cache-policy/policy.js';
 import { LIST_PRICES } from '../../src/cache-policy/prices.js';
-import { DailyWriteBudget } from '../../src/cache-policy/write-budget.js';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
 
@@ -10,14 +9,16 @@ function policy(
   mode: CachePolicyMode,
   overrides: { cpuMsPerToken?: number; budget?: number; admitAfter?: number } = {},
 ) {
-  return new CachePolicy({
-    mode,
-    cost: { prices: LIST_PRICES, cpuMsPerToken: overrides.cpuMsPerToken ?? 0.25, modelLoadCpuMs: 500 },
-    admitAfter: overrides.admitAfter ?? 3,
-    maxTokens: 128,
-    sketch: new FrequencySketch(1024),
-    writeBudget: new DailyWriteBudget(overrides.budget ?? 1000),
-  });
+  return new CachePolicy(
+    {
+      mode,
+      cost: { prices: LIST_PRICES, cpuMsPerToken: overrides.cpuMsPerToken ?? 0.25, modelLoadCpuMs: 500 },
+      admitAfter: overrides.admitAfter ?? 3,
+      maxTokens: 128,
+      kvWritesPerDay: overrides.budget ?? 1000,
+    },
+    new CachePolicyState(new FrequencySketch(1024)),
+  );
 }
 
 const short = (key: string) => ({ key, tokens: 10 });

@@ -3,6 +3,7 @@
  * and counters), GET /health and the page at GET /.
  */
 import { type Context, Hono } from 'hono';
+import type { CostReport } from '../../embedding/service.js';
 import { ApiError } from '../../errors.js';
 import { type AppEnv, type RouteDeps, waitUntil } from '../context.js';
 import { playgroundResponse } from '../playground.js';
@@ -35,7 +36,25 @@ async function info(c: Context<AppEnv>, { service, wasmHeapBytes }: RouteDeps): 
     wasm_heap_bytes: wasmHeapBytes?.() ?? null,
     auth: config.apiKeys.length === 0 ? 'open' : 'api_key',
     counters: { ...service.counters, ...prefixKeys('lru', service.lruStats) },
+    cost: costInfo(service.costReport(config, manifest)),
   });
+}
+
+/** The cost model and this isolate's estimated cost per million embeddings (docs/caching.md). */
+function costInfo(report: CostReport) {
+  const { prices } = report.model;
+  return {
+    cache_policy: report.policy,
+    cpu_ms_per_token: report.model.cpuMsPerToken,
+    cpu_figure_from: report.cpuFigure,
+    model_load_cpu_ms: report.model.modelLoadCpuMs,
+    usd_per_million: {
+      kv_reads: prices.kvReadPerMillion,
+      kv_writes: prices.kvWritePerMillion,
+      cpu_ms: prices.cpuMsPerMillion,
+    },
+    estimated_usd_per_million_embeddings: report.usdPerMillionEmbeddings,
+  };
 }
 
 /**

@@ -1,17 +1,15 @@
 /**
- * The tiered cache against workerd's real caches.default and Miniflare's KV; each `isolate()` is a fresh LRU and
+ * The embedding cache's tiers against workerd's real caches.default and Miniflare's KV; each `isolate()` is a fresh LRU and
  * policy, as a new isolate would have, sharing the data centre's Cache API and the global KV.
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { EmbeddingCache, emptyCacheCounters } from '../../src/cache/embedding-cache.js';
 import { KvEmbeddingStore } from '../../src/cache/kv.js';
 import { ByteLruCache } from '../../src/cache/lru.js';
 import { CacheApiEmbeddingStore, cacheApiUrl } from '../../src/cache-policy/cache-api.js';
-import { FrequencySketch } from '../../src/cache-policy/frequency-sketch.js';
 import { CachePolicy, type CachePolicyMode } from '../../src/cache-policy/policy.js';
 import { LIST_PRICES } from '../../src/cache-policy/prices.js';
-import { emptyTieredCacheCounters, TieredEmbeddingCache } from '../../src/cache-policy/tiered-cache.js';
-import { DailyWriteBudget } from '../../src/cache-policy/write-budget.js';
 import type { KvNamespaceLike } from '../../src/env.js';
 
 const kvNamespace = (env as unknown as { EMBED_CACHE: KvNamespaceLike }).EMBED_CACHE;
@@ -30,9 +28,9 @@ interface IsolateOptions {
 
 function isolate(mode: CachePolicyMode, options: IsolateOptions = {}) {
   const tokens = options.tokens ?? 10;
-  const counters = { ...emptyTieredCacheCounters(), kvErrors: 0, kvTimeouts: 0, cacheApiErrors: 0 };
+  const counters = { ...emptyCacheCounters(), kvErrors: 0, kvTimeouts: 0, cacheApiErrors: 0 };
   const storeOptions = { timeoutMs: 500, ttlSeconds: 3600, dimensions: DIMENSIONS };
-  const cache = new TieredEmbeddingCache({
+  const cache = new EmbeddingCache({
     lru: new ByteLruCache(1024 * 1024),
     cacheApi: new CacheApiEmbeddingStore(caches.default, storeOptions, counters),
     kv: new KvEmbeddingStore(options.kv ?? kvNamespace, storeOptions, counters),
@@ -41,8 +39,7 @@ function isolate(mode: CachePolicyMode, options: IsolateOptions = {}) {
       cost: { prices: LIST_PRICES, cpuMsPerToken: options.cpuMsPerToken ?? 0.25, modelLoadCpuMs: 500 },
       admitAfter: options.admitAfter ?? 3,
       maxTokens: 128,
-      sketch: new FrequencySketch(1024),
-      writeBudget: new DailyWriteBudget(options.budget ?? 1000),
+      kvWritesPerDay: options.budget ?? 1000,
     }),
     counters,
   });
@@ -63,7 +60,7 @@ function isolate(mode: CachePolicyMode, options: IsolateOptions = {}) {
 
 const uniqueKeys = (count: number) => Array.from({ length: count }, () => `e1:test:${crypto.randomUUID()}`);
 
-describe('the tiered cache', () => {
+describe('the embedding cache under each policy', () => {
   it("counts a scripted sequence exactly: a heavy model's text asked for 3 times is written once, then a fresh isolate elsewhere reads it", async () => {
     const [hot] = uniqueKeys(1);
     const heavy = { cpuMsPerToken: 2, tokens: 100 };
