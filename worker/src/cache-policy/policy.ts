@@ -5,7 +5,7 @@
  * - `always` (the worker before issue 16): every LRU miss reads KV, every computed vector is written to KV.
  * - `off`: the in-isolate LRU only.
  * - `cost` (default): the Cache API (free, per data centre) takes every vector. KV is read only when the expected
- *   saving beats the read's price: the recompute it may spare (long texts, heavy models), the model load a fresh
+ *   saving (by this isolate's hit rate for new or for popular texts) beats the read's price: the recompute it may spare (long texts, heavy models), the model load a fresh
  *   isolate may skip when all its misses are found, or a KV write it may make unnecessary. KV is written only for texts
  *   whose expected reuse pays for the write: asked for at least `admitAfter` times within the frequency sketch's window
  *   and at least as many times as writes-per-hit (a write's price over what one later KV hit saves: recomputing the
@@ -37,15 +37,39 @@ export const SKETCH_WIDTH = 4096;
 /** Keys this isolate knows are in KV (it wrote or read them), kept as 32-bit fingerprints, oldest forgotten first. */
 const KNOWN_IN_KV_LIMIT = 16_384;
 
-/** Beta(1, 1) prior on the KV hit rate; the observations are halved past this many reads so the rate can move. */
+/** Observations are halved past this many reads, so a hit rate can move. */
 const HIT_RATE_WINDOW = 1_000;
 
-/** What one isolate's policy remembers across requests: access frequencies, today's writes, what KV holds. */
+/** The share of KV reads that found their key, with a Beta(1, 1) prior: 0.5 before any read. */
+export class KvHitRate {
+  private reads = 0;
+  private hits = 0;
+
+  get rate(): number {
+    return (this.hits + 1) / (this.reads + 2);
+  }
+
+  observe(found: boolean): void {
+    this.reads++;
+    if (found) this.hits++;
+    if (this.reads > HIT_RATE_WINDOW) {
+      this.reads /= 2;
+      this.hits /= 2;
+    }
+  }
+}
+
+/**
+ * What one isolate's policy remembers across requests: access frequencies, today's writes, what KV holds, and two KV
+ * hit rates. Popular texts (asked for at least `admitAfter` times) are far likelier to be in KV than texts seen once,
+ * so each kind has its own rate: check reads that find most popular texts must not talk the isolate into reading KV
+ * for every new text.
+ */
 export class CachePolicyState {
   readonly writeBudget = new DailyWriteBudget();
   readonly knownInKv = new Set<number>();
-  kvReads = 0;
-  kvHits = 0;
+  readonly newTextHits = new KvHitRate();
+  readonly popularTextHits = new KvHitRate();
 
   constructor(readonly sketch = new FrequencySketch(SKETCH_WIDTH)) {}
 }
@@ -101,9 +125,10 @@ export class CachePolicy {
     return this.mode !== 'off';
   }
 
-  /** The chance that a KV read finds its key, from this isolate's reads so far (0.5 before any). */
-  get kvHitRate(): number {
-    return (this.state.kvHits + 1) / (this.state.kvReads + 2);
+  /** The chance that a KV read finds a key: 1 if this isolate knows it is there, else the key's kind's hit rate. */
+  kvHitChance(key: string): number {
+    if (this.isKnownInKv(key)) return 1;
+    return this.hitRateFor(key).rate;
   }
 
   /** Counts one access of each distinct key of a request; call once per request, before planning. */
@@ -119,7 +144,7 @@ export class CachePolicy {
     if (this.mode !== 'cost') return candidates.map(() => this.mode === 'always');
     const { cost } = this.settings;
     const readPrice = kvReadCost(cost);
-    const chances = candidates.map(({ key }) => (this.isKnownInKv(key) ? 1 : this.kvHitRate));
+    const chances = candidates.map(({ key }) => this.kvHitChance(key));
     const gains = candidates.map((candidate, i) => {
       const sparesWrite = this.wouldWrite(candidate) ? kvWriteCost(cost) : 0;
       return chances[i] * (this.recompute(candidate.tokens) + sparesWrite) - readPrice;
@@ -133,18 +158,10 @@ export class CachePolicy {
     return readAll > readSome ? candidates.map(() => true) : perKey;
   }
 
-  /** Learns from one KV read: the hit rate, and that a found key is in KV. */
+  /** Learns from one KV read: the hit rate of the key's kind, and that a found key is in KV. */
   observeKvRead(key: string, found: boolean): void {
-    const { state } = this;
-    state.kvReads++;
-    if (found) {
-      state.kvHits++;
-      this.markKnownInKv(key);
-    }
-    if (state.kvReads > HIT_RATE_WINDOW) {
-      state.kvReads /= 2;
-      state.kvHits /= 2;
-    }
+    this.hitRateFor(key).observe(found);
+    if (found) this.markKnownInKv(key);
   }
 
   /**
@@ -166,7 +183,8 @@ export class CachePolicy {
   /** Keys served from the LRU or the Cache API that crossed the admission threshold and are not known to be in KV. */
   planPromotions(entries: readonly KeyTokens[], now: number): KvPromotion[] {
     if (this.mode !== 'cost' || this.state.writeBudget.remaining(now, this.settings.kvWritesPerDay) === 0) return [];
-    const checkFirst = this.kvHitRate * kvWriteCost(this.settings.cost) > kvReadCost(this.settings.cost);
+    const checkFirst =
+      this.state.popularTextHits.rate * kvWriteCost(this.settings.cost) > kvReadCost(this.settings.cost);
     return entries
       .filter((entry) => this.wouldWrite(entry))
       .map(({ key }) => {
@@ -192,6 +210,11 @@ export class CachePolicy {
     const savedPerHit = this.recompute(tokens) - kvReadCost(this.settings.cost);
     if (savedPerHit <= 0) return Number.POSITIVE_INFINITY;
     return Math.max(this.settings.admitAfter, Math.ceil(kvWriteCost(this.settings.cost) / savedPerHit));
+  }
+
+  private hitRateFor(key: string): KvHitRate {
+    const popular = this.isKnownInKv(key) || this.state.sketch.estimate(key) >= this.settings.admitAfter;
+    return popular ? this.state.popularTextHits : this.state.newTextHits;
   }
 
   private recompute(tokens: number): number {

@@ -165,7 +165,10 @@ export class EmbeddingCache {
       counters.kvReads++;
       const existing = await kv.get(promotion.key);
       policy.observeKvRead(promotion.key, existing !== undefined);
-      if (existing !== undefined) return;
+      if (existing !== undefined) {
+        counters.kvHits++;
+        return;
+      }
     }
     if (!policy.takePromotionWrite(promotion.key, this.now())) {
       counters.kvWritesOverBudget++;

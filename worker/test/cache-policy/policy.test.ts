@@ -97,10 +97,34 @@ describe('the cache policy', () => {
     cost.recordAccess(['hot']);
     expect(cost.planPromotions([long('hot')], NOW)).toEqual([{ key: 'hot', checkFirst: true }]);
     expect(cost.planPromotions([long('hot')], NOW)).toEqual([]);
-    // After 20 reads that found nothing the hit rate is 1/22: a check read (1/10 of a write) no longer pays.
-    for (let i = 0; i < 20; i++) cost.observeKvRead(`miss ${i}`, false);
+    // After 20 check reads of popular texts that found nothing, the rate is 1/22: a check read (1/10 of a write) no
+    // longer pays.
+    for (let i = 0; i < 20; i++) {
+      cost.recordAccess([`popular ${i}`, `popular ${i}`]);
+      cost.observeKvRead(`popular ${i}`, false);
+    }
     cost.recordAccess(['warm', 'warm']);
     expect(cost.planPromotions([long('warm')], NOW)).toEqual([{ key: 'warm', checkFirst: false }]);
+  });
+
+  it('`cost` keeps apart the hit rates of new and popular texts', () => {
+    const cost = policy('cost', heavy);
+    cost.recordAccess(['popular', 'popular', 'popular', 'new']);
+    // Check reads find popular texts...
+    for (let i = 0; i < 20; i++) {
+      cost.recordAccess([`found ${i}`, `found ${i}`, `found ${i}`]);
+      cost.observeKvRead(`found ${i}`, true);
+    }
+    // ...while reads of texts seen once find nothing.
+    for (let i = 0; i < 20; i++) {
+      cost.recordAccess([`unseen ${i}`]);
+      cost.observeKvRead(`unseen ${i}`, false);
+    }
+    expect(cost.kvHitChance('popular')).toBeCloseTo(21 / 22, 9);
+    expect(cost.kvHitChance('new')).toBeCloseTo(1 / 22, 9);
+    expect(cost.kvHitChance('found 3')).toBe(1);
+    // A 100-token text seen once is not worth a read at 1/22 ($0.18e-6 expected saving against $0.5e-6).
+    expect(cost.planKvReads([long('new')], { modelLoaded: true })).toEqual([false]);
   });
 
   it('estimates tokens before tokenizing: ~4 characters each plus the special tokens, capped', () => {
