@@ -11,6 +11,7 @@ import { bundleEmbedder } from '../../model-packager/src/eval/embedders.js';
 import { nodeOrt } from '../../model-packager/src/runtime/ort-node.js';
 import type { BundleSource } from '../../worker/src/bundle/source.js';
 import { createApp } from '../../worker/src/http/app.js';
+import { needs } from '../support/requirements.js';
 
 const root = join(import.meta.dirname, '../..');
 
@@ -34,7 +35,7 @@ const bytesOf = (vector: ArrayLike<number>) => new Uint8Array(Float32Array.from(
 
 describe.each(['default', 'minilm-fixture'])('bundles/%s', (name) => {
   const dir = join(root, 'bundles', name);
-  it.skipIf(!existsSync(join(dir, 'manifest.json')))('packager and worker give bitwise-identical vectors', async () => {
+  it.skipIf(needs(existsSync(join(dir, 'manifest.json')), `${dir} (npm run build)`))('packager and worker give bitwise-identical vectors', async () => {
     const texts = parityTexts();
     const packager = await bundleEmbedder(dir);
     const fromPackager = await packager.embed(texts);

@@ -11,6 +11,7 @@ export type ApiErrorKind =
   | 'too_many_inputs'
   | 'input_too_large'
   | 'body_too_large'
+  | 'unsupported_media_type'
   | 'unauthorized'
   | 'not_found'
   | 'method_not_allowed'
@@ -32,6 +33,7 @@ const KINDS: Record<ApiErrorKind, KindInfo> = {
   too_many_inputs: { status: 413, type: 'invalid_request_error' },
   input_too_large: { status: 413, type: 'invalid_request_error' },
   body_too_large: { status: 413, type: 'invalid_request_error' },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error' },
   unauthorized: { status: 401, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'invalid_request_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },

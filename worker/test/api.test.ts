@@ -385,4 +385,18 @@ describe('limits and malformed requests', () => {
     expect(wrongMethod.headers.get('allow')).toBe('POST');
     await expectError(await call('/health', { method: 'DELETE' }), 405, 'method_not_allowed');
   });
+
+  it.each([
+    ['text/plain', { 'content-type': 'text/plain;charset=UTF-8' }],
+    ['a form', { 'content-type': 'application/x-www-form-urlencoded' }],
+    ['a latin1 charset', { 'content-type': 'application/json; charset=latin1' }],
+  ])('answers 415 for a body sent as %s, naming the content type to send', async (_, headers) => {
+    const response = await call('/v1/embeddings', { body: { input: 'hi' }, headers });
+    await expectError(response, 415, 'unsupported_media_type');
+  });
+
+  it('accepts JSON with a UTF-8 charset', async () => {
+    const headers = { 'content-type': 'application/json; charset=utf-8' };
+    expect((await call('/v1/embeddings', { body: { input: 'charset given' }, headers })).status).toBe(200);
+  });
 });

@@ -218,7 +218,11 @@ describe('faults', () => {
     };
     const text = 'slow writes, garbled reads';
     const ctx = createExecutionContext();
-    const request = new Request('http://edge-embed.test/v1/embeddings', { method: 'POST', body: JSON.stringify({ input: text }) });
+    const request = new Request('http://edge-embed.test/v1/embeddings', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: text }),
+    });
     const response = await appFor(testEnv).fetch(request, { ...testEnv, EMBED_CACHE: slow, CACHE_POLICY: 'always' }, ctx);
     expect(response.status).toBe(200);
     expect(response.headers.get('x-cache-misses')).toBe('1');

@@ -12,6 +12,7 @@ import { ApiError, errorResponse, toApiError } from '../errors.js';
 import type { AppEnv } from './context.js';
 import { apiKeyAuth } from './middleware/auth.js';
 import { postBodyLimit } from './middleware/body-limit.js';
+import { jsonContentType } from './middleware/json-content-type.js';
 import { requestLog } from './middleware/request-log.js';
 import { metaRoutes } from './routes/meta.js';
 import { openAiRoutes } from './routes/openai.js';
@@ -44,6 +45,7 @@ export function createApp(deps: AppDeps): App {
   app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => methodNotAllowedResponse(c, methods) }));
   app.use(apiKeyAuth());
   app.use(postBodyLimit());
+  app.use(jsonContentType());
   app.route('/', openAiRoutes(routeDeps));
   app.route('/', teiRoutes(routeDeps));
   app.route('/', rankRoutes(routeDeps));
