@@ -5,7 +5,12 @@ import { defineConfig } from 'vitest/config';
 // workerd with vitest.workers.config.ts.
 export default defineConfig({
   test: {
-    include: ['model-packager/**/*.test.ts', 'bundle-format/**/*.test.ts', 'bundle-runtime/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'model-packager/**/*.test.ts',
+      'bundle-format/**/*.test.ts',
+      'bundle-runtime/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: 'forks',

@@ -32,23 +32,54 @@ const BATCH = 32;
 
 if (values.one !== undefined) {
   const workload = makeWorkload(texts, 11);
-  const batches = Array.from({ length: Math.ceil(texts / BATCH) }, (_, i) => workload.texts.slice(i * BATCH, (i + 1) * BATCH));
+  const batches = Array.from({ length: Math.ceil(texts / BATCH) }, (_, i) =>
+    workload.texts.slice(i * BATCH, (i + 1) * BATCH),
+  );
   const budget = Number(values.one);
   const sessionOptions = JSON.parse(values['session-options']) as Parameters<typeof profilePipeline>[5];
-  const profile = await profilePipeline(join(root, values.bundle), batches, [], batches[0], { maxBatchSize: BATCH, maxBatchTokens: budget }, sessionOptions);
-  console.log(JSON.stringify({ budget, texts: profile.texts, tokens: profile.tokens, msPerText: profile.inferenceMs / profile.texts }));
+  const profile = await profilePipeline(
+    join(root, values.bundle),
+    batches,
+    [],
+    batches[0],
+    { maxBatchSize: BATCH, maxBatchTokens: budget },
+    sessionOptions,
+  );
+  console.log(
+    JSON.stringify({
+      budget,
+      texts: profile.texts,
+      tokens: profile.tokens,
+      msPerText: profile.inferenceMs / profile.texts,
+    }),
+  );
 } else {
   const tsx = createRequire(import.meta.url).resolve('tsx/cli');
   const budgets = values.budgets.split(',').map(Number);
-  if (budgets.some((budget) => !Number.isInteger(budget) || budget < 1)) throw new Error(`--budgets takes positive integers, got ${values.budgets}`);
-  console.log(`${values.bundle}: ${texts} texts in calls of ${BATCH}; inference ms per text (tokenize excluded), one process per budget; session options ${values['session-options']}`);
+  if (budgets.some((budget) => !Number.isInteger(budget) || budget < 1))
+    throw new Error(`--budgets takes positive integers, got ${values.budgets}`);
+  console.log(
+    `${values.bundle}: ${texts} texts in calls of ${BATCH}; inference ms per text (tokenize excluded), one process per budget; session options ${values['session-options']}`,
+  );
   console.log('| MAX_BATCH_TOKENS | ms per text | texts/s |');
   console.log('|---:|---:|---:|');
   for (const budget of budgets) {
-    const args = [tsx, import.meta.filename, '--bundle', values.bundle, '--texts', String(texts), '--session-options', values['session-options'], '--one', String(budget)];
+    const args = [
+      tsx,
+      import.meta.filename,
+      '--bundle',
+      values.bundle,
+      '--texts',
+      String(texts),
+      '--session-options',
+      values['session-options'],
+      '--one',
+      String(budget),
+    ];
     const run = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
     const line = run.stdout.trim().split('\n').pop() ?? '';
-    if (run.status !== 0 || !line.startsWith('{')) throw new Error(`budget ${budget} failed:\n${run.stderr.slice(-2000)}`);
+    if (run.status !== 0 || !line.startsWith('{'))
+      throw new Error(`budget ${budget} failed:\n${run.stderr.slice(-2000)}`);
     const result = JSON.parse(line) as { msPerText: number };
     console.log(`| ${budget} | ${result.msPerText.toFixed(1)} | ${(1000 / result.msPerText).toFixed(1)} |`);
   }

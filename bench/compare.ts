@@ -23,11 +23,11 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { parseBundleManifest } from '../bundle-format/manifest.js';
-import { PEER_SYSTEMS, type PeerPlan, type PeerResult, type PeerSystem } from './compare/systems.js';
 import { profilePipeline, type StageProfile } from './compare/profile.js';
+import { PEER_SYSTEMS, type PeerPlan, type PeerResult, type PeerSystem } from './compare/systems.js';
 import { makeWorkload, shortSentences } from './compare/texts.js';
 import { transformersLayout } from './compare/transformers-layout.js';
-import { startWorker, type BenchWorker } from './compare/workerd.js';
+import { type BenchWorker, startWorker } from './compare/workerd.js';
 
 const root = join(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -47,7 +47,8 @@ const skip = new Set(values.skip.split(',').filter(Boolean));
 const scratch = mkdtempSync(join(tmpdir(), 'edge-embed-compare-'));
 const runStarted = performance.now();
 
-const log = (line: string) => console.error(`[${((performance.now() - runStarted) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+const log = (line: string) =>
+  console.error(`[${((performance.now() - runStarted) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
 function chunk<T>(items: T[], size: number): T[][] {
   return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
@@ -99,7 +100,12 @@ async function post(url: string, input: string | string[]): Promise<Posted> {
       const match = /^\s*(\w+);dur=([\d.]+)/.exec(part);
       if (match) timing[match[1]] = Number(match[2]);
     }
-    return { ms, hits: Number(response.headers.get('x-cache-hits')), misses: Number(response.headers.get('x-cache-misses')), timing };
+    return {
+      ms,
+      hits: Number(response.headers.get('x-cache-hits')),
+      misses: Number(response.headers.get('x-cache-misses')),
+      timing,
+    };
   }
 }
 
@@ -133,7 +139,8 @@ async function throughput(url: string, batches: string[][]): Promise<Throughput>
     result.texts += batch.length;
     result.hits += posted.hits;
     result.misses += posted.misses;
-    for (const [name, ms] of Object.entries(posted.timing)) result.serverTimingMs[name] = (result.serverTimingMs[name] ?? 0) + ms;
+    for (const [name, ms] of Object.entries(posted.timing))
+      result.serverTimingMs[name] = (result.serverTimingMs[name] ?? 0) + ms;
   }
   result.seconds = (performance.now() - started) / 1000;
   result.textsPerSecond = result.texts / result.seconds;
@@ -147,7 +154,10 @@ async function latencies(url: string, texts: string[], warmup = WARMUP): Promise
   return ms;
 }
 
-async function withWorker<T>(options: Parameters<typeof startWorker>[0], run: (worker: BenchWorker) => Promise<T>): Promise<T> {
+async function withWorker<T>(
+  options: Parameters<typeof startWorker>[0],
+  run: (worker: BenchWorker) => Promise<T>,
+): Promise<T> {
   const worker = await startWorker(options);
   try {
     return await run(worker);
@@ -162,7 +172,10 @@ const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
 async function runPeer(system: PeerSystem, plan: PeerPlan): Promise<PeerResult> {
   const planPath = join(scratch, `${system}.json`);
   writeFileSync(planPath, JSON.stringify(plan));
-  const child = spawn(process.execPath, [tsxCli, join(root, 'bench/compare/peer.ts'), system, planPath], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [tsxCli, join(root, 'bench/compare/peer.ts'), system, planPath], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -193,7 +206,13 @@ interface WorkerCache {
   mixedCacheOn: Throughput;
   repeated: Throughput;
   allHitsLru: Throughput;
-  coldIsolate: { readyMs: number; cachedTextMs: number; cachedTextHit: boolean; modelLoadedAfter: boolean; allHitsKv: Throughput };
+  coldIsolate: {
+    readyMs: number;
+    cachedTextMs: number;
+    cachedTextHit: boolean;
+    modelLoadedAfter: boolean;
+    allHitsKv: Throughput;
+  };
 }
 
 interface WorkerUse {
@@ -210,11 +229,20 @@ interface WorkerUse {
 }
 
 const loadBefore = loadavg();
-log(`load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} cores; texts ${TEXTS}, singles ${SINGLES}, batches of ${BATCH}`);
+log(
+  `load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} cores; texts ${TEXTS}, singles ${SINGLES}, batches of ${BATCH}`,
+);
 const layout = await transformersLayout();
 const bundleInfo = (dir: string) => {
   const manifest = parseBundleManifest(JSON.parse(readFileSync(join(root, dir, 'manifest.json'), 'utf8')));
-  return { dir, modelName: manifest.modelName, contentHash: manifest.contentHash, quantization: manifest.quantization, maxTokens: manifest.maxTokens, bytes: manifest.bytes.total };
+  return {
+    dir,
+    modelName: manifest.modelName,
+    contentHash: manifest.contentHash,
+    quantization: manifest.quantization,
+    maxTokens: manifest.maxTokens,
+    bytes: manifest.bytes.total,
+  };
 };
 const bundles = [bundleInfo('bundles/minilm-fixture'), bundleInfo('bundles/default')];
 const minilmConfig = join(root, 'bench/compare/wrangler.minilm.toml');
@@ -231,16 +259,32 @@ async function coldStartAndSingles(worker: BenchWorker, warmup: string[]) {
   const singleMsFresh = await latencies(worker.url, singles);
   await post(worker.url, warmup);
   const singleMs = await latencies(worker.url, singles, 0);
-  return { readyMs: worker.readyMs, firstEmbeddingMs: first.ms, coldStartMs, heapAfterLoadBytes: loaded.wasm_heap_bytes, rssAfterLoadBytes, singleMs, singleMsFresh };
+  return {
+    readyMs: worker.readyMs,
+    firstEmbeddingMs: first.ms,
+    coldStartMs,
+    heapAfterLoadBytes: loaded.wasm_heap_bytes,
+    rssAfterLoadBytes,
+    singleMs,
+    singleMsFresh,
+  };
 }
 
 log('worker (workerd, MiniLM bundle, cache off): cold start, (a), (b)');
-const workerMiniLm = await withWorker({ config: minilmConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-off') }, async (worker) => {
-  const start = await coldStartAndSingles(worker, warmBatch);
-  const mixedResult = await throughput(worker.url, chunk(mixed.texts, BATCH));
-  const after = await info(worker.url);
-  return { ...start, heapPeakBytes: after.wasm_heap_bytes, rssPeakBytes: worker.rssBytes(), mixed: mixedResult } satisfies WorkerMiniLm;
-});
+const workerMiniLm = await withWorker(
+  { config: minilmConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-off') },
+  async (worker) => {
+    const start = await coldStartAndSingles(worker, warmBatch);
+    const mixedResult = await throughput(worker.url, chunk(mixed.texts, BATCH));
+    const after = await info(worker.url);
+    return {
+      ...start,
+      heapPeakBytes: after.wasm_heap_bytes,
+      rssPeakBytes: worker.rssBytes(),
+      mixed: mixedResult,
+    } satisfies WorkerMiniLm;
+  },
+);
 
 log('worker (MiniLM bundle, cache on): (c), all hits, then a cold isolate on the same KV');
 const cacheKv = join(scratch, 'kv-on');
@@ -258,27 +302,40 @@ const coldIsolate = await withWorker({ config: minilmConfig, persistTo: cacheKv 
   const cached = await post(worker.url, repeated.texts[0]);
   const modelLoadedAfter = (await info(worker.url)).loaded;
   const allHitsKv = await throughput(worker.url, repeatedBatches);
-  return { readyMs: worker.readyMs, cachedTextMs: cached.ms, cachedTextHit: cached.hits === 1, modelLoadedAfter, allHitsKv };
+  return {
+    readyMs: worker.readyMs,
+    cachedTextMs: cached.ms,
+    cachedTextHit: cached.hits === 1,
+    modelLoadedAfter,
+    allHitsKv,
+  };
 });
 const workerCache: WorkerCache = { ...cacheFirst, coldIsolate };
 
 log('worker under wrangler dev (its dev proxy in front, as `npm start` runs it), MiniLM bundle, cache off: (a) only');
-const wranglerDevSingleMs = await withWorker({ config: minilmConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-dev'), host: 'wrangler-dev' }, async (worker) =>
-  (await coldStartAndSingles(worker, warmBatch)).singleMs,
+const wranglerDevSingleMs = await withWorker(
+  { config: minilmConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-dev'), host: 'wrangler-dev' },
+  async (worker) => (await coldStartAndSingles(worker, warmBatch)).singleMs,
 );
 
 log('worker (workerd, default USE Lite bundle, cache off): cold start, (a), same texts as tfjs');
 const defaultConfig = join(root, 'bench/compare/wrangler.default.toml');
-const workerUse: WorkerUse = await withWorker({ config: defaultConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-use') }, async (worker) => {
-  const { rssAfterLoadBytes, ...start } = await coldStartAndSingles(worker, warmUseBatch);
-  const texts = await throughput(worker.url, chunk(useTexts.texts, BATCH));
-  return { ...start, rssBytes: rssAfterLoadBytes, texts } satisfies WorkerUse;
-});
+const workerUse: WorkerUse = await withWorker(
+  { config: defaultConfig, vars: { BENCH_CACHE: 'off' }, persistTo: join(scratch, 'kv-use') },
+  async (worker) => {
+    const { rssAfterLoadBytes, ...start } = await coldStartAndSingles(worker, warmUseBatch);
+    const texts = await throughput(worker.url, chunk(useTexts.texts, BATCH));
+    return { ...start, rssBytes: rssAfterLoadBytes, texts } satisfies WorkerUse;
+  },
+);
 log('worker (default bundle, cache on): the same texts, all misses');
-workerUse.textsCacheOn = await withWorker({ config: defaultConfig, persistTo: join(scratch, 'kv-use-on') }, async (worker) => {
-  await post(worker.url, warmUseBatch);
-  return throughput(worker.url, chunk(useTexts.texts, BATCH));
-});
+workerUse.textsCacheOn = await withWorker(
+  { config: defaultConfig, persistTo: join(scratch, 'kv-use-on') },
+  async (worker) => {
+    await post(worker.url, warmUseBatch);
+    return throughput(worker.url, chunk(useTexts.texts, BATCH));
+  },
+);
 
 const peers: Partial<Record<PeerSystem, PeerResult>> = {};
 for (const system of PEER_SYSTEMS) {
@@ -297,18 +354,32 @@ for (const system of PEER_SYSTEMS) {
 
 log('stage profile (worker pipeline code in Node, same WASM build)');
 const profileBatches = chunk(mixed.texts, BATCH).slice(0, Math.max(1, Math.ceil(256 / BATCH)));
-const profile: StageProfile = await profilePipeline(join(root, 'bundles/minilm-fixture'), profileBatches, singles, warmBatch);
-const useProfile: StageProfile = await profilePipeline(join(root, 'bundles/default'), chunk(useTexts.texts, BATCH).slice(0, profileBatches.length), singles, warmUseBatch);
+const profile: StageProfile = await profilePipeline(
+  join(root, 'bundles/minilm-fixture'),
+  profileBatches,
+  singles,
+  warmBatch,
+);
+const useProfile: StageProfile = await profilePipeline(
+  join(root, 'bundles/default'),
+  chunk(useTexts.texts, BATCH).slice(0, profileBatches.length),
+  singles,
+  warmUseBatch,
+);
 const loadAfter = loadavg();
-const bundlesChanged = [bundleInfo('bundles/minilm-fixture'), bundleInfo('bundles/default')].some((after, i) => after.contentHash !== bundles[i].contentHash);
+const bundlesChanged = [bundleInfo('bundles/minilm-fixture'), bundleInfo('bundles/default')].some(
+  (after, i) => after.contentHash !== bundles[i].contentHash,
+);
 if (bundlesChanged) log('WARNING: a bundle was rebuilt during the run; the figures mix two builds');
 log(`done; load average ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
 rmSync(scratch, { recursive: true, force: true });
 
 // ---------------------------------------------------------------- report
-const mib = (bytes: number | null | undefined) => (bytes === null || bytes === undefined ? 'n/a' : (bytes / 1024 / 1024).toFixed(0));
+const mib = (bytes: number | null | undefined) =>
+  bytes === null || bytes === undefined ? 'n/a' : (bytes / 1024 / 1024).toFixed(0);
 const f1 = (value: number | undefined) => (value === undefined ? 'n/a' : value.toFixed(1));
-const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : a / b);
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined ? undefined : a / b;
 const peerRate = (system: PeerSystem, workload = 'mixed') => {
   const w = peers[system]?.workloads[workload];
   return w ? w.texts / w.seconds : undefined;
@@ -327,14 +398,43 @@ const LABELS: Record<PeerSystem, string> = {
 const workerRate = workerMiniLm.mixed.textsPerSecond;
 const p50 = percentile(workerMiniLm.singleMs, 50);
 const goals = [
-  { goal: 'throughput >= 1.2x transformers.js WASM q8 (same quantization)', value: ratio(workerRate, peerRate('transformers-wasm-q8')), target: 1.2 },
-  { goal: 'throughput >= 0.5x onnxruntime-node, 1 thread (our int8 model)', value: ratio(workerRate, peerRate('ort-node-int8-bundle')), target: 0.5 },
-  { goal: 'throughput vs onnxruntime-node, 1 thread (fp32 export), for reference', value: ratio(workerRate, peerRate('ort-node-fp32')), target: 0.5 },
-  { goal: 'cache hits >= 20x miss throughput (in-isolate LRU)', value: ratio(workerCache.allHitsLru.textsPerSecond, workerRate), target: 20 },
-  { goal: 'cache hits >= 20x miss throughput (KV only, cold isolate)', value: ratio(workerCache.coldIsolate.allHitsKv.textsPerSecond, workerRate), target: 20 },
+  {
+    goal: 'throughput >= 1.2x transformers.js WASM q8 (same quantization)',
+    value: ratio(workerRate, peerRate('transformers-wasm-q8')),
+    target: 1.2,
+  },
+  {
+    goal: 'throughput >= 0.5x onnxruntime-node, 1 thread (our int8 model)',
+    value: ratio(workerRate, peerRate('ort-node-int8-bundle')),
+    target: 0.5,
+  },
+  {
+    goal: 'throughput vs onnxruntime-node, 1 thread (fp32 export), for reference',
+    value: ratio(workerRate, peerRate('ort-node-fp32')),
+    target: 0.5,
+  },
+  {
+    goal: 'cache hits >= 20x miss throughput (in-isolate LRU)',
+    value: ratio(workerCache.allHitsLru.textsPerSecond, workerRate),
+    target: 20,
+  },
+  {
+    goal: 'cache hits >= 20x miss throughput (KV only, cold isolate)',
+    value: ratio(workerCache.coldIsolate.allHitsKv.textsPerSecond, workerRate),
+    target: 20,
+  },
   { goal: 'p50 one short sentence <= 15 ms (ms), warm isolate', value: p50, target: 15, lowerIsBetter: true },
-  { goal: 'the same on a fresh isolate (first calls after the model load), for reference', value: percentile(workerMiniLm.singleMsFresh, 50), target: 15, lowerIsBetter: true },
-  { goal: 'default model: worker (USE Lite) >= 5x tfjs reference, same texts', value: ratio(workerUse.texts.textsPerSecond, peerRate('tfjs-use-reference', 'use')), target: 5 },
+  {
+    goal: 'the same on a fresh isolate (first calls after the model load), for reference',
+    value: percentile(workerMiniLm.singleMsFresh, 50),
+    target: 15,
+    lowerIsBetter: true,
+  },
+  {
+    goal: 'default model: worker (USE Lite) >= 5x tfjs reference, same texts',
+    value: ratio(workerUse.texts.textsPerSecond, peerRate('tfjs-use-reference', 'use')),
+    target: 5,
+  },
 ];
 
 const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
@@ -353,7 +453,9 @@ md.push(
 md.push('');
 md.push('**MiniLM-L6-sized fixture** (random weights, MiniLM-L6 shapes: 6 layers, hidden 384)');
 md.push('');
-md.push('| System | (a) p50 ms | (a) p95 ms | (a) fresh p50 ms | (b) texts/s | (c) texts/s | load ms | RSS MiB | WASM heap MiB |');
+md.push(
+  '| System | (a) p50 ms | (a) p95 ms | (a) fresh p50 ms | (b) texts/s | (c) texts/s | load ms | RSS MiB | WASM heap MiB |',
+);
 md.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 md.push(
   `| **edge-embed worker** (workerd, HTTP, int8 bundle, cache off for a/b) | ${f1(p50)} | ${f1(percentile(workerMiniLm.singleMs, 95))} | ${f1(percentile(workerMiniLm.singleMsFresh, 50))} | ${f1(workerRate)} | ` +
@@ -370,8 +472,8 @@ for (const system of PEER_SYSTEMS) {
 md.push('');
 md.push(
   `\\* worker load = new workerd process to first embedding (Miniflare ready ${workerMiniLm.readyMs.toFixed(0)} ms + first request with model load ${workerMiniLm.firstEmbeddingMs.toFixed(0)} ms); ` +
-    'peers: model load + first call in an already running Node process. The worker is wrangler\'s deployable build (`wrangler deploy --dry-run`, built before the clock starts) ' +
-    'served by Miniflare: one workerd process, HTTP through Miniflare\'s entry worker. ' +
+    "peers: model load + first call in an already running Node process. The worker is wrangler's deployable build (`wrangler deploy --dry-run`, built before the clock starts) " +
+    "served by Miniflare: one workerd process, HTTP through Miniflare's entry worker. " +
     `Under \`wrangler dev\` (what \`npm start\` runs), whose dev proxy is a second workerd in front, (a) is p50 ${f1(percentile(wranglerDevSingleMs, 50))} ms, p95 ${f1(percentile(wranglerDevSingleMs, 95))} ms (after the same warm-up).`,
 );
 md.push(
@@ -381,7 +483,9 @@ md.push(
     `${f1(workerCache.coldIsolate.allHitsKv.textsPerSecond)} texts/s.`,
 );
 md.push('');
-md.push('**Default model, Universal Sentence Encoder Lite** (same texts: queries + passages of 20-60 words, within its 128 tokens)');
+md.push(
+  '**Default model, Universal Sentence Encoder Lite** (same texts: queries + passages of 20-60 words, within its 128 tokens)',
+);
 md.push('');
 md.push('| System | (a) p50 ms | (a) fresh p50 ms | texts/s | load ms | RSS MiB |');
 md.push('|---|---:|---:|---:|---:|---:|');
@@ -389,23 +493,35 @@ md.push(
   `| **edge-embed worker** (workerd, HTTP, int8 pruned bundle, cache off) | ${f1(percentile(workerUse.singleMs, 50))} | ${f1(percentile(workerUse.singleMsFresh, 50))} | ${f1(workerUse.texts.textsPerSecond)} | ` +
     `${workerUse.coldStartMs.toFixed(0)}* | ${mib(workerUse.rssBytes)} |`,
 );
-md.push(`| edge-embed worker, cache on (all misses: KV lookups + writes) | | | ${f1(workerUse.textsCacheOn?.textsPerSecond)} | | |`);
+md.push(
+  `| edge-embed worker, cache on (all misses: KV lookups + writes) | | | ${f1(workerUse.textsCacheOn?.textsPerSecond)} | | |`,
+);
 const tfjs = peers['tfjs-use-reference'];
 if (tfjs) {
-  md.push(`| ${LABELS['tfjs-use-reference']} | ${f1(percentile(tfjs.singleMs, 50))} | ${f1(percentile(tfjs.singleMsFresh, 50))} | ${f1(peerRate('tfjs-use-reference', 'use'))} | ${tfjs.loadMs.toFixed(0)} | ${mib(tfjs.rssBytes)} |`);
+  md.push(
+    `| ${LABELS['tfjs-use-reference']} | ${f1(percentile(tfjs.singleMs, 50))} | ${f1(percentile(tfjs.singleMsFresh, 50))} | ${f1(peerRate('tfjs-use-reference', 'use'))} | ${tfjs.loadMs.toFixed(0)} | ${mib(tfjs.rssBytes)} |`,
+  );
 }
 md.push('');
 md.push('**Cold start and memory (worker)**');
 md.push('');
 md.push('| | MiniLM bundle | USE Lite bundle |');
 md.push('|---|---:|---:|');
-md.push(`| new workerd process to /health, ms | ${workerMiniLm.readyMs.toFixed(0)} | ${workerUse.readyMs.toFixed(0)} |`);
-md.push(`| first embedding request (model load + inference), ms | ${workerMiniLm.firstEmbeddingMs.toFixed(0)} | ${workerUse.firstEmbeddingMs.toFixed(0)} |`);
-md.push(`| new process to first embedding, ms | ${workerMiniLm.coldStartMs.toFixed(0)} | ${workerUse.coldStartMs.toFixed(0)} |`);
+md.push(
+  `| new workerd process to /health, ms | ${workerMiniLm.readyMs.toFixed(0)} | ${workerUse.readyMs.toFixed(0)} |`,
+);
+md.push(
+  `| first embedding request (model load + inference), ms | ${workerMiniLm.firstEmbeddingMs.toFixed(0)} | ${workerUse.firstEmbeddingMs.toFixed(0)} |`,
+);
+md.push(
+  `| new process to first embedding, ms | ${workerMiniLm.coldStartMs.toFixed(0)} | ${workerUse.coldStartMs.toFixed(0)} |`,
+);
 md.push(
   `| cached text on a cold isolate (KV hit, no model load), ms | ${workerCache.coldIsolate.cachedTextMs.toFixed(0)} (hit: ${workerCache.coldIsolate.cachedTextHit}, model loaded after: ${workerCache.coldIsolate.modelLoadedAfter}) | |`,
 );
-md.push(`| ORT WASM heap after load, MiB | ${mib(workerMiniLm.heapAfterLoadBytes)} | ${mib(workerUse.heapAfterLoadBytes)} |`);
+md.push(
+  `| ORT WASM heap after load, MiB | ${mib(workerMiniLm.heapAfterLoadBytes)} | ${mib(workerUse.heapAfterLoadBytes)} |`,
+);
 md.push(`| ORT WASM heap after (b), MiB | ${mib(workerMiniLm.heapPeakBytes)} | |`);
 md.push(`| workerd RSS after load, MiB | ${mib(workerMiniLm.rssAfterLoadBytes)} | ${mib(workerUse.rssBytes)} |`);
 md.push('');
@@ -414,8 +530,11 @@ md.push('');
 md.push('| Goal | Measured | Met |');
 md.push('|---|---:|:---:|');
 for (const g of goals) {
-  const met = g.value === undefined ? 'n/a' : (g.lowerIsBetter ? g.value <= g.target : g.value >= g.target) ? 'yes' : 'no';
-  md.push(`| ${g.goal} | ${g.value === undefined ? 'n/a' : g.lowerIsBetter ? g.value.toFixed(1) : `${g.value.toFixed(2)}x`} | ${met} |`);
+  const met =
+    g.value === undefined ? 'n/a' : (g.lowerIsBetter ? g.value <= g.target : g.value >= g.target) ? 'yes' : 'no';
+  md.push(
+    `| ${g.goal} | ${g.value === undefined ? 'n/a' : g.lowerIsBetter ? g.value.toFixed(1) : `${g.value.toFixed(2)}x`} | ${met} |`,
+  );
 }
 md.push('');
 const stageLine = (name: string, stages: StageProfile, httpMsPerText: number, httpSingleP50: number) => {
@@ -425,28 +544,60 @@ const stageLine = (name: string, stages: StageProfile, httpMsPerText: number, ht
     `${perText(stages.serializeMs)} / ${perText(stages.serializeBase64Ms)} | ${httpMsPerText.toFixed(2)} | ${f1(percentile(stages.singleMs, 50))} | ${f1(httpSingleP50)} |`
   );
 };
-md.push("**Where the worker's time goes**: its own pipeline code (bundle-runtime) in Node on the same onnxruntime-web WASM build, one thread, on the first texts of (b); ms per text. workerd's clock stands still during CPU work, so Server-Timing cannot split this.");
+md.push(
+  "**Where the worker's time goes**: its own pipeline code (bundle-runtime) in Node on the same onnxruntime-web WASM build, one thread, on the first texts of (b); ms per text. workerd's clock stands still during CPU work, so Server-Timing cannot split this.",
+);
 md.push('');
-md.push('| Bundle | texts / tokens | tokenize | inference (inputs + session.run + slicing) | of which int64 inputs | JSON float / base64 | worker over HTTP, ms per text | one short sentence in Node, p50 ms | same over HTTP, p50 ms |');
+md.push(
+  '| Bundle | texts / tokens | tokenize | inference (inputs + session.run + slicing) | of which int64 inputs | JSON float / base64 | worker over HTTP, ms per text | one short sentence in Node, p50 ms | same over HTTP, p50 ms |',
+);
 md.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 md.push(stageLine('MiniLM fixture', profile, 1000 / workerRate, p50));
-md.push(stageLine('USE Lite (default)', useProfile, 1000 / workerUse.texts.textsPerSecond, percentile(workerUse.singleMs, 50)));
+md.push(
+  stageLine(
+    'USE Lite (default)',
+    useProfile,
+    1000 / workerUse.texts.textsPerSecond,
+    percentile(workerUse.singleMs, 50),
+  ),
+);
 md.push('');
-md.push(`Bundles: ${bundles.map((b) => `${b.dir} ${b.modelName} ${b.quantization} ${(b.bytes / 1e6).toFixed(1)} MB, hash ${b.contentHash.slice(0, 12)}`).join('; ')}.`);
+md.push(
+  `Bundles: ${bundles.map((b) => `${b.dir} ${b.modelName} ${b.quantization} ${(b.bytes / 1e6).toFixed(1)} MB, hash ${b.contentHash.slice(0, 12)}`).join('; ')}.`,
+);
 if (bundlesChanged) md.push('**Warning: a bundle was rebuilt during the run; the figures mix two builds.**');
-if (proxyRetries > 0) md.push(`\nRequests resent after wrangler dev's proxy dropped them (workers-sdk#14641): ${proxyRetries}.`);
+if (proxyRetries > 0)
+  md.push(`\nRequests resent after wrangler dev's proxy dropped them (workers-sdk#14641): ${proxyRetries}.`);
 const markdown = md.join('\n');
 
 const results = {
   date: new Date().toISOString(),
   command: `npm run bench:compare -- --texts ${TEXTS} --singles ${SINGLES}`,
-  machine: { cores: cpus().length, cpu: cpus()[0]?.model.trim(), node: process.version, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
-  counts: { texts: TEXTS, singles: SINGLES, warmup: WARMUP, batchSize: BATCH, queries: mixed.queries, repeats: repeated.repeats, useTexts: useTexts.texts.length },
+  machine: {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model.trim(),
+    node: process.version,
+    loadAverageBefore: loadBefore,
+    loadAverageAfter: loadAfter,
+  },
+  counts: {
+    texts: TEXTS,
+    singles: SINGLES,
+    warmup: WARMUP,
+    batchSize: BATCH,
+    queries: mixed.queries,
+    repeats: repeated.repeats,
+    useTexts: useTexts.texts.length,
+  },
   notes: {
-    workerHost: 'the worker is wrangler deploy --dry-run output served by Miniflare (one workerd); wranglerDevSingleMs is (a) under wrangler dev (its proxy workerd in front)',
-    cacheOff: 'bench/compare/minilm-entry.ts with BENCH_CACHE=off hides the EMBED_CACHE binding and sets LRU_MAX_BYTES=0 (worker/src unchanged)',
-    transformersQ8: 'transformers.js q8 = .fixtures/minilm quantized by the packer passes (quantizeEmbeddingTable + quantizeMatMulWeights int8-compute), unpruned, no pooling',
-    transformersWasm: "transformers.js WASM in Node = our onnxruntime-web 1.30.0 registered under Symbol.for('onnxruntime'), device 'auto', numThreads 1",
+    workerHost:
+      'the worker is wrangler deploy --dry-run output served by Miniflare (one workerd); wranglerDevSingleMs is (a) under wrangler dev (its proxy workerd in front)',
+    cacheOff:
+      'bench/compare/minilm-entry.ts with BENCH_CACHE=off hides the EMBED_CACHE binding and sets LRU_MAX_BYTES=0 (worker/src unchanged)',
+    transformersQ8:
+      'transformers.js q8 = .fixtures/minilm quantized by the packer passes (quantizeEmbeddingTable + quantizeMatMulWeights int8-compute), unpruned, no pooling',
+    transformersWasm:
+      "transformers.js WASM in Node = our onnxruntime-web 1.30.0 registered under Symbol.for('onnxruntime'), device 'auto', numThreads 1",
     peersCache: 'peers have no cache; (c) is measured for the worker only',
   },
   bundles,

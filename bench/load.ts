@@ -5,10 +5,10 @@
  * /info's wasm_heap_bytes and the workerd process RSS after a warm-up (the first 10% of requests) and at the end.
  * Exits 1 on any error, on memory growth after warm-up above 10%, or when the time limit is hit.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { freePort, startWranglerDev } from '../test/worker-e2e/wrangler-dev.js';
 import { mulberry32 } from '../model-packager/src/fixtures/random.js';
+import { freePort, startWranglerDev } from '../test/worker-e2e/wrangler-dev.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,8 +26,10 @@ const TIME_LIMIT_MS = Number(args['time-limit-s']) * 1000;
 const WARM_UP = Math.floor(TOTAL / 10);
 const MAX_GROWTH = 0.1;
 
-
-const WORDS = 'river stone quiet market lantern orbit meadow signal harbor copper garden window silver engine forest bridge winter paper'.split(' ');
+const WORDS =
+  'river stone quiet market lantern orbit meadow signal harbor copper garden window silver engine forest bridge winter paper'.split(
+    ' ',
+  );
 const random = mulberry32(Number(args.seed));
 const sentence = (n: number) => Array.from({ length: n }, () => WORDS[Math.floor(random() * WORDS.length)]).join(' ');
 const POOL = Array.from({ length: 400 }, (_, i) => `pool ${i}: ${sentence(4 + (i % 24))}`);
@@ -83,11 +85,17 @@ async function rssBytes(pids: number[]): Promise<number> {
  * reads Runtime.getHeapUsage. This plus the WASM heap is the memory Cloudflare's 128 MB isolate limit counts.
  */
 async function isolateHeap(inspectorPort: number): Promise<() => Promise<number>> {
-  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
-  const url = targets.find((target) => target.webSocketDebuggerUrl.includes('edge-embed'))?.webSocketDebuggerUrl ?? targets[0].webSocketDebuggerUrl;
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{
+    webSocketDebuggerUrl: string;
+  }>;
+  const url =
+    targets.find((target) => target.webSocketDebuggerUrl.includes('edge-embed'))?.webSocketDebuggerUrl ??
+    targets[0].webSocketDebuggerUrl;
   // Node 20 has no global WebSocket; `ws` comes with miniflare (wrangler dev's own dependency).
   const wsModule = 'ws';
-  const Socket = (globalThis as { WebSocket?: typeof WebSocket }).WebSocket ?? ((await import(wsModule)) as { default: typeof WebSocket }).default;
+  const Socket =
+    (globalThis as { WebSocket?: typeof WebSocket }).WebSocket ??
+    ((await import(wsModule)) as { default: typeof WebSocket }).default;
   const socket = new Socket(url);
   await new Promise((resolve, reject) => {
     socket.onopen = resolve;
@@ -115,7 +123,8 @@ async function isolateHeap(inspectorPort: number): Promise<() => Promise<number>
 }
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 const inspectorPort = await freePort();
 const dev = await startWranglerDev({ args: ['--inspector-port', String(inspectorPort)] });
@@ -146,7 +155,9 @@ try {
       try {
         const response = await fetch(
           `${dev.url}${path}`,
-          body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+          body === undefined
+            ? {}
+            : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
         );
         const text = await response.text();
         statuses[response.status] = (statuses[response.status] ?? 0) + 1;
@@ -176,19 +187,41 @@ try {
   const growth = (key: 'wasm' | 'js' | 'rss') => (warm && warm[key] > 0 ? (end[key] - warm[key]) / warm[key] : 0);
   const timedOut = done < TOTAL;
 
-  console.log(`load: ${done} requests, ${CONCURRENCY} concurrent clients, ${seconds.toFixed(1)} s (${(done / seconds).toFixed(0)} req/s), ${fresh} new texts`);
-  console.log(`  statuses: ${JSON.stringify(statuses)}; errors: ${errors.length}${errors.length ? ` (first: ${errors[0]})` : ''}`);
-  console.log(`  latency ms: p50 ${percentile(latencies, 50).toFixed(1)}, p95 ${percentile(latencies, 95).toFixed(1)}, p99 ${percentile(latencies, 99).toFixed(1)}, max ${latencies[latencies.length - 1].toFixed(1)}`);
+  console.log(
+    `load: ${done} requests, ${CONCURRENCY} concurrent clients, ${seconds.toFixed(1)} s (${(done / seconds).toFixed(0)} req/s), ${fresh} new texts`,
+  );
+  console.log(
+    `  statuses: ${JSON.stringify(statuses)}; errors: ${errors.length}${errors.length ? ` (first: ${errors[0]})` : ''}`,
+  );
+  console.log(
+    `  latency ms: p50 ${percentile(latencies, 50).toFixed(1)}, p95 ${percentile(latencies, 95).toFixed(1)}, p99 ${percentile(latencies, 99).toFixed(1)}, max ${latencies[latencies.length - 1].toFixed(1)}`,
+  );
   const pct = (key: 'wasm' | 'js' | 'rss') => `${growth(key) >= 0 ? '+' : ''}${(growth(key) * 100).toFixed(1)}%`;
-  console.log(`  isolate memory after warm-up (${WARM_UP} requests): wasm heap ${mib(warm?.wasm ?? 0)}, JS heap after GC ${mib(warm?.js ?? 0)}; workerd RSS ${mib(warm?.rss ?? 0)}`);
-  console.log(`  isolate memory at the end: wasm heap ${mib(end.wasm)} (${pct('wasm')}), JS heap after GC ${mib(end.js)} (${pct('js')}); workerd RSS ${mib(end.rss)} (${pct('rss')})`);
-  console.log(`  samples (requests: wasm / JS / RSS): ${samples.sort((a, b) => a.after - b.after).map((s) => `${s.after}: ${mib(s.wasm)} / ${mib(s.js)} / ${mib(s.rss)}`).join(', ')}`);
+  console.log(
+    `  isolate memory after warm-up (${WARM_UP} requests): wasm heap ${mib(warm?.wasm ?? 0)}, JS heap after GC ${mib(warm?.js ?? 0)}; workerd RSS ${mib(warm?.rss ?? 0)}`,
+  );
+  console.log(
+    `  isolate memory at the end: wasm heap ${mib(end.wasm)} (${pct('wasm')}), JS heap after GC ${mib(end.js)} (${pct('js')}); workerd RSS ${mib(end.rss)} (${pct('rss')})`,
+  );
+  console.log(
+    `  samples (requests: wasm / JS / RSS): ${samples
+      .sort((a, b) => a.after - b.after)
+      .map((s) => `${s.after}: ${mib(s.wasm)} / ${mib(s.js)} / ${mib(s.rss)}`)
+      .join(', ')}`,
+  );
   const isolateGrowth = warm ? (end.wasm + end.js - warm.wasm - warm.js) / (warm.wasm + warm.js) : 0;
   console.log(`  isolate memory (wasm + JS) growth after warm-up: ${(isolateGrowth * 100).toFixed(1)}%`);
   const failed = errors.length > 0 || timedOut || isolateGrowth > MAX_GROWTH;
-  console.log(failed ? `FAIL${timedOut ? ` (time limit ${TIME_LIMIT_MS / 1000} s reached)` : ''}` : 'PASS: 0 errors, memory growth after warm-up within 10%');
+  console.log(
+    failed
+      ? `FAIL${timedOut ? ` (time limit ${TIME_LIMIT_MS / 1000} s reached)` : ''}`
+      : 'PASS: 0 errors, memory growth after warm-up within 10%',
+  );
   if (errors.length > 0) {
-    const logged = dev.output().split('\n').filter((line) => /"level":"error"/.test(line));
+    const logged = dev
+      .output()
+      .split('\n')
+      .filter((line) => /"level":"error"/.test(line));
     console.log(`  worker error logs (${logged.length}): ${logged.slice(0, 3).join('\n    ')}`);
   }
   process.exitCode = failed ? 1 : 0;

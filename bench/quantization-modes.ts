@@ -17,14 +17,14 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { SENTENCE_EMBEDDING_OUTPUT } from '../bundle-format/manifest.js';
 import { FIXTURE_PRESETS, writeBertFixture } from '../model-packager/src/fixtures/bert-fixture.js';
-import { readOnnxModel } from '../model-packager/src/onnx/read-model.js';
 import type { ModelProto, NodeProto, TensorProto } from '../model-packager/src/onnx/proto.js';
+import { readOnnxModel } from '../model-packager/src/onnx/read-model.js';
 import { encodeOnnxModel } from '../model-packager/src/onnx/write-model.js';
 import { appendPooling } from '../model-packager/src/passes/append-pooling.js';
 import { quantizeEmbeddingTable } from '../model-packager/src/passes/quantize-embedding-table.js';
 import { quantizeMatMulWeights } from '../model-packager/src/passes/quantize-matmul-weights.js';
-import { SENTENCE_EMBEDDING_OUTPUT } from '../bundle-format/manifest.js';
 
 const root = join(import.meta.dirname, '..');
 const VARIANTS = ['fp32', 'int8-compute', 'int8-storage'] as const;
@@ -77,7 +77,10 @@ const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.le
 /** Child side: one model, one fresh WASM heap. */
 async function measure(modelPath: string, inputsPath: string, runs: number, variant: Variant): Promise<Measurement> {
   const { createWasmSession, ort, wasmHeapBytes } = await import('../model-packager/src/runtime/ort-node.js');
-  const { rows, tokenTypeIds } = JSON.parse(await readFile(inputsPath, 'utf8')) as { rows: number[][]; tokenTypeIds: boolean };
+  const { rows, tokenTypeIds } = JSON.parse(await readFile(inputsPath, 'utf8')) as {
+    rows: number[][];
+    tokenTypeIds: boolean;
+  };
   const bytes = new Uint8Array(await readFile(modelPath));
   const started = performance.now();
   const session = await createWasmSession(bytes);
@@ -87,7 +90,11 @@ async function measure(modelPath: string, inputsPath: string, runs: number, vari
   const feeds = (batch: number[][]) => {
     const length = Math.max(...batch.map((r) => r.length));
     const tensor = (f: (row: number[], i: number) => number) =>
-      new ort.Tensor('int64', BigInt64Array.from(batch.flatMap((row) => Array.from({ length }, (_, i) => BigInt(f(row, i))))), [batch.length, length]);
+      new ort.Tensor(
+        'int64',
+        BigInt64Array.from(batch.flatMap((row) => Array.from({ length }, (_, i) => BigInt(f(row, i))))),
+        [batch.length, length],
+      );
     const result: Record<string, InstanceType<typeof ort.Tensor>> = {
       input_ids: tensor((row, i) => row[i] ?? 0),
       attention_mask: tensor((row, i) => (i < row.length ? 1 : 0)),
@@ -155,7 +162,13 @@ async function readModel(path: string): Promise<ModelProto> {
 
 /** Parent side: build the three models, tokenize, measure each in a child process, print the table. */
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { model: { type: 'string' }, runs: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      runs: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '3' },
+    },
+  });
   const modelDir = resolve(values.model ?? join(root, '.fixtures/minilm'));
   if (!values.model && !existsSync(join(modelDir, 'model.onnx'))) {
     console.log(`generating the MiniLM-L6-sized fixture into ${relative(root, modelDir)} ...`);
@@ -175,7 +188,9 @@ async function main(): Promise<void> {
     const model = await readModel(join(modelDir, 'model.onnx'));
     tokenTypeIds = model.graph!.input!.some((i) => i.name === 'token_type_ids');
     if (variant !== 'fp32') {
-      const gather = (model.graph!.node as NodeProto[]).find((n) => n.opType === 'Gather' && n.input[1] === 'input_ids');
+      const gather = (model.graph!.node as NodeProto[]).find(
+        (n) => n.opType === 'Gather' && n.input[1] === 'input_ids',
+      );
       if (!gather) throw new Error('no Gather on input_ids: not a BERT-family graph');
       quantizeEmbeddingTable(model, { initializer: gather.input[0], gatherNode: gather.name });
       quantizeMatMulWeights(model, variant);
@@ -193,7 +208,19 @@ async function main(): Promise<void> {
     for (const variant of VARIANTS) {
       const child = spawnSync(
         process.execPath,
-        ['--import', 'tsx', import.meta.filename, '--measure', join(work, `${variant}.onnx`), '--inputs', inputsPath, '--runs', values.runs!, '--variant', variant],
+        [
+          '--import',
+          'tsx',
+          import.meta.filename,
+          '--measure',
+          join(work, `${variant}.onnx`),
+          '--inputs',
+          inputsPath,
+          '--runs',
+          values.runs!,
+          '--variant',
+          variant,
+        ],
         { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
       );
       if (child.status !== 0) throw new Error(`measuring ${variant} failed:\n${child.stderr}`);
@@ -219,13 +246,21 @@ async function main(): Promise<void> {
   });
 
   const fp32 = results[0].vectors;
-  const ortVersion = JSON.parse(await readFile(join(root, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version;
-  const cosine = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0) / Math.sqrt(a.reduce((s, x) => s + x * x, 0) * b.reduce((s, x) => s + x * x, 0));
+  const ortVersion = JSON.parse(
+    await readFile(join(root, 'node_modules/onnxruntime-web/package.json'), 'utf8'),
+  ).version;
+  const cosine = (a: number[], b: number[]) =>
+    a.reduce((s, x, i) => s + x * b[i], 0) /
+    Math.sqrt(a.reduce((s, x) => s + x * x, 0) * b.reduce((s, x) => s + x * x, 0));
   const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
   const ms = (n: number) => n.toFixed(1);
   const avgTokens = mean(rows.map((r) => r.length)).toFixed(1);
-  console.log(`\nmodel: ${relative(root, modelDir) || modelDir}; ${SENTENCES.length} sentences, mean ${avgTokens} tokens; batch ${BATCH}; ${values.runs} timed runs per round (single: ${Number(values.runs) * 2}), median of ${rounds} interleaved rounds; onnxruntime-web ${ortVersion} WASM, 1 thread\n`);
-  console.log('| mode | model MB | session create ms | WASM heap after create MB | WASM heap after runs MB | batch 8 p50 / mean ms | batch 8 CPU p50 ms | 1 sentence p50 / mean ms | 1 sentence CPU p50 ms | cosine vs fp32 mean / min |');
+  console.log(
+    `\nmodel: ${relative(root, modelDir) || modelDir}; ${SENTENCES.length} sentences, mean ${avgTokens} tokens; batch ${BATCH}; ${values.runs} timed runs per round (single: ${Number(values.runs) * 2}), median of ${rounds} interleaved rounds; onnxruntime-web ${ortVersion} WASM, 1 thread\n`,
+  );
+  console.log(
+    '| mode | model MB | session create ms | WASM heap after create MB | WASM heap after runs MB | batch 8 p50 / mean ms | batch 8 CPU p50 ms | 1 sentence p50 / mean ms | 1 sentence CPU p50 ms | cosine vs fp32 mean / min |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const cosines = r.vectors.map((v, i) => cosine(v, fp32[i]));
@@ -238,7 +273,12 @@ async function main(): Promise<void> {
 const measureIndex = process.argv.indexOf('--measure');
 if (measureIndex >= 0) {
   const arg = (name: string) => process.argv[process.argv.indexOf(name) + 1];
-  const result = await measure(process.argv[measureIndex + 1], arg('--inputs'), Number(arg('--runs')), arg('--variant') as Variant);
+  const result = await measure(
+    process.argv[measureIndex + 1],
+    arg('--inputs'),
+    Number(arg('--runs')),
+    arg('--variant') as Variant,
+  );
   console.log(JSON.stringify(result));
 } else {
   await main();

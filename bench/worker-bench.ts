@@ -21,7 +21,9 @@ const batches = Number(values.batches);
 const headers: Record<string, string> = { 'content-type': 'application/json' };
 if (values['api-key']) headers.authorization = `Bearer ${values['api-key']}`;
 
-const WORDS = 'the river stone quiet market lantern orbit meadow signal harbor copper garden winter engine story'.split(' ');
+const WORDS = 'the river stone quiet market lantern orbit meadow signal harbor copper garden winter engine story'.split(
+  ' ',
+);
 /** A unique text per (run, index) so the cache never answers unless we want it to. */
 const runTag = Date.now().toString(36);
 function text(kind: string, i: number, words: number): string {
@@ -43,7 +45,11 @@ async function post(url: string, body: unknown): Promise<{ ms: number; hits: num
       continue;
     }
     if (!response.ok) throw new Error(`HTTP ${response.status} from ${url}: ${text}`);
-    return { ms, hits: Number(response.headers.get('x-cache-hits')), misses: Number(response.headers.get('x-cache-misses')) };
+    return {
+      ms,
+      hits: Number(response.headers.get('x-cache-hits')),
+      misses: Number(response.headers.get('x-cache-misses')),
+    };
   }
 }
 
@@ -87,7 +93,16 @@ async function scenario(name: string, url: string, bodies: unknown[], inputsPerR
   };
 }
 
-async function info(url: string): Promise<{ loaded: boolean; model_id: string; dimensions: number; max_input_length: number; wasm_heap_bytes: number | null; counters: Record<string, number> }> {
+async function info(
+  url: string,
+): Promise<{
+  loaded: boolean;
+  model_id: string;
+  dimensions: number;
+  max_input_length: number;
+  wasm_heap_bytes: number | null;
+  counters: Record<string, number>;
+}> {
   const response = await fetch(`${url}/info`, { headers });
   if (!response.ok) throw new Error(`GET /info: HTTP ${response.status}`);
   return response.json() as never;
@@ -104,10 +119,14 @@ try {
     console.log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s at ${url}`);
   }
   const before = await info(url);
-  console.log(`model ${before.model_id}: ${before.dimensions} dimensions, max ${before.max_input_length} tokens, loaded: ${before.loaded}`);
+  console.log(
+    `model ${before.model_id}: ${before.dimensions} dimensions, max ${before.max_input_length} tokens, loaded: ${before.loaded}`,
+  );
 
   const cold = await post(url, { input: text('cold', 0, 8) });
-  console.log(`first inference request (${before.loaded ? 'model already loaded' : 'includes the model load'}): ${cold.ms.toFixed(0)} ms`);
+  console.log(
+    `first inference request (${before.loaded ? 'model already loaded' : 'includes the model load'}): ${cold.ms.toFixed(0)} ms`,
+  );
   const loadedHeap = (await info(url)).wasm_heap_bytes;
 
   const maxWords = Math.max(4, Math.floor(before.max_input_length / 2) - 6);
@@ -127,9 +146,12 @@ try {
   const after = await info(url);
   const mib = (bytes: number | null) => (bytes === null ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
   // WASM memory only grows: the second number is the peak the batches needed (the isolate limit is 128 MiB).
-  console.log(`ORT WASM heap: ${mib(loadedHeap)} after load and one inference, ${mib(after.wasm_heap_bytes)} after all scenarios`);
+  console.log(
+    `ORT WASM heap: ${mib(loadedHeap)} after load and one inference, ${mib(after.wasm_heap_bytes)} after all scenarios`,
+  );
   console.log(`worker counters: ${JSON.stringify(after.counters)}`);
-  if (proxyRetries > 0) console.log(`requests resent after wrangler dev's proxy dropped them (workers-sdk#14641): ${proxyRetries}`);
+  if (proxyRetries > 0)
+    console.log(`requests resent after wrangler dev's proxy dropped them (workers-sdk#14641): ${proxyRetries}`);
 } finally {
   await dev?.stop();
 }

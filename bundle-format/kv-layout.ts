@@ -95,12 +95,17 @@ export async function planKvBundle(
 export function kvBundleIndexProblem(value: unknown, contentHash: string): string | null {
   if (typeof value !== 'object' || value === null) return 'the index is not a JSON object';
   const index = value as Partial<KvBundleIndex>;
-  if (index.kvFormat !== KV_BUNDLE_FORMAT) return `unknown kvFormat ${String(index.kvFormat)} (expected ${KV_BUNDLE_FORMAT})`;
+  if (index.kvFormat !== KV_BUNDLE_FORMAT)
+    return `unknown kvFormat ${String(index.kvFormat)} (expected ${KV_BUNDLE_FORMAT})`;
   if (typeof index.manifest !== 'object' || index.manifest === null) return 'the index has no manifest';
-  if (index.manifest.contentHash !== contentHash) return `the index holds bundle ${String(index.manifest.contentHash)}, not ${contentHash}`;
+  if (index.manifest.contentHash !== contentHash)
+    return `the index holds bundle ${String(index.manifest.contentHash)}, not ${contentHash}`;
   for (const name of KV_BUNDLE_FILES) {
     const refs = index.chunks?.[name];
-    if (!Array.isArray(refs) || refs.some((ref) => !isSha256Hex(ref?.sha256) || !Number.isInteger(ref?.bytes) || ref.bytes < 0)) {
+    if (
+      !Array.isArray(refs) ||
+      refs.some((ref) => !isSha256Hex(ref?.sha256) || !Number.isInteger(ref?.bytes) || ref.bytes < 0)
+    ) {
       return `the index lists no valid chunks for ${name}`;
     }
     if (typeof index.manifest.files?.[name]?.sha256 !== 'string') return `the manifest has no sha256 for ${name}`;

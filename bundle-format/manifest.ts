@@ -81,7 +81,9 @@ export const BundleManifest = z.object({
       samples: z.number().int().nonnegative(),
       meanCosine: z.number(),
       minCosine: z.number(),
-      heldOut: z.object({ samples: z.number().int().nonnegative(), meanCosine: z.number(), minCosine: z.number() }).nullable(),
+      heldOut: z
+        .object({ samples: z.number().int().nonnegative(), meanCosine: z.number(), minCosine: z.number() })
+        .nullable(),
     })
     .nullable(),
   /** WASM heap bytes after creating an inference session for the bundle (onnxruntime-web, Node). */
@@ -127,7 +129,9 @@ export function computeContentHash(manifest: ContentHashFields): Promise<string>
 export async function checkContentHash(manifest: ContentHashFields & { contentHash: string }): Promise<void> {
   const actual = await computeContentHash(manifest);
   if (actual !== manifest.contentHash) {
-    throw new Error(`the manifest's contentHash ${manifest.contentHash} is not the hash of its fields (${actual}): it was edited or is stale`);
+    throw new Error(
+      `the manifest's contentHash ${manifest.contentHash} is not the hash of its fields (${actual}): it was edited or is stale`,
+    );
   }
 }
 

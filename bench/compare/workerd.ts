@@ -40,24 +40,53 @@ export function buildWorker(config: string): string {
   const outdir = mkdtempSync(join(tmpdir(), 'edge-embed-bench-build-'));
   // ~23 MB each (ORT's wasm and the bundle): removed when the benchmark process ends.
   process.once('exit', () => rmSync(outdir, { recursive: true, force: true }));
-  execFileSync(process.execPath, [require.resolve('wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--config', config, '--outdir', outdir], {
-    cwd: root,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  execFileSync(
+    process.execPath,
+    [require.resolve('wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--config', config, '--outdir', outdir],
+    {
+      cwd: root,
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   builds.set(config, outdir);
   return outdir;
 }
 
-export async function startWorker(options: { config: string; vars?: Record<string, string>; persistTo: string; host?: WorkerHost }): Promise<BenchWorker> {
+export async function startWorker(options: {
+  config: string;
+  vars?: Record<string, string>;
+  persistTo: string;
+  host?: WorkerHost;
+}): Promise<BenchWorker> {
   const port = await freePort();
   let args: string[];
   if ((options.host ?? 'miniflare') === 'miniflare') {
     const build = buildWorker(options.config);
-    args = [require.resolve('tsx/cli'), join(import.meta.dirname, 'miniflare-host.ts'), options.config, build, String(port), options.persistTo, JSON.stringify(options.vars ?? {})];
+    args = [
+      require.resolve('tsx/cli'),
+      join(import.meta.dirname, 'miniflare-host.ts'),
+      options.config,
+      build,
+      String(port),
+      options.persistTo,
+      JSON.stringify(options.vars ?? {}),
+    ];
   } else {
     const wrangler = require.resolve('wrangler/bin/wrangler.js');
-    args = [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', options.persistTo, '--show-interactive-dev-session=false', '--config', options.config];
+    args = [
+      wrangler,
+      'dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--persist-to',
+      options.persistTo,
+      '--show-interactive-dev-session=false',
+      '--config',
+      options.config,
+    ];
     for (const [name, value] of Object.entries(options.vars ?? {})) args.push('--var', `${name}:${value}`);
   }
   const spawnedAt = performance.now();
@@ -83,7 +112,10 @@ export async function startWorker(options: { config: string; vars?: Record<strin
   process.once('exit', onExit);
   const stop = async () => {
     kill('SIGTERM');
-    const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+    const done = await Promise.race([
+      exited.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 5000)),
+    ]);
     if (!done) kill('SIGKILL');
     await exited;
     process.off('exit', onExit);

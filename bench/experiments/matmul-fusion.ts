@@ -24,7 +24,8 @@ function fuse(bytes: Uint8Array): { bytes: Uint8Array; fused: number } {
   const consumers = consumerMap(graph);
   const only = (tensor: string, opType: string) => {
     const next = consumers.get(tensor) ?? [];
-    if (next.length !== 1 || next[0].opType !== opType) throw new Error(`${tensor} does not feed exactly one ${opType}`);
+    if (next.length !== 1 || next[0].opType !== opType)
+      throw new Error(`${tensor} does not feed exactly one ${opType}`);
     return next[0];
   };
   const replaced = new Map<NodeProto, NodeProto[]>();
@@ -36,7 +37,11 @@ function fuse(bytes: Uint8Array): { bytes: Uint8Array; fused: number } {
     const rowScale = only(cast.output[0], 'Mul');
     const weightScale = only(rowScale.output[0], 'Mul');
     const unscaled = `${node.output[0]}_to_float`;
-    const matmul = makeNode('MatMulIntegerToFloat', [node.input[0], node.input[1], 'experiment_unit_scale', weightScale.input[1], node.input[2]], [unscaled]);
+    const matmul = makeNode(
+      'MatMulIntegerToFloat',
+      [node.input[0], node.input[1], 'experiment_unit_scale', weightScale.input[1], node.input[2]],
+      [unscaled],
+    );
     matmul.domain = 'com.microsoft';
     replaced.set(node, [matmul, makeNode('Mul', [unscaled, rowScale.input[1]], [weightScale.output[0]])]);
     for (const gone of [cast, rowScale, weightScale]) removed.add(gone);
@@ -51,11 +56,19 @@ const sessions = [await createWasmSession(original), await createWasmSession(fus
 console.log(`${bundle}: ${fused.fused} products fused; ms per run, median (onnxruntime-web WASM, 1 thread)`);
 console.log('| input | as packed | fused | max abs difference |');
 console.log('|---|---:|---:|---:|');
-for (const [batch, length, runs] of [[1, 12, 60], [32, 100, 3]]) {
+for (const [batch, length, runs] of [
+  [1, 12, 60],
+  [32, 100, 3],
+]) {
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of sessions[0].inputNames) {
-    const value = (i: number) => (name === 'input_ids' ? BigInt(100 + ((i * 37) % 7000)) : name === 'attention_mask' ? 1n : 0n);
-    feeds[name] = new ort.Tensor('int64', BigInt64Array.from({ length: batch * length }, (_, i) => value(i)), [batch, length]);
+    const value = (i: number) =>
+      name === 'input_ids' ? BigInt(100 + ((i * 37) % 7000)) : name === 'attention_mask' ? 1n : 0n;
+    feeds[name] = new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: batch * length }, (_, i) => value(i)),
+      [batch, length],
+    );
   }
   const times: number[][] = [[], []];
   const outputs: Float32Array[] = [];
@@ -69,6 +82,9 @@ for (const [batch, length, runs] of [[1, 12, 60], [32, 100, 3]]) {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1].toFixed(2);
   let difference = 0;
-  for (let i = 0; i < outputs[0].length; i++) difference = Math.max(difference, Math.abs(outputs[0][i] - outputs[1][i]));
-  console.log(`| ${batch} x ${length} tokens | ${median(times[0])} | ${median(times[1])} | ${difference.toExponential(1)} |`);
+  for (let i = 0; i < outputs[0].length; i++)
+    difference = Math.max(difference, Math.abs(outputs[0][i] - outputs[1][i]));
+  console.log(
+    `| ${batch} x ${length} tokens | ${median(times[0])} | ${median(times[1])} | ${difference.toExponential(1)} |`,
+  );
 }

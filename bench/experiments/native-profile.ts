@@ -29,23 +29,37 @@ try {
   });
   const feeds: Record<string, import('onnxruntime-node').Tensor> = {};
   for (const name of session.inputNames) {
-    const value = (i: number) => (name === 'input_ids' ? BigInt(100 + ((i * 37) % 7000)) : name === 'attention_mask' ? 1n : 0n);
-    feeds[name] = new ort.Tensor('int64', BigInt64Array.from({ length: batch * length }, (_, i) => value(i)), [batch, length]);
+    const value = (i: number) =>
+      name === 'input_ids' ? BigInt(100 + ((i * 37) % 7000)) : name === 'attention_mask' ? 1n : 0n;
+    feeds[name] = new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: batch * length }, (_, i) => value(i)),
+      [batch, length],
+    );
   }
   for (let run = 0; run < runs; run++) await session.run(feeds);
   await session.endProfiling();
   const file = readdirSync(scratch).find((name) => name.endsWith('.json'));
   if (!file) throw new Error('onnxruntime wrote no profile');
-  const events = (JSON.parse(readFileSync(join(scratch, file), 'utf8')) as Array<{ cat: string; name: string; dur: number; args: { op_name?: string } }>).filter(
-    (event) => event.cat === 'Node' && event.name.endsWith('_kernel_time'),
-  );
+  const events = (
+    JSON.parse(readFileSync(join(scratch, file), 'utf8')) as Array<{
+      cat: string;
+      name: string;
+      dur: number;
+      args: { op_name?: string };
+    }>
+  ).filter((event) => event.cat === 'Node' && event.name.endsWith('_kernel_time'));
   const byOp = new Map<string, number>();
-  for (const event of events) byOp.set(event.args.op_name ?? '?', (byOp.get(event.args.op_name ?? '?') ?? 0) + event.dur);
+  for (const event of events)
+    byOp.set(event.args.op_name ?? '?', (byOp.get(event.args.op_name ?? '?') ?? 0) + event.dur);
   const total = [...byOp.values()].reduce((sum, us) => sum + us, 0);
-  console.log(`${modelPath}, ${batch} x ${length} tokens, ${runs} runs: ${(total / runs / 1000).toFixed(1)} ms of kernel time per run`);
+  console.log(
+    `${modelPath}, ${batch} x ${length} tokens, ${runs} runs: ${(total / runs / 1000).toFixed(1)} ms of kernel time per run`,
+  );
   console.log('| operator | share |');
   console.log('|---|---:|');
-  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1])) console.log(`| ${op} | ${((100 * us) / total).toFixed(1)}% |`);
+  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]))
+    console.log(`| ${op} | ${((100 * us) / total).toFixed(1)}% |`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

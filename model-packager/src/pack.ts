@@ -1,29 +1,35 @@
+import { sha256Hex } from '../../bundle-format/hash.js';
 import {
   BUNDLE_FORMAT_VERSION,
-  SENTENCE_EMBEDDING_OUTPUT,
-  computeContentHash,
   type BundleManifest,
+  computeContentHash,
   type QuantizationMode,
+  SENTENCE_EMBEDDING_OUTPUT,
 } from '../../bundle-format/manifest.js';
-import { sha256Hex } from '../../bundle-format/hash.js';
 import { PackError } from './errors.js';
 import { graphEmbedder } from './eval/embedders.js';
-import { measureFidelity, sampleTexts, type FidelityFigures } from './measure/fidelity.js';
 import { checkBudget, ISOLATE_MEMORY_BYTES, KV_VALUE_BYTES, sizeBreakdown } from './measure/budget.js';
+import { type FidelityFigures, measureFidelity, sampleTexts } from './measure/fidelity.js';
 import { SAMPLE_SENTENCES } from './measure/sample-sentences.js';
+import type { ModelProto } from './onnx/proto.js';
 import { readOnnxModel } from './onnx/read-model.js';
 import { encodeOnnxModel } from './onnx/write-model.js';
-import type { ModelProto } from './onnx/proto.js';
 import { appendDenseHead } from './passes/append-dense-head.js';
 import { appendPooling } from './passes/append-pooling.js';
 import { inspectBertGraph } from './passes/inspect-bert-graph.js';
-import { pruneVocabulary, type PruneReport } from './passes/prune-vocabulary.js';
+import { type PruneReport, pruneVocabulary } from './passes/prune-vocabulary.js';
 import { quantizeEmbeddingTable } from './passes/quantize-embedding-table.js';
-import { quantizeMatMulWeights, type QuantizeReport } from './passes/quantize-matmul-weights.js';
-import { readModelDir, type ModelDir } from './readers/model-dir.js';
-import { silentReporter, type Reporter } from './report/reporter.js';
+import { type QuantizeReport, quantizeMatMulWeights } from './passes/quantize-matmul-weights.js';
+import { type ModelDir, readModelDir } from './readers/model-dir.js';
+import { type Reporter, silentReporter } from './report/reporter.js';
 import { wasmHeapBytes } from './runtime/ort-node.js';
-import { countTokens, countTokensFromWordFrequencies, readCorpusFile, readWordFrequencyFile, withCaseVariants } from './vocab/token-counts.js';
+import {
+  countTokens,
+  countTokensFromWordFrequencies,
+  readCorpusFile,
+  readWordFrequencyFile,
+  withCaseVariants,
+} from './vocab/token-counts.js';
 import { readVocabTable } from './vocab/tokenizer-json.js';
 import { writeBundle } from './writer/write-bundle.js';
 
@@ -79,7 +85,11 @@ function chooseEvalTexts(
   if (wordFrequencies) {
     const words = [...wordFrequencies].sort((a, b) => b[1] - a[1]).map(([w]) => w);
     const sentences: string[] = [];
-    for (let i = 0; i + WORDS_PER_SENTENCE <= Math.min(words.length, WORDS_PER_SENTENCE * FIDELITY_SAMPLE_LIMIT); i += WORDS_PER_SENTENCE) {
+    for (
+      let i = 0;
+      i + WORDS_PER_SENTENCE <= Math.min(words.length, WORDS_PER_SENTENCE * FIDELITY_SAMPLE_LIMIT);
+      i += WORDS_PER_SENTENCE
+    ) {
       sentences.push(words.slice(i, i + WORDS_PER_SENTENCE).join(' '));
     }
     return { source: 'sentences of the most frequent listed words', texts: sentences };
@@ -103,7 +113,9 @@ async function readTexts(paths: string[]): Promise<string[]> {
 
 /** Keeps the scalar settings of tokenizer_config.json, which is all @huggingface/tokenizers reads from it. */
 function scalarConfig(config: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(config).filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v)));
+  return Object.fromEntries(
+    Object.entries(config).filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v)),
+  );
 }
 
 /** The options with their defaults, checked before any work is done. */
@@ -120,7 +132,8 @@ function settle(options: PackOptions) {
   if (!(settled.minCosine >= -1 && settled.minCosine <= 1)) {
     throw new PackError('bad-option', `--min-cosine must be between -1 and 1, got ${settled.minCosine}`);
   }
-  if (!(settled.maxBytes > 0)) throw new PackError('bad-option', `--max-bytes must be positive, got ${settled.maxBytes}`);
+  if (!(settled.maxBytes > 0))
+    throw new PackError('bad-option', `--max-bytes must be positive, got ${settled.maxBytes}`);
   return settled;
 }
 
@@ -138,7 +151,9 @@ async function readSource(modelDir: string, reporter: Reporter) {
       `tokenizer has ${vocab.tokens.length} tokens but the word-embedding table ${info.wordEmbedding.initializer} has ${tableRows} rows`,
     );
   }
-  step.done(`${info.layers} layers, hidden ${info.hidden}, vocabulary ${vocab.tokens.length}, ${info.layerNorm} LayerNorm, opset ${info.opset}, inputs ${info.inputs.join('+')}`);
+  step.done(
+    `${info.layers} layers, hidden ${info.hidden}, vocabulary ${vocab.tokens.length}, ${info.layerNorm} LayerNorm, opset ${info.opset}, inputs ${info.inputs.join('+')}`,
+  );
   for (const note of source.notes) reporter.note(note);
   return { source, info, originalTokenizer, vocabularySize: vocab.tokens.length };
 }
@@ -156,10 +171,19 @@ type Source = Awaited<ReturnType<typeof readSource>>;
 type TextInputs = Awaited<ReturnType<typeof readTextInputs>>;
 
 /** Stage 2: prunes the vocabulary to the corpus and word list (the graph's table is rewritten in place). */
-function pruneStage({ source, info, vocabularySize }: Source, texts: TextInputs, maxVocab: number | undefined, reporter: Reporter) {
+function pruneStage(
+  { source, info, vocabularySize }: Source,
+  texts: TextInputs,
+  maxVocab: number | undefined,
+  reporter: Reporter,
+) {
   const { corpusTexts, evalTexts, wordFrequencies } = texts;
   if (corpusTexts.length === 0 && !wordFrequencies) {
-    if (maxVocab !== undefined) throw new PackError('bad-option', '--max-vocab needs --corpus or --word-frequencies to choose which tokens to keep');
+    if (maxVocab !== undefined)
+      throw new PackError(
+        'bad-option',
+        '--max-vocab needs --corpus or --word-frequencies to choose which tokens to keep',
+      );
     return { tokenizerJson: source.tokenizerJson, prune: null };
   }
   const step = reporter.step('prune vocabulary');
@@ -177,18 +201,27 @@ function pruneStage({ source, info, vocabularySize }: Source, texts: TextInputs,
     heldOutTexts: heldOut,
   });
   const prune = pruned.report;
-  const changed = prune.changedWordShare === null ? '' : `, ${(prune.changedWordShare * 100).toFixed(1)}% of held-out words tokenize differently`;
+  const changed =
+    prune.changedWordShare === null
+      ? ''
+      : `, ${(prune.changedWordShare * 100).toFixed(1)}% of held-out words tokenize differently`;
   step.done(`kept ${prune.kept}, removed ${prune.removed} (${prune.before} -> ${prune.after})${changed}`);
   return { tokenizerJson: pruned.tokenizerJson as Record<string, unknown>, prune };
 }
 
 /** Stage 3: int8 word embeddings (per row) and weight matrices (per channel), unless quantization is 'none'. */
-function quantizeStage({ source, info }: Source, quantization: QuantizationMode, reporter: Reporter): PackResult['quantization'] {
+function quantizeStage(
+  { source, info }: Source,
+  quantization: QuantizationMode,
+  reporter: Reporter,
+): PackResult['quantization'] {
   if (quantization === 'none') return { embeddings: null, matmuls: null };
   const step = reporter.step(`quantize (${quantization})`);
   const embeddings = quantizeEmbeddingTable(source.model, info.wordEmbedding).report;
   const matmuls = quantizeMatMulWeights(source.model, quantization).report;
-  step.done(`${matmuls.tensors} weight matrices + word embeddings to int8, max |error| ${Math.max(matmuls.maxAbsError, embeddings.maxAbsError).toExponential(2)}`);
+  step.done(
+    `${matmuls.tensors} weight matrices + word embeddings to int8, max |error| ${Math.max(matmuls.maxAbsError, embeddings.maxAbsError).toExponential(2)}`,
+  );
   return { embeddings, matmuls };
 }
 
@@ -198,8 +231,12 @@ function appendHeadStage({ source, info }: Source, tokenizerJson: object, report
   appendSentenceHead(source.model, source, info.hiddenOutput);
   const modelBytes = encodeOnnxModel(source.model);
   const tokenizerBytes = new TextEncoder().encode(JSON.stringify(tokenizerJson));
-  const dense = source.dense.map((d) => ` + dense ${d.inFeatures}x${d.outFeatures}${d.activation === 'tanh' ? ' tanh' : ''}`).join('');
-  step.done(`${source.pooling} pooling${dense}${source.normalize ? ' + L2 normalise' : ''} -> ${SENTENCE_EMBEDDING_OUTPUT}`);
+  const dense = source.dense
+    .map((d) => ` + dense ${d.inFeatures}x${d.outFeatures}${d.activation === 'tanh' ? ' tanh' : ''}`)
+    .join('');
+  step.done(
+    `${source.pooling} pooling${dense}${source.normalize ? ' + L2 normalise' : ''} -> ${SENTENCE_EMBEDDING_OUTPUT}`,
+  );
   return { modelBytes, tokenizerBytes };
 }
 
@@ -207,7 +244,12 @@ function appendHeadStage({ source, info }: Source, tokenizerJson: object, report
  * Stage 5: the packed graph's WASM heap and output size, and its fidelity to the original (fp32, unpruned) graph,
  * both embedded with bundle-runtime as the worker embeds.
  */
-async function measureStage(src: Source, texts: TextInputs, packedParts: { modelBytes: Uint8Array; tokenizerJson: object }, reporter: Reporter) {
+async function measureStage(
+  src: Source,
+  texts: TextInputs,
+  packedParts: { modelBytes: Uint8Array; tokenizerJson: object },
+  reporter: Reporter,
+) {
   const { source, info, originalTokenizer } = src;
   const step = reporter.step('measure memory and fidelity');
   const tokenizerConfig = scalarConfig(source.tokenizerConfig);
@@ -228,18 +270,33 @@ async function measureStage(src: Source, texts: TextInputs, packedParts: { model
   let heldOut: FidelityFigures | null = null;
   try {
     fidelity = await measureFidelity(reference, packed, sampleTexts(evaluation.texts, FIDELITY_SAMPLE_LIMIT), reporter);
-    if (evaluation.source !== 'built-in sentences') heldOut = await measureFidelity(reference, packed, [...SAMPLE_SENTENCES], reporter);
+    if (evaluation.source !== 'built-in sentences')
+      heldOut = await measureFidelity(reference, packed, [...SAMPLE_SENTENCES], reporter);
   } finally {
     await reference.close();
     await packed.close();
   }
-  step.done(`mean cosine ${fidelity.meanCosine.toFixed(4)}, min ${fidelity.minCosine.toFixed(4)} over ${fidelity.samples} ${evaluation.source}; WASM heap ${(heapBytes / 1048576).toFixed(1)} MiB`);
-  if (heldOut) reporter.note(`held-out everyday sentences: mean cosine ${heldOut.meanCosine.toFixed(4)}, min ${heldOut.minCosine.toFixed(4)} (not gated)`);
-  return { dimensions: probe.length, heapBytes, tokenizerConfig, fidelity: { source: evaluation.source, ...fidelity, heldOut } };
+  step.done(
+    `mean cosine ${fidelity.meanCosine.toFixed(4)}, min ${fidelity.minCosine.toFixed(4)} over ${fidelity.samples} ${evaluation.source}; WASM heap ${(heapBytes / 1048576).toFixed(1)} MiB`,
+  );
+  if (heldOut)
+    reporter.note(
+      `held-out everyday sentences: mean cosine ${heldOut.meanCosine.toFixed(4)}, min ${heldOut.minCosine.toFixed(4)} (not gated)`,
+    );
+  return {
+    dimensions: probe.length,
+    heapBytes,
+    tokenizerConfig,
+    fidelity: { source: evaluation.source, ...fidelity, heldOut },
+  };
 }
 
 /** Stage 6: the budget and fidelity gates; nothing is written when one fails. */
-function checkGates(sizes: ReturnType<typeof sizeBreakdown>, measured: Awaited<ReturnType<typeof measureStage>>, settled: ReturnType<typeof settle>) {
+function checkGates(
+  sizes: ReturnType<typeof sizeBreakdown>,
+  measured: Awaited<ReturnType<typeof measureStage>>,
+  settled: ReturnType<typeof settle>,
+) {
   checkBudget(sizes, measured.heapBytes, settled);
   const { meanCosine, minCosine } = measured.fidelity;
   // Written as a negation so a NaN cosine (a broken graph) fails too.
@@ -298,6 +355,8 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
 
   const step = reporter.step(`write bundle to ${options.outDir}`);
   await writeBundle(options.outDir, { model: modelBytes, tokenizer: tokenizerBytes, manifest });
-  step.done(`${(sizes.total / 1048576).toFixed(2)} MiB (model ${(modelBytes.length / 1048576).toFixed(2)} MiB, tokenizer ${(tokenizerBytes.length / 1048576).toFixed(2)} MiB)`);
+  step.done(
+    `${(sizes.total / 1048576).toFixed(2)} MiB (model ${(modelBytes.length / 1048576).toFixed(2)} MiB, tokenizer ${(tokenizerBytes.length / 1048576).toFixed(2)} MiB)`,
+  );
   return { manifest, prune, quantization, notes: source.notes };
 }

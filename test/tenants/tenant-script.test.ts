@@ -34,10 +34,28 @@ describe('npm run tenant -- add', () => {
 
   it('adds an environment with its own worker, namespaces, limits, TENANT_ID, and keeps the file and its comments', async () => {
     const before = await readFile(config, 'utf8');
-    execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/tenant.ts'), '--config', config, 'add', 'initech', '--max-inputs', '16', '--kv-id', 'abc123', '--var', 'KV_TIMEOUT_MS=250'], {
-      cwd: root,
-      stdio: 'pipe',
-    });
+    execFileSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(root, 'scripts/tenant.ts'),
+        '--config',
+        config,
+        'add',
+        'initech',
+        '--max-inputs',
+        '16',
+        '--kv-id',
+        'abc123',
+        '--var',
+        'KV_TIMEOUT_MS=250',
+      ],
+      {
+        cwd: root,
+        stdio: 'pipe',
+      },
+    );
     const after = await readFile(config, 'utf8');
     expect(after.startsWith(before.trimEnd())).toBe(true);
     const parsed = parse(after) as unknown as Wrangler;
@@ -51,9 +69,13 @@ describe('npm run tenant -- add', () => {
   });
 
   it('serves --bundle from KV: BUNDLE_HASH is the bundle contentHash and the upload command is given', async () => {
-    const manifest = JSON.parse(await readFile(join(root, 'bundles/minilm-fixture/manifest.json'), 'utf8')) as { contentHash: string };
+    const manifest = JSON.parse(await readFile(join(root, 'bundles/minilm-fixture/manifest.json'), 'utf8')) as {
+      contentHash: string;
+    };
     const result = await addTenant('hooli', { config, bundle: join(root, 'bundles/minilm-fixture') });
-    const tenant = (parse(await readFile(config, 'utf8')) as unknown as Wrangler).env.hooli as Tenant & { main?: string };
+    const tenant = (parse(await readFile(config, 'utf8')) as unknown as Wrangler).env.hooli as Tenant & {
+      main?: string;
+    };
     expect(tenant.vars.BUNDLE_HASH).toBe(manifest.contentHash);
     expect(tenant.main).toBe('worker/src/index-kv.ts');
     expect(result.uploadCommand).toMatch(/upload-bundle .*minilm-fixture --binding BUNDLE_STORE --env hooli --remote$/);
@@ -81,7 +103,9 @@ describe('the example tenants in wrangler.toml', () => {
     }
     expect(new Set(names.map((name) => parsed.env[name].name)).size).toBe(names.length);
     // Ids, once set, are never shared between tenants.
-    const ids = names.flatMap((name) => parsed.env[name].kv_namespaces.filter((ns) => ns.binding === 'EMBED_CACHE' && ns.id).map((ns) => ns.id));
+    const ids = names.flatMap((name) =>
+      parsed.env[name].kv_namespaces.filter((ns) => ns.binding === 'EMBED_CACHE' && ns.id).map((ns) => ns.id),
+    );
     expect(new Set(ids).size).toBe(ids.length);
   });
 });

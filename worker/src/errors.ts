@@ -48,7 +48,11 @@ export class ApiError extends Error {
   /** Seconds a client should wait before retrying (503 only). */
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(kind: ApiErrorKind, message: string, options: { param?: string | null; retryAfterSeconds?: number } = {}) {
+  constructor(
+    kind: ApiErrorKind,
+    message: string,
+    options: { param?: string | null; retryAfterSeconds?: number } = {},
+  ) {
     super(message);
     this.name = 'ApiError';
     this.kind = kind;

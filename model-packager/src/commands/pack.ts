@@ -11,20 +11,55 @@ export function registerPackCommand(program: Command): void {
   program
     .command('pack')
     .description('shrink an fp32 ONNX sentence-embedding model into an int8, vocabulary-pruned bundle for a Worker')
-    .argument('<model-dir>', 'folder with model.onnx, tokenizer.json or vocab.txt, config.json and the sentence-transformers files')
+    .argument(
+      '<model-dir>',
+      'folder with model.onnx, tokenizer.json or vocab.txt, config.json and the sentence-transformers files',
+    )
     .requiredOption('-o, --out <bundle-dir>', 'where to write manifest.json, model.onnx and tokenizer.json')
-    .option('--corpus <file>', 'text the vocabulary is pruned to (repeatable; plain text or one sentence per line)', collect, [])
+    .option(
+      '--corpus <file>',
+      'text the vocabulary is pruned to (repeatable; plain text or one sentence per line)',
+      collect,
+      [],
+    )
     .option('--word-frequencies <file>', 'word frequency list ("word count" per line, or JSON) as a pruning source')
-    .option('--max-vocab <n>', 'keep at most this many tokens (needs --corpus or --word-frequencies)', positiveInteger('--max-vocab'))
+    .option(
+      '--max-vocab <n>',
+      'keep at most this many tokens (needs --corpus or --word-frequencies)',
+      positiveInteger('--max-vocab'),
+    )
     .addOption(
-      new Option('--quantization <mode>', 'int8-compute (MatMulInteger), int8-storage (int8 weights, fp32 compute) or none')
+      new Option(
+        '--quantization <mode>',
+        'int8-compute (MatMulInteger), int8-storage (int8 weights, fp32 compute) or none',
+      )
         .choices(QuantizationMode.options)
         .default(PACK_DEFAULTS.quantization),
     )
-    .option('--eval-text <file>', 'texts for the fidelity check (repeatable; default: the corpus, else built-in sentences)', collect, [])
-    .option('--min-cosine <x>', 'fail when the mean cosine to the original model is below this', Number, PACK_DEFAULTS.minCosine)
-    .option('--max-bytes <n>', 'fail when model.onnx + tokenizer.json exceed this many bytes (default: 25 MiB, one KV value)', positiveInteger('--max-bytes'), PACK_DEFAULTS.maxBytes)
-    .option('--max-heap-mb <n>', 'fail when the WASM heap after session creation exceeds this (MiB)', positiveNumber('--max-heap-mb'), PACK_DEFAULTS.maxHeapBytes / 1048576)
+    .option(
+      '--eval-text <file>',
+      'texts for the fidelity check (repeatable; default: the corpus, else built-in sentences)',
+      collect,
+      [],
+    )
+    .option(
+      '--min-cosine <x>',
+      'fail when the mean cosine to the original model is below this',
+      Number,
+      PACK_DEFAULTS.minCosine,
+    )
+    .option(
+      '--max-bytes <n>',
+      'fail when model.onnx + tokenizer.json exceed this many bytes (default: 25 MiB, one KV value)',
+      positiveInteger('--max-bytes'),
+      PACK_DEFAULTS.maxBytes,
+    )
+    .option(
+      '--max-heap-mb <n>',
+      'fail when the WASM heap after session creation exceeds this (MiB)',
+      positiveNumber('--max-heap-mb'),
+      PACK_DEFAULTS.maxHeapBytes / 1048576,
+    )
     .option('--name <name>', 'model name for the manifest and API responses (default: the folder name)')
     .option('--json', 'print the manifest and reports as JSON on stdout (progress goes to stderr)')
     .action(async (modelDir: string, opts) => {

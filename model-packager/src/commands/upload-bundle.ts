@@ -43,7 +43,10 @@ async function readBundle(dir: string) {
     try {
       return new Uint8Array(await readFile(join(dir, name)));
     } catch {
-      throw new PackError('missing-input', `${dir} is not a bundle: ${name} is missing (make one with \`edge-embed pack\`)`);
+      throw new PackError(
+        'missing-input',
+        `${dir} is not a bundle: ${name} is missing (make one with \`edge-embed pack\`)`,
+      );
     }
   };
   const manifestBytes = await read('manifest.json');
@@ -51,7 +54,10 @@ async function readBundle(dir: string) {
   try {
     manifest = parseBundleManifest(JSON.parse(new TextDecoder().decode(manifestBytes)));
   } catch (error) {
-    throw new PackError('bad-input', `${join(dir, 'manifest.json')} is not a valid bundle manifest: ${(error as Error).message}`);
+    throw new PackError(
+      'bad-input',
+      `${join(dir, 'manifest.json')} is not a valid bundle manifest: ${(error as Error).message}`,
+    );
   }
   return { manifest, model: await read('model.onnx'), tokenizer: await read('tokenizer.json') };
 }
@@ -75,7 +81,15 @@ function runWrangler(args: string[]): Promise<string> {
     });
     child.once('error', reject);
     child.once('exit', (code) =>
-      code === 0 ? resolve(stdout) : reject(new PackError('bad-option', `wrangler ${args.slice(0, 4).join(' ')} … failed (exit ${code})`, output.trim().split('\n').slice(-8))),
+      code === 0
+        ? resolve(stdout)
+        : reject(
+            new PackError(
+              'bad-option',
+              `wrangler ${args.slice(0, 4).join(' ')} … failed (exit ${code})`,
+              output.trim().split('\n').slice(-8),
+            ),
+          ),
     );
   });
 }
@@ -87,7 +101,11 @@ async function kvHasKey(key: string, common: string[]): Promise<boolean> {
   try {
     listed = JSON.parse(stdout.slice(stdout.indexOf('[')));
   } catch {
-    throw new PackError('bad-option', `wrangler kv key list printed no JSON list of keys`, stdout.trim().split('\n').slice(-8));
+    throw new PackError(
+      'bad-option',
+      `wrangler kv key list printed no JSON list of keys`,
+      stdout.trim().split('\n').slice(-8),
+    );
   }
   return Array.isArray(listed) && listed.some((entry) => (entry as { name?: unknown })?.name === key);
 }
@@ -96,9 +114,14 @@ async function kvHasKey(key: string, common: string[]): Promise<boolean> {
  * Uploads the bundle in `dir`; returns what was (or, with dryRun, would be) written.
  * @example await uploadBundle('bundles/default', { binding: 'BUNDLE_STORE', local: true, chunkBytes: 24 << 20 })
  */
-export async function uploadBundle(dir: string, opts: UploadBundleOptions, log: (line: string) => void = () => {}): Promise<UploadPlan> {
+export async function uploadBundle(
+  dir: string,
+  opts: UploadBundleOptions,
+  log: (line: string) => void = () => {},
+): Promise<UploadPlan> {
   if (opts.local && opts.remote) throw new PackError('bad-option', 'give at most one of --local and --remote');
-  if (opts.persistTo !== undefined && opts.remote) throw new PackError('bad-option', '--persist-to only applies to --local');
+  if (opts.persistTo !== undefined && opts.remote)
+    throw new PackError('bad-option', '--persist-to only applies to --local');
   const { manifest, model, tokenizer } = await readBundle(dir);
   let planned: Awaited<ReturnType<typeof planKvBundle>>;
   try {
@@ -144,7 +167,9 @@ export async function uploadBundle(dir: string, opts: UploadBundleOptions, log: 
 export function registerUploadBundleCommand(program: Command): void {
   program
     .command('upload-bundle')
-    .description('put a bundle into a Workers KV namespace (content-addressed chunks + index) so a worker serves it by BUNDLE_HASH')
+    .description(
+      'put a bundle into a Workers KV namespace (content-addressed chunks + index) so a worker serves it by BUNDLE_HASH',
+    )
     .argument('<bundle-dir>', 'a packed bundle (manifest.json, model.onnx, tokenizer.json)')
     .requiredOption('--binding <name>', 'the KV binding in wrangler.toml, e.g. BUNDLE_STORE')
     .option('--env <tenant>', 'the wrangler environment (tenant) whose namespace to use')
@@ -152,7 +177,12 @@ export function registerUploadBundleCommand(program: Command): void {
     .option('--remote', 'write to the KV namespace on Cloudflare')
     .option('--persist-to <dir>', 'local persistence folder (as given to wrangler dev --persist-to)')
     .option('--config <path>', 'wrangler configuration file')
-    .option('--chunk-bytes <n>', 'bytes per chunk (at most the 25 MiB KV value limit)', positiveInteger('--chunk-bytes', KV_VALUE_LIMIT_BYTES), DEFAULT_CHUNK_BYTES)
+    .option(
+      '--chunk-bytes <n>',
+      'bytes per chunk (at most the 25 MiB KV value limit)',
+      positiveInteger('--chunk-bytes', KV_VALUE_LIMIT_BYTES),
+      DEFAULT_CHUNK_BYTES,
+    )
     .option('--dry-run', 'print the keys and sizes without writing')
     .option('--force', 'write every value even if the bundle is already in the namespace')
     .option('--json', 'print the result as JSON')
@@ -164,7 +194,9 @@ export function registerUploadBundleCommand(program: Command): void {
       }
       const total = plan.values.reduce((sum, value) => sum + value.bytes, 0);
       if (plan.alreadyPresent) {
-        console.log(`bundle ${plan.contentHash} is already in ${opts.binding}${opts.env ? ` (env ${opts.env})` : ''}: nothing written (--force rewrites it)`);
+        console.log(
+          `bundle ${plan.contentHash} is already in ${opts.binding}${opts.env ? ` (env ${opts.env})` : ''}: nothing written (--force rewrites it)`,
+        );
         console.log(`serve it with the var BUNDLE_HASH = "${plan.contentHash}"`);
         return;
       }

@@ -9,15 +9,15 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { BUNDLE_FILES, parseBundleManifest, type PoolingMode } from '../../../bundle-format/manifest.js';
+import { BUNDLE_FILES, type PoolingMode, parseBundleManifest } from '../../../bundle-format/manifest.js';
 import { DEFAULT_BATCH_LIMITS } from '../../../bundle-runtime/batch.js';
 import { Embedder } from '../../../bundle-runtime/embedder.js';
 import { createOrtEngine, type GraphInputName, type OrtGraphSpec } from '../../../bundle-runtime/ort-engine.js';
 import { BundleTokenizer } from '../../../bundle-runtime/tokenizer.js';
 import { PackError } from '../errors.js';
-import { decodeOnnxModel } from '../onnx/read-model.js';
 import { DataType } from '../onnx/proto.js';
-import { applyDenseHead, readDenseModule, type DenseHead } from '../readers/dense-module.js';
+import { decodeOnnxModel } from '../onnx/read-model.js';
+import { applyDenseHead, type DenseHead, readDenseModule } from '../readers/dense-module.js';
 import { nodeOrt } from '../runtime/ort-node.js';
 
 export interface SentenceEmbedder {
@@ -80,7 +80,10 @@ async function readOptionalJson(path: string): Promise<Record<string, unknown> |
 export async function bundleEmbedder(dir: string, maxBatchSize?: number): Promise<SentenceEmbedder> {
   const manifestPath = join(dir, BUNDLE_FILES.manifest);
   if (!existsSync(manifestPath)) {
-    throw new PackError('missing-input', `${dir} is not a bundle: ${BUNDLE_FILES.manifest} is missing (expected ${Object.values(BUNDLE_FILES).join(', ')}; for an unpacked model folder use --model-dir)`);
+    throw new PackError(
+      'missing-input',
+      `${dir} is not a bundle: ${BUNDLE_FILES.manifest} is missing (expected ${Object.values(BUNDLE_FILES).join(', ')}; for an unpacked model folder use --model-dir)`,
+    );
   }
   const manifest = parseBundleManifest(await readJsonFile(manifestPath));
   const modelPath = join(dir, BUNDLE_FILES.model);
@@ -101,7 +104,10 @@ function poolingOf(config: Record<string, unknown> | undefined): PoolingMode {
   if (config.pooling_mode_cls_token) return 'cls';
   if (config.pooling_mode_max_tokens) return 'max';
   if (config.pooling_mode_mean_sqrt_len_tokens) return 'mean_sqrt_len';
-  throw new PackError('unsupported-graph', `1_Pooling/config.json asks for a pooling mode eval does not know (mean, cls, max, mean_sqrt_len)`);
+  throw new PackError(
+    'unsupported-graph',
+    `1_Pooling/config.json asks for a pooling mode eval does not know (mean, cls, max, mean_sqrt_len)`,
+  );
 }
 
 /** The model folder's graph inputs and their integer dtype, refusing inputs a BERT-family encoder does not take. */
@@ -109,7 +115,8 @@ function graphInputs(bytes: Uint8Array, modelPath: string): Pick<OrtGraphSpec, '
   const declared = decodeOnnxModel(bytes, modelPath).graph?.input ?? [];
   const inputs = declared.map((i) => i.name ?? '') as GraphInputName[];
   for (const name of inputs) {
-    if (!['input_ids', 'attention_mask', 'token_type_ids'].includes(name)) throw new PackError('unsupported-graph', `${modelPath} has an unexpected input ${name}`);
+    if (!['input_ids', 'attention_mask', 'token_type_ids'].includes(name))
+      throw new PackError('unsupported-graph', `${modelPath} has an unexpected input ${name}`);
   }
   return { inputs, inputDtype: declared[0]?.type?.tensorType?.elemType === DataType.INT32 ? 'int32' : 'int64' };
 }
@@ -137,19 +144,27 @@ export async function modelDirEmbedder(dir: string, maxBatchSize?: number): Prom
   const tokenizerConfig = (await readOptionalJson(join(dir, 'tokenizer_config.json'))) ?? {};
   const stConfig = (await readOptionalJson(join(dir, 'sentence_bert_config.json'))) ?? {};
   const config = (await readOptionalJson(join(dir, 'config.json'))) ?? {};
-  const modules = ((await readOptionalJson(join(dir, 'modules.json'))) ?? []) as unknown as { type?: string; path?: string }[];
+  const modules = ((await readOptionalJson(join(dir, 'modules.json'))) ?? []) as unknown as {
+    type?: string;
+    path?: string;
+  }[];
   const pooling = poolingOf(await readOptionalJson(join(dir, '1_Pooling', 'config.json')));
   const dense: DenseHead[] = [];
   for (const m of modules) if (m.type?.endsWith('.Dense')) dense.push(await readDenseModule(join(dir, m.path ?? '')));
   const normalize = modules.some((m) => m.type?.endsWith('.Normalize'));
-  const finish = (pooled: ArrayLike<number>): ArrayLike<number> => dense.reduce((v, head) => applyDenseHead(v, head, false), pooled);
+  const finish = (pooled: ArrayLike<number>): ArrayLike<number> =>
+    dense.reduce((v, head) => applyDenseHead(v, head, false), pooled);
   return graphEmbedder({
     label: `model folder ${dir} (fp32, ${pooling} pooling${dense.length > 0 ? `, ${dense.length} Dense` : ''}${normalize ? ', normalized' : ''})`,
     modelBytes: bytes,
     tokenizerJson: await readJsonFile(join(dir, 'tokenizer.json')),
     tokenizerConfig,
     maxTokens: maxTokensOf(stConfig, tokenizerConfig, config),
-    graph: { ...graphInputs(bytes, modelPath), output: 'last_hidden_state', pool: { mode: pooling, normalize, finish } },
+    graph: {
+      ...graphInputs(bytes, modelPath),
+      output: 'last_hidden_state',
+      pool: { mode: pooling, normalize, finish },
+    },
     maxBatchSize,
   });
 }

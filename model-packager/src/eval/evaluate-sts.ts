@@ -3,7 +3,7 @@
  * Pearson's r (SentEval's and sentence-transformers' EmbeddingSimilarityEvaluator figures).
  */
 import { cosine } from '../../../bundle-runtime/similarity.js';
-import { spearman, pearson } from './correlation.js';
+import { pearson, spearman } from './correlation.js';
 import type { SentenceEmbedder } from './embedders.js';
 import type { StsPair } from './sts.js';
 

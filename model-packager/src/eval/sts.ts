@@ -32,12 +32,18 @@ export function parseSts(text: string, label: string): StsPair[] {
     const line = index + 1;
     const columns = raw.split('\t');
     if (columns.length <= SECOND_SENTENCE_COLUMN) {
-      throw new PackError('bad-input', `${label}:${line}: expected at least 7 tab-separated columns (score in column 5, sentences in 6 and 7), found ${columns.length}`);
+      throw new PackError(
+        'bad-input',
+        `${label}:${line}: expected at least 7 tab-separated columns (score in column 5, sentences in 6 and 7), found ${columns.length}`,
+      );
     }
     const scoreText = columns[SCORE_COLUMN].trim();
     const score = Number(scoreText);
     if (scoreText === '' || !Number.isFinite(score)) {
-      throw new PackError('bad-input', `${label}:${line}: column 5 should be the gold score, found ${JSON.stringify(columns[SCORE_COLUMN])}`);
+      throw new PackError(
+        'bad-input',
+        `${label}:${line}: column 5 should be the gold score, found ${JSON.stringify(columns[SCORE_COLUMN])}`,
+      );
     }
     pairs.push({ line, score, sentence1: columns[FIRST_SENTENCE_COLUMN], sentence2: columns[SECOND_SENTENCE_COLUMN] });
   });

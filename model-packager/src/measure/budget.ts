@@ -28,13 +28,22 @@ export function sizeBreakdown(model: ModelProto, modelFileBytes: number, tokeniz
       embeddings += tensorByteLength(tensor);
     }
   }
-  return { total: modelFileBytes + tokenizerBytes, embeddings, layers: modelFileBytes - embeddings, tokenizer: tokenizerBytes };
+  return {
+    total: modelFileBytes + tokenizerBytes,
+    embeddings,
+    layers: modelFileBytes - embeddings,
+    tokenizer: tokenizerBytes,
+  };
 }
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
 
 /** Refuses a bundle that would not fit a KV value budget or whose WASM heap would not fit the isolate. */
-export function checkBudget(sizes: SizeBreakdown, heapBytes: number, limits: { maxBytes: number; maxHeapBytes: number }): void {
+export function checkBudget(
+  sizes: SizeBreakdown,
+  heapBytes: number,
+  limits: { maxBytes: number; maxHeapBytes: number },
+): void {
   const breakdown = [
     `embeddings ${mib(sizes.embeddings)}`,
     `layers ${mib(sizes.layers)}`,
@@ -43,9 +52,17 @@ export function checkBudget(sizes: SizeBreakdown, heapBytes: number, limits: { m
     `WASM heap after session creation ${mib(heapBytes)} (limit ${mib(limits.maxHeapBytes)})`,
   ];
   if (sizes.total > limits.maxBytes) {
-    throw new PackError('budget', `bundle is ${mib(sizes.total)}, over the --max-bytes budget of ${mib(limits.maxBytes)}`, breakdown);
+    throw new PackError(
+      'budget',
+      `bundle is ${mib(sizes.total)}, over the --max-bytes budget of ${mib(limits.maxBytes)}`,
+      breakdown,
+    );
   }
   if (heapBytes > limits.maxHeapBytes) {
-    throw new PackError('budget', `WASM heap after session creation is ${mib(heapBytes)}, over ${mib(limits.maxHeapBytes)}`, breakdown);
+    throw new PackError(
+      'budget',
+      `WASM heap after session creation is ${mib(heapBytes)}, over ${mib(limits.maxHeapBytes)}`,
+      breakdown,
+    );
   }
 }

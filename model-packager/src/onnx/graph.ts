@@ -1,4 +1,11 @@
-import { AttributeType, onnx, type AttributeProto, type IGraphProto, type NodeProto, type TensorProto } from './proto.js';
+import {
+  type AttributeProto,
+  AttributeType,
+  type IGraphProto,
+  type NodeProto,
+  onnx,
+  type TensorProto,
+} from './proto.js';
 
 // Helpers take the protobufjs interface types (IGraphProto) so they accept both decoded and hand-built graphs.
 type GraphProto = IGraphProto;

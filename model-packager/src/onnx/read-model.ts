@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { PackError } from '../errors.js';
-import { onnx, type ModelProto, type TensorProto } from './proto.js';
+import { type ModelProto, onnx, type TensorProto } from './proto.js';
 
 /**
  * Decodes an ONNX file and pulls any external-data tensors (the layout optimum uses for models over 2 GB, and
@@ -57,7 +57,10 @@ async function inlineExternalData(model: ModelProto, baseDir: string): Promise<v
       try {
         data = await readFile(file);
       } catch {
-        throw new PackError('missing-input', `external data file ${join(baseDir, location)} for tensor ${tensor.name} is missing`);
+        throw new PackError(
+          'missing-input',
+          `external data file ${join(baseDir, location)} for tensor ${tensor.name} is missing`,
+        );
       }
       files.set(file, data);
     }

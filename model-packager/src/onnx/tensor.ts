@@ -58,5 +58,10 @@ export function int64Tensor(name: string, dims: number[], values: number[]): Ten
 export function tensorByteLength(tensor: TensorProto): number {
   const raw = rawView(tensor);
   if (raw) return raw.length;
-  return tensor.floatData.length * 4 + tensor.int32Data.length * 4 + tensor.int64Data.length * 8 + tensor.doubleData.length * 8;
+  return (
+    tensor.floatData.length * 4 +
+    tensor.int32Data.length * 4 +
+    tensor.int64Data.length * 8 +
+    tensor.doubleData.length * 8
+  );
 }

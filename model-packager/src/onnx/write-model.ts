@@ -1,4 +1,4 @@
-import { onnx, type ModelProto } from './proto.js';
+import { type ModelProto, onnx } from './proto.js';
 
 /** Serialises a model to ONNX bytes (all tensors inline). */
 export function encodeOnnxModel(model: ModelProto): Uint8Array {

@@ -5,7 +5,7 @@
 import { SENTENCE_EMBEDDING_OUTPUT } from '../../../bundle-format/manifest.js';
 import { PackError } from '../errors.js';
 import { makeNode } from '../onnx/graph.js';
-import { DataType, onnx, type GraphProto, type ModelProto, type NodeProto } from '../onnx/proto.js';
+import { DataType, type GraphProto, type ModelProto, type NodeProto, onnx } from '../onnx/proto.js';
 import { float32Tensor, int64Tensor } from '../onnx/tensor.js';
 import { uniqueNamer } from '../quant/names.js';
 import type { DenseHead } from '../readers/dense-module.js';
@@ -23,22 +23,33 @@ export function appendDenseHead(model: ModelProto, head: DenseHead, options: { n
   const graph = model.graph as GraphProto | null | undefined;
   const producer = (graph?.node as NodeProto[] | undefined)?.find((n) => n.output.includes(SENTENCE_EMBEDDING_OUTPUT));
   if (!graph || !producer || !graph.output.some((o) => o.name === SENTENCE_EMBEDDING_OUTPUT)) {
-    throw new PackError('unsupported-graph', `appendDenseHead: the graph has no ${SENTENCE_EMBEDDING_OUTPUT} output; append pooling first`);
+    throw new PackError(
+      'unsupported-graph',
+      `appendDenseHead: the graph has no ${SENTENCE_EMBEDDING_OUTPUT} output; append pooling first`,
+    );
   }
   const fresh = uniqueNamer(graph);
   const pooled = fresh('dense/pooled');
   producer.output = producer.output.map((o) => (o === SENTENCE_EMBEDDING_OUTPUT ? pooled : o));
   const weight = fresh('dense/linear.weight');
   const bias = fresh('dense/linear.bias');
-  graph.initializer.push(float32Tensor(weight, [head.inFeatures, head.outFeatures], head.weight), float32Tensor(bias, [head.outFeatures], head.bias));
+  graph.initializer.push(
+    float32Tensor(weight, [head.inFeatures, head.outFeatures], head.weight),
+    float32Tensor(bias, [head.outFeatures], head.bias),
+  );
   const nodes: NodeProto[] = [];
   const op = (opType: string, inputs: string[], output: string = fresh(`dense/${opType}`), attributes = {}) => {
     nodes.push(makeNode(opType, inputs, [output], attributes, fresh(`dense/${opType}_node`)));
     return output;
   };
   const last = (name: string, final: boolean) => (final ? SENTENCE_EMBEDDING_OUTPUT : fresh(name));
-  const projected = op('Add', [op('MatMul', [pooled, weight]), bias], head.activation === 'identity' && !options.normalize ? SENTENCE_EMBEDDING_OUTPUT : undefined);
-  const activated = head.activation === 'tanh' ? op('Tanh', [projected], last('dense/Tanh', !options.normalize)) : projected;
+  const projected = op(
+    'Add',
+    [op('MatMul', [pooled, weight]), bias],
+    head.activation === 'identity' && !options.normalize ? SENTENCE_EMBEDDING_OUTPUT : undefined,
+  );
+  const activated =
+    head.activation === 'tanh' ? op('Tanh', [projected], last('dense/Tanh', !options.normalize)) : projected;
   if (options.normalize) {
     const axes = fresh('dense/axes');
     const minNorm = fresh('dense/min_norm');
@@ -51,7 +62,12 @@ export function appendDenseHead(model: ModelProto, head: DenseHead, options: { n
   graph.output = [
     onnx.ValueInfoProto.create({
       name: SENTENCE_EMBEDDING_OUTPUT,
-      type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimParam: 'batch_size' }, { dimValue: head.outFeatures }] } } },
+      type: {
+        tensorType: {
+          elemType: DataType.FLOAT,
+          shape: { dim: [{ dimParam: 'batch_size' }, { dimValue: head.outFeatures }] },
+        },
+      },
     }),
   ];
   return model;

@@ -11,10 +11,19 @@
  * The graph's only output becomes `sentence_embedding` [batch, hidden] float32; the hidden-state output and every node
  * that only fed other outputs (e.g. a pooler) are removed.
  */
-import { SENTENCE_EMBEDDING_OUTPUT, type PoolingMode } from '../../../bundle-format/manifest.js';
+import { type PoolingMode, SENTENCE_EMBEDDING_OUTPUT } from '../../../bundle-format/manifest.js';
 import { PackError } from '../errors.js';
 import { defaultOpset, dropUnusedInitializers, makeNode, producerMap } from '../onnx/graph.js';
-import { AttributeType, DataType, onnx, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/proto.js';
+import {
+  AttributeType,
+  DataType,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  onnx,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../onnx/proto.js';
 import { float32Tensor, int64Tensor } from '../onnx/tensor.js';
 import { uniqueNamer } from '../quant/names.js';
 
@@ -36,7 +45,9 @@ function dimsOf(info: ValueInfoProto | undefined): Dim[] | undefined {
   const dims = info?.type?.tensorType?.shape?.dim;
   if (!dims) return undefined;
   return dims.map((d) =>
-    d.dimValue !== null && d.dimValue !== undefined && Number(d.dimValue) > 0 ? { dimValue: Number(d.dimValue) } : { dimParam: d.dimParam ?? '' },
+    d.dimValue !== null && d.dimValue !== undefined && Number(d.dimValue) > 0
+      ? { dimValue: Number(d.dimValue) }
+      : { dimParam: d.dimParam ?? '' },
   );
 }
 
@@ -72,7 +83,10 @@ export function appendPooling(model: ModelProto, options: PoolingOptions): Model
   const { pooling, normalize, hiddenOutput } = options;
   const isInput = (name: string) => graph.input.some((i) => i.name === name);
   if (!producerMap(graph).has(hiddenOutput) && !isInput(hiddenOutput)) {
-    throw new PackError('unsupported-graph', `appendPooling: no tensor named ${hiddenOutput} in the graph; expected the encoder's hidden states [batch, sequence, hidden]`);
+    throw new PackError(
+      'unsupported-graph',
+      `appendPooling: no tensor named ${hiddenOutput} in the graph; expected the encoder's hidden states [batch, sequence, hidden]`,
+    );
   }
   if (!isInput(ATTENTION_MASK)) {
     throw new PackError(
@@ -80,11 +94,19 @@ export function appendPooling(model: ModelProto, options: PoolingOptions): Model
       `appendPooling: the graph has no ${ATTENTION_MASK} input (inputs: ${graph.input.map((i) => i.name).join(', ')}); pooling needs it to skip padding`,
     );
   }
-  if (graph.output.some((o) => o.name === SENTENCE_EMBEDDING_OUTPUT) || producerMap(graph).has(SENTENCE_EMBEDDING_OUTPUT)) {
-    throw new PackError('unsupported-graph', `appendPooling: the graph already has a ${SENTENCE_EMBEDDING_OUTPUT} tensor; was pooling appended twice?`);
+  if (
+    graph.output.some((o) => o.name === SENTENCE_EMBEDDING_OUTPUT) ||
+    producerMap(graph).has(SENTENCE_EMBEDDING_OUTPUT)
+  ) {
+    throw new PackError(
+      'unsupported-graph',
+      `appendPooling: the graph already has a ${SENTENCE_EMBEDDING_OUTPUT} tensor; was pooling appended twice?`,
+    );
   }
 
-  const hiddenInfo = [...graph.output, ...graph.valueInfo].find((v) => v.name === hiddenOutput) as ValueInfoProto | undefined;
+  const hiddenInfo = [...graph.output, ...graph.valueInfo].find((v) => v.name === hiddenOutput) as
+    | ValueInfoProto
+    | undefined;
   const hiddenDims = dimsOf(hiddenInfo);
   const outputDims: Dim[] = [hiddenDims?.[0] ?? { dimParam: 'batch' }, hiddenDims?.[2] ?? { dimParam: 'hidden' }];
 
@@ -102,7 +124,13 @@ export function appendPooling(model: ModelProto, options: PoolingOptions): Model
     initializers.push(int64Tensor(name, [axes.length], axes));
     return name;
   };
-  const op = (opType: string, inputs: string[], base: string, attributes: Record<string, number | number[]> = {}, output?: string) => {
+  const op = (
+    opType: string,
+    inputs: string[],
+    base: string,
+    attributes: Record<string, number | number[]> = {},
+    output?: string,
+  ) => {
     const out = output ?? fresh(`pooling/${base}`);
     nodes.push(makeNode(opType, inputs, [out], attributes));
     return out;
@@ -110,7 +138,14 @@ export function appendPooling(model: ModelProto, options: PoolingOptions): Model
   // Unsqueeze and ReduceSum take axes as an input from opset 13, ReduceMax only from opset 18.
   const unsqueeze = (input: string, axes: number[], base: string) =>
     opset >= 13 ? op('Unsqueeze', [input, axesConstant(axes)], base) : op('Unsqueeze', [input], base, { axes });
-  const reduce = (opType: 'ReduceSum' | 'ReduceMax', input: string, axes: number[], keepdims: number, base: string, output?: string) =>
+  const reduce = (
+    opType: 'ReduceSum' | 'ReduceMax',
+    input: string,
+    axes: number[],
+    keepdims: number,
+    base: string,
+    output?: string,
+  ) =>
     opset >= (opType === 'ReduceSum' ? 13 : 18)
       ? op(opType, [input, axesConstant(axes)], base, { keepdims }, output)
       : op(opType, [input], base, { axes, keepdims }, output);

@@ -5,7 +5,15 @@
  */
 import { PackError } from '../errors.js';
 import { defaultOpset, getAttribute, initializerMap, producerMap } from '../onnx/graph.js';
-import { DataType, toNumber, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/proto.js';
+import {
+  DataType,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  toNumber,
+  type ValueInfoProto,
+} from '../onnx/proto.js';
 import { tensorDims } from '../onnx/tensor.js';
 
 export type BertInputName = 'input_ids' | 'attention_mask' | 'token_type_ids';
@@ -50,20 +58,89 @@ const QUANTIZED_OPS = new Set([
  */
 export const ALLOWED_OPS: ReadonlySet<string> = new Set([
   // shapes and indexing
-  'Shape', 'Size', 'Gather', 'GatherElements', 'GatherND', 'Unsqueeze', 'Squeeze', 'Concat', 'Slice', 'Split',
-  'Reshape', 'Flatten', 'Transpose', 'Expand', 'Tile', 'Range', 'ScatterND', 'Identity', 'Dropout',
+  'Shape',
+  'Size',
+  'Gather',
+  'GatherElements',
+  'GatherND',
+  'Unsqueeze',
+  'Squeeze',
+  'Concat',
+  'Slice',
+  'Split',
+  'Reshape',
+  'Flatten',
+  'Transpose',
+  'Expand',
+  'Tile',
+  'Range',
+  'ScatterND',
+  'Identity',
+  'Dropout',
   // constants and types
-  'Constant', 'ConstantOfShape', 'Cast', 'CastLike',
+  'Constant',
+  'ConstantOfShape',
+  'Cast',
+  'CastLike',
   // comparisons and selection
-  'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'Where', 'IsNaN', 'IsInf',
+  'Equal',
+  'Less',
+  'LessOrEqual',
+  'Greater',
+  'GreaterOrEqual',
+  'Not',
+  'And',
+  'Or',
+  'Xor',
+  'Where',
+  'IsNaN',
+  'IsInf',
   // arithmetic
-  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sqrt', 'Reciprocal', 'Neg', 'Abs', 'Exp', 'Log', 'Erf', 'Max', 'Min', 'Sum',
-  'Mean', 'Clip', 'Floor', 'Ceil', 'Round', 'Sign', 'Mod', 'CumSum',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Sqrt',
+  'Reciprocal',
+  'Neg',
+  'Abs',
+  'Exp',
+  'Log',
+  'Erf',
+  'Max',
+  'Min',
+  'Sum',
+  'Mean',
+  'Clip',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Mod',
+  'CumSum',
   // activations
-  'Tanh', 'Relu', 'Sigmoid', 'Gelu', 'Softmax', 'LogSoftmax', 'Softplus', 'LeakyRelu', 'Elu', 'HardSigmoid',
+  'Tanh',
+  'Relu',
+  'Sigmoid',
+  'Gelu',
+  'Softmax',
+  'LogSoftmax',
+  'Softplus',
+  'LeakyRelu',
+  'Elu',
+  'HardSigmoid',
   // matrix products and normalisation
-  'MatMul', 'Gemm', 'LayerNormalization',
-  'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL2', 'ReduceSumSquare',
+  'MatMul',
+  'Gemm',
+  'LayerNormalization',
+  'ReduceMean',
+  'ReduceSum',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL2',
+  'ReduceSumSquare',
 ]);
 
 function refuse(message: string): never {
@@ -91,25 +168,34 @@ function elemTypeOf(info: ValueInfoProto): number | undefined {
  */
 export function inspectBertGraph(model: ModelProto): BertGraphInfo {
   const graph = model.graph as GraphProto | null | undefined;
-  if (!graph || !graph.node || graph.node.length === 0) refuse('the model has no graph nodes; expected a BERT-family encoder graph');
+  if (!graph || !graph.node || graph.node.length === 0)
+    refuse('the model has no graph nodes; expected a BERT-family encoder graph');
   const nodes = graph.node as NodeProto[];
   const initializers = initializerMap(graph);
 
   const opset = defaultOpset(model);
-  if (opset < MIN_OPSET) refuse(`the model imports ONNX opset ${opset || 'none'}; expected opset ${MIN_OPSET} or newer (re-export with a newer opset)`);
+  if (opset < MIN_OPSET)
+    refuse(
+      `the model imports ONNX opset ${opset || 'none'}; expected opset ${MIN_OPSET} or newer (re-export with a newer opset)`,
+    );
 
   const foreign = nodes.filter((n) => n.domain && n.domain !== 'ai.onnx');
   if (foreign.length > 0) {
     const ops = [...new Set(foreign.map((n) => `${n.domain}.${n.opType}`))];
-    refuse(`the graph uses custom-domain ops ${listOf(ops)}; expected only standard ONNX ops (export without ORT-specific fusions)`);
+    refuse(
+      `the graph uses custom-domain ops ${listOf(ops)}; expected only standard ONNX ops (export without ORT-specific fusions)`,
+    );
   }
 
   const quantized = [...new Set(nodes.map((n) => n.opType).filter((op) => QUANTIZED_OPS.has(op)))];
-  if (quantized.length > 0) refuse(`the graph is already quantized (found ${listOf(quantized)}); expected an fp32 export`);
+  if (quantized.length > 0)
+    refuse(`the graph is already quantized (found ${listOf(quantized)}); expected an fp32 export`);
 
   const unknown = [...new Set(nodes.map((n) => n.opType).filter((op) => !ALLOWED_OPS.has(op)))];
   if (unknown.length > 0) {
-    refuse(`the graph uses ops outside what the packager supports (found ${listOf(unknown)}); expected only ${[...ALLOWED_OPS].join(', ')}`);
+    refuse(
+      `the graph uses ops outside what the packager supports (found ${listOf(unknown)}); expected only ${[...ALLOWED_OPS].join(', ')}`,
+    );
   }
 
   // Old IR versions also list initializers as graph inputs; those are weights, not inputs.
@@ -117,11 +203,16 @@ export function inspectBertGraph(model: ModelProto): BertGraphInfo {
   const names = inputs.map((i) => i.name);
   const expectedInputs = 'expected input_ids, attention_mask and optionally token_type_ids';
   const extra = names.filter((n) => !(INPUT_ORDER as string[]).includes(n));
-  if (extra.length > 0) refuse(`unknown graph input${extra.length > 1 ? 's' : ''} ${listOf(extra)} (inputs: ${listOf(names)}); ${expectedInputs}`);
+  if (extra.length > 0)
+    refuse(
+      `unknown graph input${extra.length > 1 ? 's' : ''} ${listOf(extra)} (inputs: ${listOf(names)}); ${expectedInputs}`,
+    );
   for (const required of ['input_ids', 'attention_mask']) {
-    if (!names.includes(required)) refuse(`the graph has no ${required} input (inputs: ${listOf(names) || 'none'}); ${expectedInputs}`);
+    if (!names.includes(required))
+      refuse(`the graph has no ${required} input (inputs: ${listOf(names) || 'none'}); ${expectedInputs}`);
   }
-  if (new Set(names).size !== names.length) refuse(`the graph declares an input twice (inputs: ${listOf(names)}); ${expectedInputs}`);
+  if (new Set(names).size !== names.length)
+    refuse(`the graph declares an input twice (inputs: ${listOf(names)}); ${expectedInputs}`);
   const dtypes = inputs.map((i) => elemTypeOf(i));
   const bad = inputs.filter((_, k) => dtypes[k] !== DataType.INT64 && dtypes[k] !== DataType.INT32);
   if (bad.length > 0) {
@@ -129,18 +220,24 @@ export function inspectBertGraph(model: ModelProto): BertGraphInfo {
     refuse(`graph inputs must be int64 or int32 tensors (${listOf(found)})`);
   }
   if (new Set(dtypes).size > 1) {
-    refuse(`graph inputs mix integer types (${inputs.map((i) => `${i.name} ${DataType[elemTypeOf(i)!]}`).join(', ')}); expected one type for all`);
+    refuse(
+      `graph inputs mix integer types (${inputs.map((i) => `${i.name} ${DataType[elemTypeOf(i)!]}`).join(', ')}); expected one type for all`,
+    );
   }
   const inputDtype = dtypes[0] === DataType.INT32 ? 'int32' : 'int64';
 
   const outputs = (graph.output as ValueInfoProto[]).map((o) => o.name);
   const hiddenOutputs = outputs.filter((o) => o === HIDDEN_OUTPUT);
   if (hiddenOutputs.length === 0) {
-    refuse(`the graph has no ${HIDDEN_OUTPUT} output (outputs: ${listOf(outputs) || 'none'}); expected a feature-extraction export whose output is ${HIDDEN_OUTPUT} [batch, sequence, hidden]`);
+    refuse(
+      `the graph has no ${HIDDEN_OUTPUT} output (outputs: ${listOf(outputs) || 'none'}); expected a feature-extraction export whose output is ${HIDDEN_OUTPUT} [batch, sequence, hidden]`,
+    );
   }
-  if (hiddenOutputs.length > 1) refuse(`the graph declares ${HIDDEN_OUTPUT} ${hiddenOutputs.length} times; expected one such output`);
+  if (hiddenOutputs.length > 1)
+    refuse(`the graph declares ${HIDDEN_OUTPUT} ${hiddenOutputs.length} times; expected one such output`);
   const producers = producerMap(graph);
-  if (!producers.has(HIDDEN_OUTPUT)) refuse(`no node computes the ${HIDDEN_OUTPUT} output; expected it to be the encoder's last hidden state`);
+  if (!producers.has(HIDDEN_OUTPUT))
+    refuse(`no node computes the ${HIDDEN_OUTPUT} output; expected it to be the encoder's last hidden state`);
   const hiddenInfo = (graph.output as ValueInfoProto[]).find((o) => o.name === HIDDEN_OUTPUT)!;
   const hiddenType = elemTypeOf(hiddenInfo);
   if (hiddenType !== undefined && hiddenType !== DataType.FLOAT) {
@@ -164,7 +261,11 @@ export function inspectBertGraph(model: ModelProto): BertGraphInfo {
     hiddenOutput: HIDDEN_OUTPUT,
     hidden,
     layers: nodes.filter((n) => n.opType === 'Softmax').length,
-    wordEmbedding: { initializer: wordEmbedding.initializer, gatherNode: wordEmbedding.gatherNode, vocabSize: wordEmbedding.vocabSize },
+    wordEmbedding: {
+      initializer: wordEmbedding.initializer,
+      gatherNode: wordEmbedding.gatherNode,
+      vocabSize: wordEmbedding.vocabSize,
+    },
   };
 }
 
@@ -182,18 +283,26 @@ function findWordEmbedding(
   const onInputIds = nodes.filter((n) => n.opType === 'Gather' && n.input.length >= 2 && readsInputIds(n.input[1]));
   const candidates = onInputIds.filter((n) => {
     const table = initializers.get(n.input[0]);
-    return table !== undefined && table.dataType === DataType.FLOAT && tensorDims(table).length === 2 && (getAttribute(n, 'axis') ?? 0) === 0;
+    return (
+      table !== undefined &&
+      table.dataType === DataType.FLOAT &&
+      tensorDims(table).length === 2 &&
+      (getAttribute(n, 'axis') ?? 0) === 0
+    );
   });
   const expected = 'expected a Gather reading a 2-D float32 initializer [vocab, hidden] at the ids in input_ids';
   if (candidates.length === 0) {
-    const found = onInputIds.length > 0
-      ? `Gather of input_ids reads ${listOf(onInputIds.map((n) => describeTable(n.input[0], initializers)))}`
-      : 'no Gather reads input_ids';
+    const found =
+      onInputIds.length > 0
+        ? `Gather of input_ids reads ${listOf(onInputIds.map((n) => describeTable(n.input[0], initializers)))}`
+        : 'no Gather reads input_ids';
     refuse(`no word-embedding table found (${found}); ${expected}`);
   }
   const tables = [...new Set(candidates.map((n) => n.input[0]))];
-  if (tables.length > 1) refuse(`several tables are indexed by input_ids (${listOf(tables)}); expected exactly one word-embedding table`);
-  if (candidates.length > 1) refuse(`the word-embedding table ${tables[0]} is read by ${candidates.length} Gather nodes; expected exactly one`);
+  if (tables.length > 1)
+    refuse(`several tables are indexed by input_ids (${listOf(tables)}); expected exactly one word-embedding table`);
+  if (candidates.length > 1)
+    refuse(`the word-embedding table ${tables[0]} is read by ${candidates.length} Gather nodes; expected exactly one`);
   const gather = candidates[0];
   // Later passes find the node by name, so an unnamed one gets the (unique) name of its output.
   if (!gather.name) gather.name = gather.output[0];

@@ -10,9 +10,17 @@
  */
 import { PackError } from '../errors.js';
 import { consumerMap, getAttribute, initializerMap } from '../onnx/graph.js';
-import { DataType, onnx, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/proto.js';
+import {
+  DataType,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  onnx,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../onnx/proto.js';
 import { float32Tensor, readFloat32, tensorDims } from '../onnx/tensor.js';
-import { compareWordTokenization, type ChangedWord } from '../vocab/changed-words.js';
+import { type ChangedWord, compareWordTokenization } from '../vocab/changed-words.js';
 import { chooseKeptIds } from '../vocab/keep-set.js';
 import { rewriteTokenizerJson } from '../vocab/rewrite-tokenizer.js';
 import type { TokenCounts } from '../vocab/token-counts.js';
@@ -52,15 +60,25 @@ interface EmbeddingRef {
   gatherNode: string;
 }
 
-function findEmbedding(model: ModelProto, embedding: EmbeddingRef): { table: TensorProto; rows: number; hidden: number } {
+function findEmbedding(
+  model: ModelProto,
+  embedding: EmbeddingRef,
+): { table: TensorProto; rows: number; hidden: number } {
   const graph = model.graph as GraphProto | null | undefined;
   if (!graph) throw new PackError('unsupported-graph', 'model has no graph');
   const table = initializerMap(graph).get(embedding.initializer);
   const gather = (graph.node as NodeProto[]).find((n) => n.name === embedding.gatherNode);
   const expected = `expected a 2-D FLOAT initializer read at axis 0 by one Gather (word embeddings)`;
-  if (!table) throw new PackError('unsupported-graph', `vocabulary pruning: no initializer named ${embedding.initializer}; ${expected}`);
+  if (!table)
+    throw new PackError(
+      'unsupported-graph',
+      `vocabulary pruning: no initializer named ${embedding.initializer}; ${expected}`,
+    );
   if (!gather || gather.opType !== 'Gather' || gather.input[0] !== embedding.initializer) {
-    throw new PackError('unsupported-graph', `vocabulary pruning: node ${embedding.gatherNode} is not a Gather of ${embedding.initializer}; ${expected}`);
+    throw new PackError(
+      'unsupported-graph',
+      `vocabulary pruning: node ${embedding.gatherNode} is not a Gather of ${embedding.initializer}; ${expected}`,
+    );
   }
   const axis = getAttribute(gather, 'axis') ?? 0;
   const dims = tensorDims(table);
@@ -129,7 +147,9 @@ export function pruneVocabulary(
 
   const source = readFloat32(table);
   const gathered = new Float32Array(after * hidden);
-  choice.kept.forEach((oldId, newId) => gathered.set(source.subarray(oldId * hidden, (oldId + 1) * hidden), newId * hidden));
+  choice.kept.forEach((oldId, newId) =>
+    gathered.set(source.subarray(oldId * hidden, (oldId + 1) * hidden), newId * hidden),
+  );
   const newTable = float32Tensor(table.name, [after, hidden], gathered);
 
   const graph = model.graph as GraphProto;
@@ -150,7 +170,11 @@ export function pruneVocabulary(
   let changedWordShare: number | null = null;
   let changedWordExamples: ChangedWord[] = [];
   if (options.heldOutTexts && options.heldOutTexts.length > 0) {
-    const changed = compareWordTokenization(createTokenizer(tokenizerJson), createTokenizer(newTokenizerJson), options.heldOutTexts);
+    const changed = compareWordTokenization(
+      createTokenizer(tokenizerJson),
+      createTokenizer(newTokenizerJson),
+      options.heldOutTexts,
+    );
     changedWordShare = changed.share;
     changedWordExamples = changed.examples;
   }

@@ -8,7 +8,7 @@
  * V * H bytes, not 4 * V * H. Position and token-type tables are left as they are.
  */
 import { PackError } from '../errors.js';
-import { dropUnusedInitializers, getAttribute, initializerMap, makeNode, consumerMap } from '../onnx/graph.js';
+import { consumerMap, dropUnusedInitializers, getAttribute, initializerMap, makeNode } from '../onnx/graph.js';
 import { DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
 import { float32Tensor, int8Tensor, readFloat32, tensorDims } from '../onnx/tensor.js';
 import { dequantizePerRow, maxAbsDifference, quantizePerRow } from '../quant/int8.js';
@@ -39,7 +39,10 @@ export function quantizeEmbeddingTable(
     );
   }
   if ((getAttribute(gather, 'axis') ?? 0) !== 0) {
-    throw new PackError('unsupported-graph', `quantizeEmbeddingTable: Gather ${gather.name} gathers along axis ${getAttribute(gather, 'axis')}, expected axis 0 (rows)`);
+    throw new PackError(
+      'unsupported-graph',
+      `quantizeEmbeddingTable: Gather ${gather.name} gathers along axis ${getAttribute(gather, 'axis')}, expected axis 0 (rows)`,
+    );
   }
   const table = initializerMap(graph).get(embedding.initializer);
   const dims = table ? tensorDims(table) : [];

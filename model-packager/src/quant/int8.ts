@@ -70,14 +70,16 @@ export function quantizePerRow(data: Float32Array, rows: number, cols: number): 
 /** Dequantizes per column, in float32 exactly as DequantizeLinear / Cast+Mul compute it in the graph. */
 export function dequantizePerColumn(q: Int8Quantized, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = q.values[r * cols + c] * q.scales[c];
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) out[r * cols + c] = q.values[r * cols + c] * q.scales[c];
   return out;
 }
 
 /** Dequantizes per row, in float32. */
 export function dequantizePerRow(q: Int8Quantized, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = q.values[r * cols + c] * q.scales[r];
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) out[r * cols + c] = q.values[r * cols + c] * q.scales[r];
   return out;
 }
 

@@ -57,10 +57,14 @@ function decodeSafetensors(bytes: Uint8Array, label: string): Map<string, { shap
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, t] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    if (t.dtype !== 'F32') throw new PackError('bad-input', `${label}: tensor ${name} is ${t.dtype}; only F32 is supported`);
+    if (t.dtype !== 'F32')
+      throw new PackError('bad-input', `${label}: tensor ${name} is ${t.dtype}; only F32 is supported`);
     const [start, end] = t.data_offsets;
     // Copy: a Node Buffer's slice() is a view into a shared pool, and Float32Array needs 4-byte alignment anyway.
-    out.set(name, { shape: t.shape, data: new Float32Array(new Uint8Array(bytes.subarray(base + start, base + end)).buffer) });
+    out.set(name, {
+      shape: t.shape,
+      data: new Float32Array(new Uint8Array(bytes.subarray(base + start, base + end)).buffer),
+    });
   }
   return out;
 }
@@ -72,15 +76,24 @@ function decodeSafetensors(bytes: Uint8Array, label: string): Map<string, { shap
 export async function writeDenseModule(dir: string, head: DenseHead): Promise<void> {
   await mkdir(dir, { recursive: true });
   const activation = Object.entries(ACTIVATIONS).find(([, a]) => a === head.activation)![0];
-  const config = { in_features: head.inFeatures, out_features: head.outFeatures, bias: true, activation_function: activation };
+  const config = {
+    in_features: head.inFeatures,
+    out_features: head.outFeatures,
+    bias: true,
+    activation_function: activation,
+  };
   const transposed = new Float32Array(head.inFeatures * head.outFeatures);
   for (let i = 0; i < head.inFeatures; i++) {
-    for (let o = 0; o < head.outFeatures; o++) transposed[o * head.inFeatures + i] = head.weight[i * head.outFeatures + o];
+    for (let o = 0; o < head.outFeatures; o++)
+      transposed[o * head.inFeatures + i] = head.weight[i * head.outFeatures + o];
   }
   await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   await writeFile(
     join(dir, 'model.safetensors'),
-    encodeSafetensors({ 'linear.weight': { shape: [head.outFeatures, head.inFeatures], data: transposed }, 'linear.bias': { shape: [head.outFeatures], data: head.bias } }),
+    encodeSafetensors({
+      'linear.weight': { shape: [head.outFeatures, head.inFeatures], data: transposed },
+      'linear.bias': { shape: [head.outFeatures], data: head.bias },
+    }),
   );
 }
 
@@ -96,7 +109,11 @@ export async function readDenseModule(dir: string): Promise<DenseHead> {
   }
   const config = JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
   const activation = ACTIVATIONS[String(config.activation_function)];
-  if (!activation) throw new PackError('unsupported-graph', `Dense module ${dir}: activation ${String(config.activation_function)} is not supported (tanh, identity)`);
+  if (!activation)
+    throw new PackError(
+      'unsupported-graph',
+      `Dense module ${dir}: activation ${String(config.activation_function)} is not supported (tanh, identity)`,
+    );
   const inFeatures = Number(config.in_features);
   const outFeatures = Number(config.out_features);
   const tensors = decodeSafetensors(await readFile(weightsPath), weightsPath);
@@ -105,7 +122,8 @@ export async function readDenseModule(dir: string): Promise<DenseHead> {
     throw new PackError('bad-input', `${weightsPath}: linear.weight missing or not [${outFeatures}, ${inFeatures}]`);
   }
   const weight = new Float32Array(inFeatures * outFeatures);
-  for (let o = 0; o < outFeatures; o++) for (let i = 0; i < inFeatures; i++) weight[i * outFeatures + o] = w.data[o * inFeatures + i];
+  for (let o = 0; o < outFeatures; o++)
+    for (let i = 0; i < inFeatures; i++) weight[i * outFeatures + o] = w.data[o * inFeatures + i];
   const bias = tensors.get('linear.bias')?.data ?? new Float32Array(outFeatures);
   return { inFeatures, outFeatures, weight, bias, activation };
 }

@@ -66,7 +66,11 @@ function poolingFrom(config: Record<string, unknown> | undefined, notes: string[
   if (config.pooling_mode_max_tokens) modes.push('max');
   if (config.pooling_mode_mean_sqrt_len_tokens) modes.push('mean_sqrt_len');
   for (const key of ['pooling_mode_weightedmean_tokens', 'pooling_mode_lasttoken']) {
-    if (config[key]) throw new PackError('unsupported-graph', `1_Pooling/config.json asks for ${key}; supported: mean, cls, max, mean_sqrt_len`);
+    if (config[key])
+      throw new PackError(
+        'unsupported-graph',
+        `1_Pooling/config.json asks for ${key}; supported: mean, cls, max, mean_sqrt_len`,
+      );
   }
   if (modes.length !== 1) {
     throw new PackError(
@@ -91,7 +95,8 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
   const sourceFiles: Record<string, string> = {};
 
   const modelPath = join(root, 'model.onnx');
-  if (!existsSync(modelPath)) throw new PackError('missing-input', `${join(dir, 'model.onnx')} is missing (expected an fp32 ONNX export)`);
+  if (!existsSync(modelPath))
+    throw new PackError('missing-input', `${join(dir, 'model.onnx')} is missing (expected an fp32 ONNX export)`);
   const { model, bytes: modelFileBytes } = await readOnnxFile(modelPath);
   sourceFiles['model.onnx'] = await sha256Hex(modelFileBytes);
 
@@ -99,7 +104,8 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
   const tokenizerConfig = (await readJson(root, 'tokenizer_config.json', false, sourceFiles)) ?? {};
   // tokenizer.json wins over vocab.txt, as with transformers' fast tokenizers.
   if (!tokenizerJson) {
-    if (!existsSync(join(root, 'vocab.txt'))) throw new PackError('missing-input', `${dir} has neither tokenizer.json nor vocab.txt`);
+    if (!existsSync(join(root, 'vocab.txt')))
+      throw new PackError('missing-input', `${dir} has neither tokenizer.json nor vocab.txt`);
     const vocabText = await readFile(join(root, 'vocab.txt'), 'utf8');
     sourceFiles['vocab.txt'] = await sha256Hex(vocabText);
     tokenizerJson = wordPieceTokenizerFromVocab(vocabText, tokenizerConfig);
@@ -107,24 +113,34 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
   }
 
   const config = (await readJson(root, 'config.json', false, sourceFiles)) ?? {};
-  const modules = (await readJson(root, 'modules.json', false, sourceFiles)) as unknown as { type?: string; path?: string }[] | undefined;
+  const modules = (await readJson(root, 'modules.json', false, sourceFiles)) as unknown as
+    | { type?: string; path?: string }[]
+    | undefined;
   const poolingConfig = await readJson(root, join('1_Pooling', 'config.json'), false, sourceFiles);
   const stConfig = (await readJson(root, 'sentence_bert_config.json', false, sourceFiles)) ?? {};
 
-  const normalize = Array.isArray(modules) && modules.some((m) => typeof m.type === 'string' && m.type.endsWith('.Normalize'));
+  const normalize =
+    Array.isArray(modules) && modules.some((m) => typeof m.type === 'string' && m.type.endsWith('.Normalize'));
   if (!modules) notes.push('no modules.json: output is not L2-normalised');
   const pooling = poolingFrom(poolingConfig, notes);
   const dense: DenseHead[] = [];
   for (const module of Array.isArray(modules) ? modules : []) {
     if (typeof module.type !== 'string' || !module.type.endsWith('.Dense')) continue;
     dense.push(await readDenseModule(join(root, module.path ?? '')));
-    sourceFiles[`${module.path}/model.safetensors`] = await sha256Hex(await readFile(join(root, module.path ?? '', 'model.safetensors')));
+    sourceFiles[`${module.path}/model.safetensors`] = await sha256Hex(
+      await readFile(join(root, module.path ?? '', 'model.safetensors')),
+    );
   }
 
   const positions = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : undefined;
   const seqLength = typeof stConfig.max_seq_length === 'number' ? stConfig.max_seq_length : undefined;
-  const configured = [positions, seqLength, typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e6 ? tokenizerConfig.model_max_length : undefined]
-    .filter((v): v is number => typeof v === 'number' && v > 0);
+  const configured = [
+    positions,
+    seqLength,
+    typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e6
+      ? tokenizerConfig.model_max_length
+      : undefined,
+  ].filter((v): v is number => typeof v === 'number' && v > 0);
   const maxTokens = configured.length > 0 ? Math.min(...configured) : 512;
   if (configured.length === 0) notes.push('no max_seq_length or max_position_embeddings: assuming 512 tokens');
 

@@ -43,7 +43,12 @@ export function createReporter(options: { json: boolean; quiet?: boolean }): Rep
     progress(label, total) {
       if (options.quiet || options.json || !stream.isTTY || total < 2) return { tick() {}, stop() {} };
       const bar = new cliProgress.SingleBar(
-        { format: `  ${label} [{bar}] {value}/{total} {eta_formatted}`, stream, clearOnComplete: true, hideCursor: true },
+        {
+          format: `  ${label} [{bar}] {value}/{total} {eta_formatted}`,
+          stream,
+          clearOnComplete: true,
+          hideCursor: true,
+        },
         cliProgress.Presets.shades_classic,
       );
       bar.start(total, 0);

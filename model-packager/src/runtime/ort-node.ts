@@ -14,7 +14,8 @@ const originalInstantiate = WebAssembly.instantiate;
 function rememberMemories(instance: WebAssembly.Instance, imports?: WebAssembly.Imports): void {
   for (const value of Object.values(instance.exports)) if (value instanceof WebAssembly.Memory) memories.add(value);
   for (const ns of Object.values(imports ?? {})) {
-    for (const value of Object.values(ns as Record<string, unknown>)) if (value instanceof WebAssembly.Memory) memories.add(value);
+    for (const value of Object.values(ns as Record<string, unknown>))
+      if (value instanceof WebAssembly.Memory) memories.add(value);
   }
 }
 
@@ -38,7 +39,11 @@ export function wasmHeapBytes(): number {
 
 /** Creates a single-threaded WASM inference session from ONNX bytes. */
 export function createWasmSession(modelBytes: Uint8Array, options: ort.InferenceSession.SessionOptions = {}) {
-  return ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', ...options });
+  return ort.InferenceSession.create(modelBytes, {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+    ...options,
+  });
 }
 
 /** onnxruntime-web in Node as bundle-runtime's {@link OrtRuntime}, set up as the worker runs it. */

@@ -89,5 +89,10 @@ export function chooseKeptIds(table: VocabTable, counts: TokenCounts, maxVocab: 
   const room = Math.max(0, maxVocab - required.size);
   const chosen = candidates.slice(0, room).map(([id]) => id);
   const kept = [...required, ...chosen].sort((a, b) => a - b);
-  return { kept, required: required.size, fromCounts: chosen.length, usedButDropped: candidates.length - chosen.length };
+  return {
+    kept,
+    required: required.size,
+    fromCounts: chosen.length,
+    usedButDropped: candidates.length - chosen.length,
+  };
 }

@@ -6,7 +6,8 @@ import type { VocabTable } from './tokenizer-json.js';
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function remapPostProcessor(node: unknown, newId: (id: number) => number): void {
   if (!isObject(node)) return;
@@ -31,7 +32,8 @@ export function rewriteTokenizerJson(tokenizerJson: object, table: VocabTable, o
   const model = json.model as Json;
   const newId = (id: number): number => {
     const mapped = oldToNew[id];
-    if (mapped === undefined || mapped < 0) throw new Error(`token id ${id} is referenced by tokenizer.json but was pruned`);
+    if (mapped === undefined || mapped < 0)
+      throw new Error(`token id ${id} is referenced by tokenizer.json but was pruned`);
     return mapped;
   };
 
@@ -50,6 +52,7 @@ export function rewriteTokenizerJson(tokenizerJson: object, table: VocabTable, o
     json.added_tokens = json.added_tokens.map((token: Json) => ({ ...token, id: newId(token.id as number) }));
   }
   remapPostProcessor(json.post_processor, newId);
-  if (isObject(json.padding) && typeof json.padding.pad_id === 'number') json.padding.pad_id = newId(json.padding.pad_id);
+  if (isObject(json.padding) && typeof json.padding.pad_id === 'number')
+    json.padding.pad_id = newId(json.padding.pad_id);
   return json;
 }

@@ -54,7 +54,10 @@ export function countTokensFromWordFrequencies(
   let done = 0;
   for (const [word, count] of freq) {
     if (!Number.isFinite(count) || count < 0) {
-      throw new PackError('bad-input', `word frequency for ${JSON.stringify(word)} is ${count}, expected a non-negative number`);
+      throw new PackError(
+        'bad-input',
+        `word frequency for ${JSON.stringify(word)} is ${count}, expected a non-negative number`,
+      );
     }
     if (count > 0) add(counts, tokenizer.encode(word, { add_special_tokens: false }).ids, count);
     if (++done % PROGRESS_EVERY === 0) progress?.(done);

@@ -28,7 +28,8 @@ export interface VocabTable {
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Builds a tokenizer from tokenizer.json, turning a library failure into a PackError. */
 export function createTokenizer(tokenizerJson: object): Tokenizer {
@@ -53,7 +54,10 @@ export function vocabKind(tokenizerJson: object): VocabKind {
 
 function checkId(id: unknown, what: string): number {
   if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-    throw new PackError('bad-input', `tokenizer.json: ${what} has id ${JSON.stringify(id)}, expected a non-negative integer`);
+    throw new PackError(
+      'bad-input',
+      `tokenizer.json: ${what} has id ${JSON.stringify(id)}, expected a non-negative integer`,
+    );
   }
   return id;
 }
@@ -105,19 +109,25 @@ export function readVocabTable(tokenizerJson: object): VocabTable {
   const scores: number[] = [];
   const put = (id: number, token: string, what: string): void => {
     if (tokens[id] !== undefined && tokens[id] !== token) {
-      throw new PackError('bad-input', `tokenizer.json: id ${id} is both ${JSON.stringify(tokens[id])} and ${JSON.stringify(token)} (${what})`);
+      throw new PackError(
+        'bad-input',
+        `tokenizer.json: id ${id} is both ${JSON.stringify(tokens[id])} and ${JSON.stringify(token)} (${what})`,
+      );
     }
     tokens[id] = token;
   };
 
   let unkId: number | undefined;
   if (kind === 'WordPiece') {
-    if (!isObject(model.vocab)) throw new PackError('bad-input', 'tokenizer.json: WordPiece model.vocab must be an object');
-    for (const [token, id] of Object.entries(model.vocab)) put(checkId(id, `token ${JSON.stringify(token)}`), token, 'model.vocab');
+    if (!isObject(model.vocab))
+      throw new PackError('bad-input', 'tokenizer.json: WordPiece model.vocab must be an object');
+    for (const [token, id] of Object.entries(model.vocab))
+      put(checkId(id, `token ${JSON.stringify(token)}`), token, 'model.vocab');
     const unk = typeof model.unk_token === 'string' ? model.unk_token : undefined;
     unkId = unk === undefined ? undefined : (model.vocab[unk] as number | undefined);
   } else {
-    if (!Array.isArray(model.vocab)) throw new PackError('bad-input', 'tokenizer.json: Unigram model.vocab must be an array');
+    if (!Array.isArray(model.vocab))
+      throw new PackError('bad-input', 'tokenizer.json: Unigram model.vocab must be an array');
     model.vocab.forEach((entry, id) => {
       if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number') {
         throw new PackError('bad-input', `tokenizer.json: Unigram vocab entry ${id} is not [piece, score]`);
@@ -131,16 +141,19 @@ export function readVocabTable(tokenizerJson: object): VocabTable {
   const specialIds = new Set<number>();
   const added = Array.isArray(json.added_tokens) ? json.added_tokens : [];
   for (const token of added) {
-    if (!isObject(token) || typeof token.content !== 'string') throw new PackError('bad-input', 'tokenizer.json: malformed added_tokens entry');
+    if (!isObject(token) || typeof token.content !== 'string')
+      throw new PackError('bad-input', 'tokenizer.json: malformed added_tokens entry');
     const id = checkId(token.id, `added token ${JSON.stringify(token.content)}`);
     put(id, token.content, 'added_tokens');
     specialIds.add(id);
   }
   postProcessorIds(json.post_processor, specialIds);
-  if (isObject(json.padding) && json.padding.pad_id !== undefined) specialIds.add(checkId(json.padding.pad_id, 'padding.pad_id'));
+  if (isObject(json.padding) && json.padding.pad_id !== undefined)
+    specialIds.add(checkId(json.padding.pad_id, 'padding.pad_id'));
   if (unkId !== undefined) specialIds.add(unkId);
   for (const id of specialIds) {
-    if (tokens[id] === undefined) throw new PackError('bad-input', `tokenizer.json names special id ${id}, which no token has`);
+    if (tokens[id] === undefined)
+      throw new PackError('bad-input', `tokenizer.json names special id ${id}, which no token has`);
   }
 
   return {

@@ -5,7 +5,13 @@ const COUNT = /^\d+(\.\d+)?([eE][+-]?\d+)?$/;
 
 function checkCount(path: string, where: string, word: unknown, count: unknown): [string, number] {
   const value = typeof count === 'string' && COUNT.test(count) ? Number(count) : count;
-  if (typeof word !== 'string' || word.length === 0 || typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+  if (
+    typeof word !== 'string' ||
+    word.length === 0 ||
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0
+  ) {
     throw new PackError(
       'bad-input',
       `${path} ${where}: expected a word and a non-negative count, got ${JSON.stringify([word, count])}`,
@@ -54,7 +60,10 @@ function fromLines(path: string, text: string): [string, number][] {
     first = false;
     if (!ok) {
       if (isFirst) return; // a header line such as "word\tcount"
-      throw new PackError('bad-input', `${path} line ${index + 1}: expected "word<TAB or space>count", got ${JSON.stringify(line.slice(0, 80))}`);
+      throw new PackError(
+        'bad-input',
+        `${path} line ${index + 1}: expected "word<TAB or space>count", got ${JSON.stringify(line.slice(0, 80))}`,
+      );
     }
     entries.push(checkCount(path, `line ${index + 1}`, word, count));
   });

@@ -24,7 +24,15 @@ const WORDS: [string, number[]][] = [
 
 const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 const valueInfo = (name: string, elemType: number, dims: (number | string)[]) =>
-  onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } });
+  onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
 
 /** A bundle whose graph mean-pools word vectors: the sentence vector of a one-word text is that word's vector. */
 async function writeTinyBundle(dir: string): Promise<void> {
@@ -40,15 +48,27 @@ async function writeTinyBundle(dir: string): Promise<void> {
   const graph = onnx.GraphProto.create({
     name: 'tiny',
     node: nodes,
-    initializer: [float32Tensor('table', [WORDS.length, 3], Float32Array.from(WORDS.flatMap(([, v]) => v))), int64Tensor('axis1', [1], [1]), int64Tensor('axis2', [1], [2])],
+    initializer: [
+      float32Tensor('table', [WORDS.length, 3], Float32Array.from(WORDS.flatMap(([, v]) => v))),
+      int64Tensor('axis1', [1], [1]),
+      int64Tensor('axis2', [1], [2]),
+    ],
     input: ['input_ids', 'attention_mask'].map((n) => valueInfo(n, DataType.INT64, ['batch', 'sequence'])),
     output: [valueInfo('sentence_embedding', DataType.FLOAT, ['batch', 3])],
   });
-  const model = encodeOnnxModel(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph }));
+  const model = encodeOnnxModel(
+    onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph }),
+  );
   const tokenizer = JSON.stringify({
     version: '1.0',
     added_tokens: [],
-    normalizer: { type: 'Sequence', normalizers: [{ type: 'Replace', pattern: { String: ' ' }, content: '▁' }, { type: 'Prepend', prepend: '▁' }] },
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+        { type: 'Prepend', prepend: '▁' },
+      ],
+    },
     pre_tokenizer: null,
     post_processor: null,
     decoder: null,
@@ -68,7 +88,10 @@ async function writeTinyBundle(dir: string): Promise<void> {
     tokenizerConfig: {},
     quantization: 'none',
     vocabulary: { before: WORDS.length, after: WORDS.length },
-    files: { 'model.onnx': { bytes: model.length, sha256: sha256(model) }, 'tokenizer.json': { bytes: tokenizer.length, sha256: sha256(tokenizer) } },
+    files: {
+      'model.onnx': { bytes: model.length, sha256: sha256(model) },
+      'tokenizer.json': { bytes: tokenizer.length, sha256: sha256(tokenizer) },
+    },
     bytes: { total: model.length + tokenizer.length, embeddings: 48, layers: 0, tokenizer: tokenizer.length },
     contentHash: sha256('tiny'),
     sourceFiles: {},
@@ -108,7 +131,12 @@ describe('edge-embed eval', () => {
   });
 
   it('scores a bundle: cosines of the pairs against the gold scores (known answer)', async () => {
-    await writeFile(join(dir, 'tiny.tsv'), [stsLine(5, 'cat', 'cat'), stsLine(3.5, 'cat', 'dog'), stsLine(0.2, 'cat', 'car'), stsLine(1, 'dog', 'car')].join('\n'));
+    await writeFile(
+      join(dir, 'tiny.tsv'),
+      [stsLine(5, 'cat', 'cat'), stsLine(3.5, 'cat', 'dog'), stsLine(0.2, 'cat', 'car'), stsLine(1, 'dog', 'car')].join(
+        '\n',
+      ),
+    );
     const result = JSON.parse(await runEval(['--bundle', dir, '--sts', join(dir, 'tiny.tsv'), '--json']));
     const dogNorm = Math.hypot(0.9, 0.3, 0.1);
     expect(result).toMatchObject({ pairs: 4, sentences: 3, spearman: 1 });
@@ -117,15 +145,26 @@ describe('edge-embed eval', () => {
   });
 
   it('prints Spearman and Pearson without --json', async () => {
-    await writeFile(join(dir, 'tiny.tsv'), [stsLine(5, 'cat', 'cat'), stsLine(3, 'cat', 'dog'), stsLine(0, 'cat', 'car')].join('\n'));
-    expect(await runEval(['--bundle', dir, '--sts', join(dir, 'tiny.tsv')])).toMatch(/3 pairs \(3 sentences\)\n\s+Spearman 1\.0000\s+Pearson \d\.\d{4}/);
+    await writeFile(
+      join(dir, 'tiny.tsv'),
+      [stsLine(5, 'cat', 'cat'), stsLine(3, 'cat', 'dog'), stsLine(0, 'cat', 'car')].join('\n'),
+    );
+    expect(await runEval(['--bundle', dir, '--sts', join(dir, 'tiny.tsv')])).toMatch(
+      /3 pairs \(3 sentences\)\n\s+Spearman 1\.0000\s+Pearson \d\.\d{4}/,
+    );
   });
 
   it('explains a malformed line, a missing file and a missing model choice', async () => {
     await writeFile(join(dir, 'bad.tsv'), [stsLine(5, 'cat', 'cat'), 'only\ttwo'].join('\n'));
-    await expect(runEval(['--bundle', dir, '--sts', join(dir, 'bad.tsv')])).rejects.toThrow(/bad\.tsv:2: expected at least 7 tab-separated columns/);
-    await expect(runEval(['--bundle', dir, '--sts', join(dir, 'missing.tsv')])).rejects.toThrow(/cannot read STS file .*missing\.tsv/);
-    await expect(runEval(['--bundle', join(dir, 'nowhere'), '--sts', join(dir, 'tiny.tsv')])).rejects.toThrow(/nowhere is not a bundle: manifest\.json is missing/);
+    await expect(runEval(['--bundle', dir, '--sts', join(dir, 'bad.tsv')])).rejects.toThrow(
+      /bad\.tsv:2: expected at least 7 tab-separated columns/,
+    );
+    await expect(runEval(['--bundle', dir, '--sts', join(dir, 'missing.tsv')])).rejects.toThrow(
+      /cannot read STS file .*missing\.tsv/,
+    );
+    await expect(runEval(['--bundle', join(dir, 'nowhere'), '--sts', join(dir, 'tiny.tsv')])).rejects.toThrow(
+      /nowhere is not a bundle: manifest\.json is missing/,
+    );
     const noModel = await runEval(['--sts', join(dir, 'bad.tsv')]).catch((e: unknown) => e);
     expect(noModel).toBeInstanceOf(PackError);
     expect((noModel as PackError).message).toMatch(/exactly one of --bundle/);

@@ -27,7 +27,8 @@ describe('correlation', () => {
 });
 
 describe('STS Benchmark files', () => {
-  const line = (score: string, a: string, b: string, extra = '') => `main-captions\tMSRvid\t2012test\t0001\t${score}\t${a}\t${b}${extra}`;
+  const line = (score: string, a: string, b: string, extra = '') =>
+    `main-captions\tMSRvid\t2012test\t0001\t${score}\t${a}\t${b}${extra}`;
 
   it('reads score and sentences from columns 5-7, keeping quotes and ignoring extra columns', () => {
     const text = [line('5.000', 'A "quoted man.', 'A man.'), '', line('0.5', 'x', 'y', '\tsrc1\tsrc2'), ''].join('\n');

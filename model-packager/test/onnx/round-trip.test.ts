@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PackError } from '../../src/errors.js';
 import { buildBertModel, FIXTURE_PRESETS } from '../../src/fixtures/bert-fixture.js';
+import { DataType, onnx, type TensorProto } from '../../src/onnx/proto.js';
 import { decodeOnnxModel, readOnnxModel } from '../../src/onnx/read-model.js';
 import { readFloat32 } from '../../src/onnx/tensor.js';
 import { encodeOnnxModel } from '../../src/onnx/write-model.js';
-import { DataType, onnx, type TensorProto } from '../../src/onnx/proto.js';
 
 let work: string;
 beforeAll(async () => {
@@ -26,10 +26,13 @@ describe('ONNX read/write', () => {
     const again = await readOnnxModel(path);
     expect(again.graph!.node!.map((n) => n.opType)).toEqual(model.graph!.node!.map((n) => n.opType));
     // Every tensor, not just the first: decoded raw data are views into the file buffer at non-zero offsets.
-    const floats = (m: typeof model) => (m.graph!.initializer as TensorProto[]).filter((t) => t.dataType === DataType.FLOAT);
+    const floats = (m: typeof model) =>
+      (m.graph!.initializer as TensorProto[]).filter((t) => t.dataType === DataType.FLOAT);
     expect(floats(again).map((t) => t.name)).toEqual(floats(model).map((t) => t.name));
     const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-    const mismatched = floats(model).filter((before, i) => !bytesOf(readFloat32(floats(again)[i])).equals(bytesOf(readFloat32(before))));
+    const mismatched = floats(model).filter(
+      (before, i) => !bytesOf(readFloat32(floats(again)[i])).equals(bytesOf(readFloat32(before))),
+    );
     expect(mismatched.map((t) => t.name)).toEqual([]);
     expect(Buffer.from(encodeOnnxModel(again)).equals(Buffer.from(bytes))).toBe(true);
   });
@@ -54,7 +57,11 @@ describe('ONNX read/write', () => {
     const read = await readOnnxModel(join(dir, 'model.onnx'));
     const restored = read.graph!.initializer!.find((t) => t.name === table.name) as TensorProto;
     expect(restored.dataLocation).toBe(onnx.TensorProto.DataLocation.DEFAULT);
-    expect(Buffer.from(readFloat32(restored).buffer).equals(Buffer.from(values.buffer, values.byteOffset, values.byteLength))).toBe(true);
+    expect(
+      Buffer.from(readFloat32(restored).buffer).equals(
+        Buffer.from(values.buffer, values.byteOffset, values.byteLength),
+      ),
+    ).toBe(true);
   });
 
   it('refuses external data that is missing or points outside the model folder', async () => {

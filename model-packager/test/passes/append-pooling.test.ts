@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { SENTENCE_EMBEDDING_OUTPUT, type PoolingMode } from '../../../bundle-format/manifest.js';
+import { type PoolingMode, SENTENCE_EMBEDDING_OUTPUT } from '../../../bundle-format/manifest.js';
 import { PackError } from '../../src/errors.js';
 import { makeNode } from '../../src/onnx/graph.js';
-import { DataType, onnx, type GraphProto, type ModelProto, type NodeProto } from '../../src/onnx/proto.js';
+import { DataType, type GraphProto, type ModelProto, type NodeProto, onnx } from '../../src/onnx/proto.js';
 import { int64Tensor } from '../../src/onnx/tensor.js';
 import { encodeOnnxModel } from '../../src/onnx/write-model.js';
-import { createWasmSession, ort } from '../../src/runtime/ort-node.js';
 import { appendPooling } from '../../src/passes/append-pooling.js';
+import { createWasmSession, ort } from '../../src/runtime/ort-node.js';
 
 const BATCH = 3;
 const SEQ = 5;
@@ -38,8 +38,14 @@ function encoderModel(opset: number): ModelProto {
       makeNode('Tanh', ['pooler_first'], ['pooler_output']),
     ],
     initializer: [int64Tensor('pooler_index', [], [0])],
-    input: [valueInfo('hidden_in', DataType.FLOAT, ['batch', 'sequence', HIDDEN]), valueInfo('attention_mask', DataType.INT64, ['batch', 'sequence'])],
-    output: [valueInfo('last_hidden_state', DataType.FLOAT, ['batch', 'sequence', HIDDEN]), valueInfo('pooler_output', DataType.FLOAT, ['batch', HIDDEN])],
+    input: [
+      valueInfo('hidden_in', DataType.FLOAT, ['batch', 'sequence', HIDDEN]),
+      valueInfo('attention_mask', DataType.INT64, ['batch', 'sequence']),
+    ],
+    output: [
+      valueInfo('last_hidden_state', DataType.FLOAT, ['batch', 'sequence', HIDDEN]),
+      valueInfo('pooler_output', DataType.FLOAT, ['batch', HIDDEN]),
+    ],
   });
   return onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: opset }], graph });
 }
@@ -96,7 +102,11 @@ describe('appendPooling', () => {
   }
 
   it('makes sentence_embedding [batch, hidden] the only output and drops the pooler branch', () => {
-    const model = appendPooling(encoderModel(17), { pooling: 'mean', normalize: true, hiddenOutput: 'last_hidden_state' });
+    const model = appendPooling(encoderModel(17), {
+      pooling: 'mean',
+      normalize: true,
+      hiddenOutput: 'last_hidden_state',
+    });
     const graph = model.graph as GraphProto;
     expect(graph.output.map((o) => o.name)).toEqual([SENTENCE_EMBEDDING_OUTPUT]);
     const dims = graph.output[0].type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
@@ -109,10 +119,22 @@ describe('appendPooling', () => {
   it('refuses a graph without attention_mask, an unknown hidden tensor, and a second application', () => {
     const noMask = encoderModel(17);
     noMask.graph!.input = noMask.graph!.input!.filter((i) => i.name !== 'attention_mask');
-    expect(() => appendPooling(noMask, { pooling: 'mean', normalize: false, hiddenOutput: 'last_hidden_state' })).toThrow(PackError);
-    expect(() => appendPooling(noMask, { pooling: 'mean', normalize: false, hiddenOutput: 'last_hidden_state' })).toThrow(/no attention_mask input/);
-    expect(() => appendPooling(encoderModel(17), { pooling: 'mean', normalize: false, hiddenOutput: 'encoder_out' })).toThrow(/no tensor named encoder_out/);
-    const once = appendPooling(encoderModel(17), { pooling: 'cls', normalize: false, hiddenOutput: 'last_hidden_state' });
-    expect(() => appendPooling(once, { pooling: 'cls', normalize: false, hiddenOutput: 'last_hidden_state' })).toThrow(/appended twice/);
+    expect(() =>
+      appendPooling(noMask, { pooling: 'mean', normalize: false, hiddenOutput: 'last_hidden_state' }),
+    ).toThrow(PackError);
+    expect(() =>
+      appendPooling(noMask, { pooling: 'mean', normalize: false, hiddenOutput: 'last_hidden_state' }),
+    ).toThrow(/no attention_mask input/);
+    expect(() =>
+      appendPooling(encoderModel(17), { pooling: 'mean', normalize: false, hiddenOutput: 'encoder_out' }),
+    ).toThrow(/no tensor named encoder_out/);
+    const once = appendPooling(encoderModel(17), {
+      pooling: 'cls',
+      normalize: false,
+      hiddenOutput: 'last_hidden_state',
+    });
+    expect(() => appendPooling(once, { pooling: 'cls', normalize: false, hiddenOutput: 'last_hidden_state' })).toThrow(
+      /appended twice/,
+    );
   });
 });

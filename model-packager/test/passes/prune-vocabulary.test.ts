@@ -1,5 +1,5 @@
 import { Tokenizer } from '@huggingface/tokenizers';
-import { beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PackError } from '../../src/errors.js';
 import { bertBaseUncasedVocab, buildBertModel, FIXTURE_PRESETS } from '../../src/fixtures/bert-fixture.js';
 import { bertTokenizerJson } from '../../src/fixtures/model-files.js';
@@ -9,7 +9,7 @@ import { tensorDims } from '../../src/onnx/tensor.js';
 import { inspectBertGraph } from '../../src/passes/inspect-bert-graph.js';
 import { pruneVocabulary } from '../../src/passes/prune-vocabulary.js';
 import { countTokens } from '../../src/vocab/token-counts.js';
-import { hiddenStates, type HiddenStates } from '../vocab/embedder.js';
+import { type HiddenStates, hiddenStates } from '../vocab/embedder.js';
 import { expectGatheredRows, expectSamePiecesAndStates } from '../vocab/pruning-checks.js';
 
 const VOCAB = bertBaseUncasedVocab();
@@ -24,7 +24,7 @@ const CORPUS = [
   'Customers can export their reports as spreadsheets or documents.',
   'We upgraded the subscription plan to include more storage.',
   'The mobile app crashes when I upload a photo of the receipt.',
-  'Can you send me a copy of last month\'s statement?',
+  "Can you send me a copy of last month's statement?",
   'Delivery times depend on the warehouse closest to you.',
   'Two-factor authentication protects accounts from unauthorised access.',
   'The support team answers tickets in the order they arrive.',
@@ -94,7 +94,13 @@ describe('pruneVocabulary (WordPiece, bert-base-uncased vocabulary, tiny BERT fi
     const kept = [...result.oldToNew.entries()].filter(([, n]) => n >= 0);
     expect(kept.map(([, n]) => n)).toEqual(kept.map((_, i) => i));
     for (const [oldId, newId] of kept) expect(pruned.id_to_token(newId)).toBe(original.id_to_token(oldId));
-    expectGatheredRows(originalModel, result.model, EMBEDDING.initializer, FIXTURE_PRESETS.tiny.hidden, result.oldToNew);
+    expectGatheredRows(
+      originalModel,
+      result.model,
+      EMBEDDING.initializer,
+      FIXTURE_PRESETS.tiny.hidden,
+      result.oldToNew,
+    );
   });
 
   it('keeps special tokens, every single character and its ## form', () => {
@@ -110,7 +116,13 @@ describe('pruneVocabulary (WordPiece, bert-base-uncased vocabulary, tiny BERT fi
     const candidates = [...CORPUS, ...HELD_OUT, ...recombined, 'ZEBRA!? q-x 42', 'Ünïcödé ñ'];
     const usable = candidates.filter((text) => original.encode(text).ids.every((id) => result.oldToNew[id]! >= 0));
     expect(usable.filter((t) => !CORPUS.includes(t)).length).toBeGreaterThanOrEqual(8);
-    await expectSamePiecesAndStates(usable, { original, pruned, oldToNew: result.oldToNew, originalStates, prunedStates });
+    await expectSamePiecesAndStates(usable, {
+      original,
+      pruned,
+      oldToNew: result.oldToNew,
+      originalStates,
+      prunedStates,
+    });
   });
 
   it('tokenizes text with removed words without any new [UNK]', () => {
@@ -183,7 +195,10 @@ describe('pruneVocabulary options and refusals', () => {
   });
 
   it('remaps padding.pad_id and keeps the pad token', () => {
-    const padded = { ...json, padding: { strategy: 'BatchLongest', direction: 'Right', pad_id: 0, pad_type_id: 0, pad_token: '[PAD]' } };
+    const padded = {
+      ...json,
+      padding: { strategy: 'BatchLongest', direction: 'Right', pad_id: 0, pad_type_id: 0, pad_token: '[PAD]' },
+    };
     const out = pruneVocabulary(bertModel(), padded, EMBEDDING, counts, { maxVocab: 3000 });
     expect((out.tokenizerJson as { padding: { pad_id: number } }).padding.pad_id).toBe(out.oldToNew[0]);
   });
@@ -196,12 +211,15 @@ describe('pruneVocabulary options and refusals', () => {
   });
 
   it('refuses a graph whose named Gather does not read the table', () => {
-    const attempt = () => pruneVocabulary(bertModel(), json, { ...EMBEDDING, gatherNode: 'nope' }, counts, { maxVocab: 3000 });
+    const attempt = () =>
+      pruneVocabulary(bertModel(), json, { ...EMBEDDING, gatherNode: 'nope' }, counts, { maxVocab: 3000 });
     expect(attempt).toThrow(expect.objectContaining({ kind: 'unsupported-graph' }));
   });
 
   it('refuses a BPE tokenizer', () => {
     const bpe = { ...json, model: { type: 'BPE', vocab: {}, merges: [] } };
-    expect(() => pruneVocabulary(bertModel(), bpe, EMBEDDING, counts, { maxVocab: 3000 })).toThrow(/WordPiece and Unigram/);
+    expect(() => pruneVocabulary(bertModel(), bpe, EMBEDDING, counts, { maxVocab: 3000 })).toThrow(
+      /WordPiece and Unigram/,
+    );
   });
 });

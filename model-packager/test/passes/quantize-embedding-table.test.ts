@@ -1,12 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { PackError } from '../../src/errors.js';
 import { consumerMap, initializerMap, makeNode, producerMap } from '../../src/onnx/graph.js';
-import { DataType, onnx, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../../src/onnx/proto.js';
+import {
+  DataType,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  onnx,
+  type TensorProto,
+} from '../../src/onnx/proto.js';
 import { float32Tensor, tensorDims } from '../../src/onnx/tensor.js';
 import { encodeOnnxModel } from '../../src/onnx/write-model.js';
-import { createWasmSession, ort } from '../../src/runtime/ort-node.js';
-import { dequantizePerRow, quantizePerRow } from '../../src/quant/int8.js';
 import { quantizeEmbeddingTable } from '../../src/passes/quantize-embedding-table.js';
+import { dequantizePerRow, quantizePerRow } from '../../src/quant/int8.js';
+import { createWasmSession, ort } from '../../src/runtime/ort-node.js';
 
 const VOCAB = 50;
 const HIDDEN = 16;
@@ -15,7 +22,10 @@ const GATHER = '/embeddings/word_embeddings/Gather';
 
 /** Rows of very different magnitudes, so per-row scales matter. */
 function table(): Float32Array {
-  return Float32Array.from({ length: VOCAB * HIDDEN }, (_, i) => Math.sin(i * 12.9898) * 0.01 * (1 + (Math.floor(i / HIDDEN) % 7) ** 2));
+  return Float32Array.from(
+    { length: VOCAB * HIDDEN },
+    (_, i) => Math.sin(i * 12.9898) * 0.01 * (1 + (Math.floor(i / HIDDEN) % 7) ** 2),
+  );
 }
 
 function valueInfo(name: string, elemType: number) {
@@ -28,11 +38,15 @@ function embeddingModel(options: { tied?: boolean; axis?: number } = {}): ModelP
     makeNode('Gather', [TABLE, 'input_ids'], ['words'], { axis: options.axis ?? 0 }, GATHER),
     makeNode('Add', ['words', 'position_row'], ['embedded']),
   ];
-  if (options.tied) nodes.push(makeNode('MatMul', ['embedded', 'table_t'], ['logits']), makeNode('Transpose', [TABLE], ['table_t']));
+  if (options.tied)
+    nodes.push(makeNode('MatMul', ['embedded', 'table_t'], ['logits']), makeNode('Transpose', [TABLE], ['table_t']));
   const graph = onnx.GraphProto.create({
     name: 'embeddings',
     node: nodes,
-    initializer: [float32Tensor(TABLE, [VOCAB, HIDDEN], table()), float32Tensor('position_row', [HIDDEN], new Float32Array(HIDDEN).fill(0.25))],
+    initializer: [
+      float32Tensor(TABLE, [VOCAB, HIDDEN], table()),
+      float32Tensor('position_row', [HIDDEN], new Float32Array(HIDDEN).fill(0.25)),
+    ],
     input: [valueInfo('input_ids', DataType.INT64)],
     output: [valueInfo('embedded', DataType.FLOAT)],
   });
@@ -66,7 +80,11 @@ describe('quantizeEmbeddingTable', () => {
         expect(Math.abs(got - 0.25 - original[id * HIDDEN + h])).toBeLessThanOrEqual(q.scales[id] / 2 + 1e-6);
       }
     });
-    expect(report).toMatchObject({ tensors: 1, bytesBefore: VOCAB * HIDDEN * 4, bytesAfter: VOCAB * HIDDEN + VOCAB * 4 });
+    expect(report).toMatchObject({
+      tensors: 1,
+      bytesBefore: VOCAB * HIDDEN * 4,
+      bytesAfter: VOCAB * HIDDEN + VOCAB * 4,
+    });
     expect(report.maxAbsError).toBeGreaterThan(0);
   });
 
@@ -94,9 +112,14 @@ describe('quantizeEmbeddingTable', () => {
   });
 
   it('refuses a missing Gather, a non-row Gather and a table shared with another layer', () => {
-    expect(() => quantizeEmbeddingTable(embeddingModel(), { initializer: TABLE, gatherNode: 'nope' })).toThrow(/expected a Gather node nope/);
-    expect(() => quantizeEmbeddingTable(embeddingModel({ axis: 1 }), { initializer: TABLE, gatherNode: GATHER })).toThrow(/axis 1/);
-    const tied = () => quantizeEmbeddingTable(embeddingModel({ tied: true }), { initializer: TABLE, gatherNode: GATHER });
+    expect(() => quantizeEmbeddingTable(embeddingModel(), { initializer: TABLE, gatherNode: 'nope' })).toThrow(
+      /expected a Gather node nope/,
+    );
+    expect(() =>
+      quantizeEmbeddingTable(embeddingModel({ axis: 1 }), { initializer: TABLE, gatherNode: GATHER }),
+    ).toThrow(/axis 1/);
+    const tied = () =>
+      quantizeEmbeddingTable(embeddingModel({ tied: true }), { initializer: TABLE, gatherNode: GATHER });
     expect(tied).toThrow(PackError);
     expect(tied).toThrow(/read by 2 nodes/);
   });

@@ -1,17 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { PackError } from '../../src/errors.js';
-import { defaultOpset, initializerMap, makeNode } from '../../src/onnx/graph.js';
-import { DataType, onnx, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../../src/onnx/proto.js';
-import { float32Tensor, readFloat32 } from '../../src/onnx/tensor.js';
-import { encodeOnnxModel } from '../../src/onnx/write-model.js';
-import { createWasmSession, ort } from '../../src/runtime/ort-node.js';
-import { dequantizePerColumn, quantizePerColumn } from '../../src/quant/int8.js';
-import { quantizeMatMulWeights, type MatMulQuantizationMode } from '../../src/passes/quantize-matmul-weights.js';
-import { quantizeEmbeddingTable } from '../../src/passes/quantize-embedding-table.js';
-import { appendPooling } from '../../src/passes/append-pooling.js';
-import { buildBertModel, FIXTURE_PRESETS, type BertFixtureOptions } from '../../src/fixtures/bert-fixture.js';
 import { SENTENCE_EMBEDDING_OUTPUT } from '../../../bundle-format/manifest.js';
 import { cosine } from '../../../bundle-runtime/similarity.js';
+import { PackError } from '../../src/errors.js';
+import { type BertFixtureOptions, buildBertModel, FIXTURE_PRESETS } from '../../src/fixtures/bert-fixture.js';
+import { defaultOpset, initializerMap, makeNode } from '../../src/onnx/graph.js';
+import {
+  DataType,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  onnx,
+  type TensorProto,
+} from '../../src/onnx/proto.js';
+import { float32Tensor, readFloat32 } from '../../src/onnx/tensor.js';
+import { encodeOnnxModel } from '../../src/onnx/write-model.js';
+import { appendPooling } from '../../src/passes/append-pooling.js';
+import { quantizeEmbeddingTable } from '../../src/passes/quantize-embedding-table.js';
+import { type MatMulQuantizationMode, quantizeMatMulWeights } from '../../src/passes/quantize-matmul-weights.js';
+import { dequantizePerColumn, quantizePerColumn } from '../../src/quant/int8.js';
+import { createWasmSession, ort } from '../../src/runtime/ort-node.js';
 
 /** Deterministic values in [-1, 1) (xorshift), so failures reproduce. */
 function pseudoRandom(seed: number, count: number, scale = 1): Float32Array {
@@ -32,7 +39,13 @@ function valueInfo(name: string, dims?: (number | string)[]) {
   return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: DataType.FLOAT, shape } } });
 }
 
-function model(nodes: NodeProto[], initializers: TensorProto[], inputDims: (number | string)[], output: string, opset = 17): ModelProto {
+function model(
+  nodes: NodeProto[],
+  initializers: TensorProto[],
+  inputDims: (number | string)[],
+  output: string,
+  opset = 17,
+): ModelProto {
   const graph = onnx.GraphProto.create({
     name: 'test',
     node: nodes,
@@ -42,7 +55,6 @@ function model(nodes: NodeProto[], initializers: TensorProto[], inputDims: (numb
   });
   return onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: opset }], graph });
 }
-
 
 async function run(m: ModelProto, x: Float32Array, dims: number[], output: string): Promise<Float32Array> {
   const session = await createWasmSession(encodeOnnxModel(m));
@@ -139,7 +151,11 @@ describe('quantizeMatMulWeights', () => {
   it('int8-compute: quantizes a shared activation once, per row, and stores the weights as int8', () => {
     const w2 = pseudoRandom(5, K * N);
     const m = model(
-      [makeNode('MatMul', ['x', 'w'], ['q']), makeNode('MatMul', ['x', 'w2'], ['k']), makeNode('Add', ['q', 'k'], ['y'])],
+      [
+        makeNode('MatMul', ['x', 'w'], ['q']),
+        makeNode('MatMul', ['x', 'w2'], ['k']),
+        makeNode('Add', ['q', 'k'], ['y']),
+      ],
       [float32Tensor('w', [K, N], w), float32Tensor('w2', [K, N], w2)],
       xDims,
       'y',
@@ -180,7 +196,8 @@ describe('quantizeMatMulWeights', () => {
     for (let r = 0; r < rows; r++) {
       const alone = await run(quantized, batch.slice(r * K, (r + 1) * K), [1, K], 'y');
       expect(Array.from(together.subarray(r * N, (r + 1) * N))).toEqual(Array.from(alone));
-      for (let n = 0; n < N; n++) expect(Math.abs(together[r * N + n] - reference[r * N + n])).toBeLessThanOrEqual(limit[r * N + n]);
+      for (let n = 0; n < N; n++)
+        expect(Math.abs(together[r * N + n] - reference[r * N + n])).toBeLessThanOrEqual(limit[r * N + n]);
     }
   });
 
@@ -234,15 +251,23 @@ describe('quantizeMatMulWeights', () => {
       expect((out.graph!.node as NodeProto[]).map((n) => n.opType)).not.toContain('Gemm');
       const actual = await run(out, x, [ROWS, K], 'y');
       const limit = bound(mode);
-      for (let i = 0; i < reference.length; i++) expect(Math.abs(actual[i] - reference[i])).toBeLessThanOrEqual(0.5 * limit[i] + 1e-5);
+      for (let i = 0; i < reference.length; i++)
+        expect(Math.abs(actual[i] - reference[i])).toBeLessThanOrEqual(0.5 * limit[i] + 1e-5);
     });
   }
 
   it('refuses a graph with no constant-weight MatMul, and a Gemm with transA', () => {
     const noWeights = model([makeNode('MatMul', ['x', 'x'], ['y'])], [], [K, K], 'y');
     expect(() => quantizeMatMulWeights(noWeights, 'int8-compute')).toThrow(PackError);
-    expect(() => quantizeMatMulWeights(noWeights, 'int8-compute')).toThrow(/no MatMul or Gemm with a constant 2-D float32 weight/);
-    const transA = model([makeNode('Gemm', ['x', 'w'], ['y'], { transA: 1 })], [float32Tensor('w', [K, N], w)], [K, ROWS], 'y');
+    expect(() => quantizeMatMulWeights(noWeights, 'int8-compute')).toThrow(
+      /no MatMul or Gemm with a constant 2-D float32 weight/,
+    );
+    const transA = model(
+      [makeNode('Gemm', ['x', 'w'], ['y'], { transA: 1 })],
+      [float32Tensor('w', [K, N], w)],
+      [K, ROWS],
+      'y',
+    );
     expect(() => quantizeMatMulWeights(transA, 'int8-storage')).toThrow(/transA=1/);
   });
 });
@@ -254,7 +279,9 @@ describe('int8 passes on the tiny BERT fixture (pooled, normalised)', () => {
   /** [CLS] random word pieces [SEP] then padding, different lengths per row. */
   const lengths = [12, 9, 5, 3];
   const ids = lengths.flatMap((len, b) =>
-    Array.from({ length: SEQ }, (_, s) => (s === 0 ? 101 : s === len - 1 ? 102 : s < len ? 1000 + ((b * 7919 + s * 104729) % (VOCAB - 1000)) : 0)),
+    Array.from({ length: SEQ }, (_, s) =>
+      s === 0 ? 101 : s === len - 1 ? 102 : s < len ? 1000 + ((b * 7919 + s * 104729) % (VOCAB - 1000)) : 0,
+    ),
   );
   const mask = lengths.flatMap((len) => Array.from({ length: SEQ }, (_, s) => (s < len ? 1 : 0)));
 
@@ -269,13 +296,19 @@ describe('int8 passes on the tiny BERT fixture (pooled, normalised)', () => {
     return Array.from({ length: BATCH }, (_, b) => out.slice(b * dim, (b + 1) * dim));
   }
 
-
   const pooled = (options: BertFixtureOptions) =>
-    appendPooling(buildBertModel(options, VOCAB), { pooling: 'mean', normalize: true, hiddenOutput: 'last_hidden_state' });
+    appendPooling(buildBertModel(options, VOCAB), {
+      pooling: 'mean',
+      normalize: true,
+      hiddenOutput: 'last_hidden_state',
+    });
 
   const variants: [string, BertFixtureOptions][] = [
     ['opset 17 with token_type_ids', FIXTURE_PRESETS.tiny],
-    ['opset 14 (decomposed LayerNorm) without token_type_ids', { ...FIXTURE_PRESETS.tiny, opset: 14, tokenTypeIds: false }],
+    [
+      'opset 14 (decomposed LayerNorm) without token_type_ids',
+      { ...FIXTURE_PRESETS.tiny, opset: 14, tokenTypeIds: false },
+    ],
   ];
   for (const [label, options] of variants) {
     for (const mode of ['int8-compute', 'int8-storage'] as const) {
@@ -300,11 +333,22 @@ describe('int8 passes on the tiny BERT fixture (pooled, normalised)', () => {
   }
 
   /** Runs rows of token ids as one batch padded to the longest row; returns one sentence embedding per row. */
-  async function embedRows(session: ort.InferenceSession, rows: number[][], tokenTypeIds: boolean): Promise<Float32Array[]> {
+  async function embedRows(
+    session: ort.InferenceSession,
+    rows: number[][],
+    tokenTypeIds: boolean,
+  ): Promise<Float32Array[]> {
     const length = Math.max(...rows.map((r) => r.length));
     const int64 = (f: (row: number[], i: number) => number) =>
-      new ort.Tensor('int64', BigInt64Array.from(rows.flatMap((row) => Array.from({ length }, (_, i) => BigInt(f(row, i))))), [rows.length, length]);
-    const feeds: Record<string, ort.Tensor> = { input_ids: int64((row, i) => row[i] ?? 0), attention_mask: int64((row, i) => (i < row.length ? 1 : 0)) };
+      new ort.Tensor(
+        'int64',
+        BigInt64Array.from(rows.flatMap((row) => Array.from({ length }, (_, i) => BigInt(f(row, i))))),
+        [rows.length, length],
+      );
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: int64((row, i) => row[i] ?? 0),
+      attention_mask: int64((row, i) => (i < row.length ? 1 : 0)),
+    };
     if (tokenTypeIds) feeds.token_type_ids = int64(() => 0);
     const out = (await session.run(feeds))[SENTENCE_EMBEDDING_OUTPUT].data as Float32Array;
     const dim = out.length / rows.length;
@@ -320,7 +364,9 @@ describe('int8 passes on the tiny BERT fixture (pooled, normalised)', () => {
     const session = await createWasmSession(encodeOnnxModel(m));
     // [CLS] word pieces [SEP], 3 to 30 tokens; the long rows pad the short ones 10x over in the batch.
     const rows = [30, 3, 17, 5, 24, 8].map((len, b) =>
-      Array.from({ length: len }, (_, s) => (s === 0 ? 101 : s === len - 1 ? 102 : 1000 + ((b * 7919 + s * 104729) % (VOCAB - 1000)))),
+      Array.from({ length: len }, (_, s) =>
+        s === 0 ? 101 : s === len - 1 ? 102 : 1000 + ((b * 7919 + s * 104729) % (VOCAB - 1000)),
+      ),
     );
     const batched = await embedRows(session, rows, options.tokenTypeIds);
     for (let b = 0; b < rows.length; b++) {

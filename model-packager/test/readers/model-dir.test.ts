@@ -25,7 +25,10 @@ describe('readModelDir', () => {
     expect(source.normalize).toBe(false);
     expect(source.maxTokens).toBe(128);
     expect(Object.keys(source.sourceFiles)).toContain('model.onnx');
-    const fileHash = async (name: string) => createHash('sha256').update(await readFile(join(dir, name))).digest('hex');
+    const fileHash = async (name: string) =>
+      createHash('sha256')
+        .update(await readFile(join(dir, name)))
+        .digest('hex');
     expect(source.sourceFiles['model.onnx']).toBe(await fileHash('model.onnx'));
     expect(source.sourceFiles['tokenizer.json']).toBe(await fileHash('tokenizer.json'));
     expect(source.sourceFiles['1_Pooling/config.json']).toBe(await fileHash('1_Pooling/config.json'));
@@ -39,7 +42,9 @@ describe('readModelDir', () => {
     const source = await readModelDir(copy);
     expect(source.notes.join('\n')).toMatch(/built a WordPiece tokenizer from vocab.txt/);
     const text = 'Unaffable café owners in Zürich sell 42 croissants!';
-    expect(new Tokenizer(source.tokenizerJson, {}).encode(text).ids).toEqual(new Tokenizer(original, {}).encode(text).ids);
+    expect(new Tokenizer(source.tokenizerJson, {}).encode(text).ids).toEqual(
+      new Tokenizer(original, {}).encode(text).ids,
+    );
   });
 
   it('refuses a pooling config that enables two modes at once', async () => {

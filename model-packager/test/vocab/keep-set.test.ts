@@ -9,16 +9,53 @@ import { readVocabTable } from '../../src/vocab/tokenizer-json.js';
 function wordPiece(vocab: string[]) {
   return {
     version: '1.0',
-    added_tokens: ['[PAD]', '[UNK]'].map((content) => ({ id: vocab.indexOf(content), content, special: true, normalized: false, lstrip: false, rstrip: false, single_word: false })),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: false, lowercase: true },
+    added_tokens: ['[PAD]', '[UNK]'].map((content) => ({
+      id: vocab.indexOf(content),
+      content,
+      special: true,
+      normalized: false,
+      lstrip: false,
+      rstrip: false,
+      single_word: false,
+    })),
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: false,
+      lowercase: true,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: null,
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab.map((t, i) => [t, i])) },
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab: Object.fromEntries(vocab.map((t, i) => [t, i])),
+    },
   };
 }
 
-const VOCAB = ['[PAD]', '[UNK]', 'c', 'a', 'f', 't', '##c', '##a', '##f', '##t', 'cat', 'caf', '##é', 'café', 'fat', '##at'];
+const VOCAB = [
+  '[PAD]',
+  '[UNK]',
+  'c',
+  'a',
+  'f',
+  't',
+  '##c',
+  '##a',
+  '##f',
+  '##t',
+  'cat',
+  'caf',
+  '##é',
+  'café',
+  'fat',
+  '##at',
+];
 const VOCAB_NO_CONT_E = VOCAB.filter((t) => t !== '##é');
 
 function prune(vocab: string[], texts: string[], maxVocab: number) {
@@ -27,7 +64,11 @@ function prune(vocab: string[], texts: string[], maxVocab: number) {
   const { kept } = chooseKeptIds(table, countTokens(json, texts), maxVocab);
   const oldToNew = new Int32Array(vocab.length).fill(-1);
   kept.forEach((oldId, newId) => (oldToNew[oldId] = newId));
-  return { before: new Tokenizer(json, {}), after: new Tokenizer(rewriteTokenizerJson(json, table, oldToNew), {}), kept: kept.map((i) => vocab[i]) };
+  return {
+    before: new Tokenizer(json, {}),
+    after: new Tokenizer(rewriteTokenizerJson(json, table, oldToNew), {}),
+    kept: kept.map((i) => vocab[i]),
+  };
 }
 
 describe('requiredTokenIds', () => {

@@ -4,7 +4,7 @@ import { expect } from 'vitest';
 import { initializerMap } from '../../src/onnx/graph.js';
 import type { ModelProto } from '../../src/onnx/proto.js';
 import { readFloat32 } from '../../src/onnx/tensor.js';
-import { maxAbsDifference, type HiddenStates } from './embedder.js';
+import { type HiddenStates, maxAbsDifference } from './embedder.js';
 
 export interface PrunedPair {
   original: Tokenizer;
@@ -28,10 +28,19 @@ export async function expectSamePiecesAndStates(texts: readonly string[], pair: 
 }
 
 /** The pruned word-embedding table holds, at each kept token's new id, the original row of its old id. */
-export function expectGatheredRows(originalModel: ModelProto, prunedModel: ModelProto, initializer: string, hidden: number, oldToNew: Int32Array): void {
+export function expectGatheredRows(
+  originalModel: ModelProto,
+  prunedModel: ModelProto,
+  initializer: string,
+  hidden: number,
+  oldToNew: Int32Array,
+): void {
   const before = readFloat32(initializerMap(originalModel.graph as never).get(initializer)!);
   const after = readFloat32(initializerMap(prunedModel.graph as never).get(initializer)!);
   oldToNew.forEach((newId, oldId) => {
-    if (newId >= 0) expect(after.subarray(newId * hidden, newId * hidden + hidden)).toEqual(before.subarray(oldId * hidden, oldId * hidden + hidden));
+    if (newId >= 0)
+      expect(after.subarray(newId * hidden, newId * hidden + hidden)).toEqual(
+        before.subarray(oldId * hidden, oldId * hidden + hidden),
+      );
   });
 }

@@ -55,7 +55,16 @@ describe('countTokens', () => {
 
 describe('withCaseVariants', () => {
   it('adds the lowercase and capitalised spellings a one-spelling-per-word list lacks', () => {
-    expect(withCaseVariants([['What', 100], ['dogs', 10], ['what', 1]], 0.2)).toEqual([
+    expect(
+      withCaseVariants(
+        [
+          ['What', 100],
+          ['dogs', 10],
+          ['what', 1],
+        ],
+        0.2,
+      ),
+    ).toEqual([
       ['What', 100],
       ['dogs', 10],
       ['what', 1],
@@ -114,7 +123,10 @@ describe('readWordFrequencyFile', () => {
 
   it('names the line of a malformed entry', async () => {
     const bad = await file('bad.txt', 'the 12\ncat many\n');
-    await expect(readWordFrequencyFile(bad)).rejects.toMatchObject({ kind: 'bad-input', message: expect.stringContaining('line 2') });
+    await expect(readWordFrequencyFile(bad)).rejects.toMatchObject({
+      kind: 'bad-input',
+      message: expect.stringContaining('line 2'),
+    });
     const negative = await file('neg.json', '{"the": -1}');
     await expect(readWordFrequencyFile(negative)).rejects.toMatchObject({ kind: 'bad-input' });
     const empty = await file('empty.txt', '\n\n');

@@ -6,7 +6,13 @@
  * wrong vectors.
  */
 import { isSha256Hex, sha256Hex } from '../../../bundle-format/hash.js';
-import { bundleIndexKey, chunkKey, type KvBundleFile, type KvBundleIndex, kvBundleIndexProblem } from '../../../bundle-format/kv-layout.js';
+import {
+  bundleIndexKey,
+  chunkKey,
+  type KvBundleFile,
+  type KvBundleIndex,
+  kvBundleIndexProblem,
+} from '../../../bundle-format/kv-layout.js';
 import { checkContentHash } from '../../../bundle-format/manifest.js';
 import type { KvNamespaceLike } from '../env.js';
 import { type BundleSource, BundleUnavailableError } from './source.js';
@@ -19,20 +25,27 @@ export function kvBundle(kv: Pick<KvNamespaceLike, 'get'> | undefined, contentHa
   let index: Promise<KvBundleIndex> | undefined;
 
   async function read(key: string, what: string): Promise<Uint8Array> {
-    if (kv === undefined) throw new BundleUnavailableError('BUNDLE_HASH is set but the worker has no BUNDLE_STORE KV binding');
+    if (kv === undefined)
+      throw new BundleUnavailableError('BUNDLE_HASH is set but the worker has no BUNDLE_STORE KV binding');
     let value: ArrayBuffer | null;
     try {
       value = await kv.get(key, 'arrayBuffer');
     } catch (error) {
       throw new BundleUnavailableError(`bundle ${short}: reading ${what} from KV failed (${String(error)})`);
     }
-    if (value === null) throw new BundleUnavailableError(`bundle ${short}: ${what} is missing from BUNDLE_STORE (upload it with \`edge-embed upload-bundle\`)`);
+    if (value === null)
+      throw new BundleUnavailableError(
+        `bundle ${short}: ${what} is missing from BUNDLE_STORE (upload it with \`edge-embed upload-bundle\`)`,
+      );
     return new Uint8Array(value);
   }
 
   function loadIndex(): Promise<KvBundleIndex> {
     index ??= (async () => {
-      if (!isSha256Hex(contentHash)) throw new BundleUnavailableError(`BUNDLE_HASH must be a 64-hex-digit bundle content hash, got "${contentHash}"`);
+      if (!isSha256Hex(contentHash))
+        throw new BundleUnavailableError(
+          `BUNDLE_HASH must be a 64-hex-digit bundle content hash, got "${contentHash}"`,
+        );
       const bytes = await read(bundleIndexKey(contentHash), 'the bundle index');
       let parsed: unknown;
       try {
@@ -62,14 +75,18 @@ export function kvBundle(kv: Pick<KvNamespaceLike, 'get'> | undefined, contentHa
         const bytes = await read(chunkKey(ref.sha256), what);
         const actual = await sha256Hex(bytes);
         if (actual !== ref.sha256 || bytes.byteLength !== ref.bytes) {
-          throw new BundleUnavailableError(`bundle ${short}: ${what} is corrupt in KV: its bytes hash to ${actual.slice(0, 12)}; re-upload the bundle`);
+          throw new BundleUnavailableError(
+            `bundle ${short}: ${what} is corrupt in KV: its bytes hash to ${actual.slice(0, 12)}; re-upload the bundle`,
+          );
         }
         return bytes;
       }),
     );
     const whole = parts.length === 1 ? parts[0] : concat(parts);
     if ((await sha256Hex(whole)) !== manifest.files[name].sha256) {
-      throw new BundleUnavailableError(`bundle ${short}: the chunks of ${name} do not reassemble to the manifest's sha256`);
+      throw new BundleUnavailableError(
+        `bundle ${short}: the chunks of ${name} do not reassemble to the manifest's sha256`,
+      );
     }
     return whole;
   }

@@ -5,8 +5,9 @@
  * module wrangler imports for us. This leans on ORT internals; the ORT version is pinned exactly and the workerd tests
  * run real inference. See docs/workerd-runtime.md.
  */
-import * as ort from 'onnxruntime-web/wasm';
+
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
+import * as ort from 'onnxruntime-web/wasm';
 import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
 
 const memories = new Set<WebAssembly.Memory>();
@@ -30,7 +31,9 @@ function prepare(): void {
   ort.env.wasm.wasmBinary = new Uint8Array(0);
   const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (...args: unknown[]) => Promise<unknown>;
   WebAssembly.instantiate = (async (source: unknown, imports?: WebAssembly.Imports) => {
-    const isPlaceholder = ArrayBuffer.isView(source) ? source.byteLength === 0 : source instanceof ArrayBuffer && source.byteLength === 0;
+    const isPlaceholder = ArrayBuffer.isView(source)
+      ? source.byteLength === 0
+      : source instanceof ArrayBuffer && source.byteLength === 0;
     if (!isPlaceholder) return instantiate(source, imports);
     const instance = (await instantiate(ortWasm, imports)) as WebAssembly.Instance;
     rememberMemories(instance, imports);

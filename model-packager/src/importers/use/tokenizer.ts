@@ -34,12 +34,21 @@ const UNREACHABLE_SCORE = -1000;
  *   new Tokenizer(json, {}).encode('Hello world').ids; // [..] as the reference tokenizer
  */
 export function useTokenizerJson(vocab: UsePiece[]): Record<string, unknown> {
-  if (vocab.length <= USE_RESERVED_PIECES) throw new PackError('bad-input', `USE vocabulary has ${vocab.length} entries; expected thousands`);
-  const singles = new Set(vocab.slice(USE_RESERVED_PIECES).map(([piece]) => piece).filter((piece) => [...piece].length === 1));
+  if (vocab.length <= USE_RESERVED_PIECES)
+    throw new PackError('bad-input', `USE vocabulary has ${vocab.length} entries; expected thousands`);
+  const singles = new Set(
+    vocab
+      .slice(USE_RESERVED_PIECES)
+      .map(([piece]) => piece)
+      .filter((piece) => [...piece].length === 1),
+  );
   const uncovered = vocab.slice(USE_RESERVED_PIECES).find(([piece]) => [...piece].some((ch) => !singles.has(ch)));
   if (uncovered) {
     // Without this, the reference and tokenizers.js would disagree on where an unknown piece may start.
-    throw new PackError('vocab-mismatch', `piece ${JSON.stringify(uncovered[0])} has a character that is not itself a piece; the Unigram tokenizer.json cannot reproduce the reference ids for this vocabulary`);
+    throw new PackError(
+      'vocab-mismatch',
+      `piece ${JSON.stringify(uncovered[0])} has a character that is not itself a piece; the Unigram tokenizer.json cannot reproduce the reference ids for this vocabulary`,
+    );
   }
   const pieces = vocab.map(([piece, score], id): [string, number] => [
     piece,

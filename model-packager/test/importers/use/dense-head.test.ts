@@ -3,23 +3,42 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PackError } from '../../../src/errors.js';
-import { appendDenseHead } from '../../../src/passes/append-dense-head.js';
-import { applyDenseHead, readDenseModule, writeDenseModule, type DenseHead } from '../../../src/readers/dense-module.js';
 import { makeNode } from '../../../src/onnx/graph.js';
 import { DataType, onnx } from '../../../src/onnx/proto.js';
 import { encodeOnnxModel } from '../../../src/onnx/write-model.js';
+import { appendDenseHead } from '../../../src/passes/append-dense-head.js';
+import {
+  applyDenseHead,
+  type DenseHead,
+  readDenseModule,
+  writeDenseModule,
+} from '../../../src/readers/dense-module.js';
 import { createWasmSession, ort } from '../../../src/runtime/ort-node.js';
 
 const IN = 3;
 const OUT = 2;
 /** [in, out]: a non-symmetric matrix so a transposition mistake shows. */
-const HEAD: DenseHead = { inFeatures: IN, outFeatures: OUT, weight: Float32Array.from([1, -2, 0.5, 3, -1, 0.25]), bias: Float32Array.from([0.1, -0.3]), activation: 'tanh' };
+const HEAD: DenseHead = {
+  inFeatures: IN,
+  outFeatures: OUT,
+  weight: Float32Array.from([1, -2, 0.5, 3, -1, 0.25]),
+  bias: Float32Array.from([0.1, -0.3]),
+  activation: 'tanh',
+};
 
 /** A graph whose pooled output `sentence_embedding` is its input, standing in for appendPooling's result. */
 function pooledGraph() {
   const info = (name: string) =>
-    onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: IN }] } } } });
-  const graph = onnx.GraphProto.create({ name: 'pooled', node: [makeNode('Identity', ['pooled_in'], ['sentence_embedding'])], input: [info('pooled_in')], output: [info('sentence_embedding')] });
+    onnx.ValueInfoProto.create({
+      name,
+      type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: IN }] } } },
+    });
+  const graph = onnx.GraphProto.create({
+    name: 'pooled',
+    node: [makeNode('Identity', ['pooled_in'], ['sentence_embedding'])],
+    input: [info('pooled_in')],
+    output: [info('sentence_embedding')],
+  });
   return onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph });
 }
 
@@ -48,7 +67,9 @@ describe('Dense head (USE: dense 512x512 + tanh after pooling)', () => {
     const model = appendDenseHead(pooledGraph(), HEAD, { normalize: true });
     expect(model.graph!.output!.map((o) => o.name)).toEqual(['sentence_embedding']);
     const session = await createWasmSession(encodeOnnxModel(model));
-    const out = await session.run({ pooled_in: new ort.Tensor('float32', Float32Array.from([...x, 0, 0, 0]), [2, IN]) });
+    const out = await session.run({
+      pooled_in: new ort.Tensor('float32', Float32Array.from([...x, 0, 0, 0]), [2, IN]),
+    });
     const data = out.sentence_embedding.data as Float32Array;
     expect(out.sentence_embedding.dims).toEqual([2, OUT]);
     expected.forEach((v, i) => expect(data[i]).toBeCloseTo(v / norm, 6));

@@ -5,20 +5,64 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { cosine } from '../../../../bundle-runtime/similarity.js';
 import { registerImportUseCommand } from '../../../src/commands/import-use.js';
 import { PackError } from '../../../src/errors.js';
 import { modelDirEmbedder, referenceUseEmbedder } from '../../../src/eval/embedders.js';
-import { cosine } from '../../../../bundle-runtime/similarity.js';
-import { importUse, type ImportUseResult } from '../../../src/importers/use/import-use.js';
-import { tensorDims } from '../../../src/onnx/tensor.js';
+import { type ImportUseResult, importUse } from '../../../src/importers/use/import-use.js';
 import { initializerMap } from '../../../src/onnx/graph.js';
-import { readOnnxModel } from '../../../src/onnx/read-model.js';
 import { DataType, type GraphProto, type NodeProto } from '../../../src/onnx/proto.js';
+import { readOnnxModel } from '../../../src/onnx/read-model.js';
+import { tensorDims } from '../../../src/onnx/tensor.js';
 
-const SUBJECTS = ['A man', 'The woman', 'Two children', 'A small dog', 'The old cat', 'Our team', 'The government', 'A student', 'The chef', 'Scientists'];
-const VERBS = ['is playing', 'was cooking', 'will visit', 'has painted', 'are watching', 'quickly ate', 'never understood', 'is slicing', 'discussed', 'found'];
-const OBJECTS = ['a guitar', 'the dinner', 'Paris in June', 'an onion', 'the football match', 'the new policy', 'a red bicycle', 'the results', 'some bread', 'the old bridge'];
-const TAILS = ['.', ' yesterday.', ' at 10:30 am.', '!', '?', ' in 2019, apparently.', ' with great care.', ' (again).', '...', ' for $25.'];
+const SUBJECTS = [
+  'A man',
+  'The woman',
+  'Two children',
+  'A small dog',
+  'The old cat',
+  'Our team',
+  'The government',
+  'A student',
+  'The chef',
+  'Scientists',
+];
+const VERBS = [
+  'is playing',
+  'was cooking',
+  'will visit',
+  'has painted',
+  'are watching',
+  'quickly ate',
+  'never understood',
+  'is slicing',
+  'discussed',
+  'found',
+];
+const OBJECTS = [
+  'a guitar',
+  'the dinner',
+  'Paris in June',
+  'an onion',
+  'the football match',
+  'the new policy',
+  'a red bicycle',
+  'the results',
+  'some bread',
+  'the old bridge',
+];
+const TAILS = [
+  '.',
+  ' yesterday.',
+  ' at 10:30 am.',
+  '!',
+  '?',
+  ' in 2019, apparently.',
+  ' with great care.',
+  ' (again).',
+  '...',
+  ' for $25.',
+];
 const HAND_WRITTEN = [
   'Hello world',
   'hello world',
@@ -27,13 +71,13 @@ const HAND_WRITTEN = [
   ' ',
   'The quick brown fox jumps over the lazy dog.',
   'Stocks fell 3.5% on Tuesday after the Fed raised rates.',
-  'Café au lait, s\'il vous plaît!',
+  "Café au lait, s'il vous plaît!",
   'I ❤️ New York 😀',
   'Line one\nLine two\tand a tab',
   'Tokyo (東京) is the capital of Japan.',
   ': leading colon',
   'e-mail me at someone@example.com or visit https://example.com/path?q=1',
-  'It\'s "quoted" and it\'s \'single-quoted\'.',
+  "It's \"quoted\" and it's 'single-quoted'.",
   'A very long sentence that keeps going. '.repeat(30),
 ];
 
@@ -69,13 +113,37 @@ describe('import-use', () => {
   });
 
   it('writes a sentence-transformers model folder: mean pooling, a tanh Dense, Normalize, 128 tokens', async () => {
-    for (const file of ['model.onnx', 'tokenizer.json', 'tokenizer_config.json', 'config.json', 'modules.json', 'sentence_bert_config.json', '1_Pooling/config.json', '2_Dense/config.json', '2_Dense/model.safetensors']) {
+    for (const file of [
+      'model.onnx',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'config.json',
+      'modules.json',
+      'sentence_bert_config.json',
+      '1_Pooling/config.json',
+      '2_Dense/config.json',
+      '2_Dense/model.safetensors',
+    ]) {
       expect(existsSync(join(dir, file)), file).toBe(true);
     }
     const read = async (file: string) => JSON.parse(await readFile(join(dir, file), 'utf8'));
-    expect((await read('modules.json')).map((m: { type: string }) => m.type.split('.').pop())).toEqual(['Transformer', 'Pooling', 'Dense', 'Normalize']);
-    expect(await read('1_Pooling/config.json')).toMatchObject({ word_embedding_dimension: 512, pooling_mode_mean_tokens: true, pooling_mode_mean_sqrt_len_tokens: false });
-    expect(await read('2_Dense/config.json')).toEqual({ in_features: 512, out_features: 512, bias: true, activation_function: 'torch.nn.modules.activation.Tanh' });
+    expect((await read('modules.json')).map((m: { type: string }) => m.type.split('.').pop())).toEqual([
+      'Transformer',
+      'Pooling',
+      'Dense',
+      'Normalize',
+    ]);
+    expect(await read('1_Pooling/config.json')).toMatchObject({
+      word_embedding_dimension: 512,
+      pooling_mode_mean_tokens: true,
+      pooling_mode_mean_sqrt_len_tokens: false,
+    });
+    expect(await read('2_Dense/config.json')).toEqual({
+      in_features: 512,
+      out_features: 512,
+      bias: true,
+      activation_function: 'torch.nn.modules.activation.Tanh',
+    });
     expect((await read('sentence_bert_config.json')).max_seq_length).toBe(128);
     expect(result).toMatchObject({ vocabSize: 8000, maxTokens: 128 });
     const tokenizer = new Tokenizer(await read('tokenizer.json'), await read('tokenizer_config.json'));
@@ -92,7 +160,11 @@ describe('import-use', () => {
       ['attention_mask', DataType.INT64],
     ]);
     expect(graph.output.map((o) => o.name)).toEqual(['last_hidden_state']);
-    expect(graph.output[0].type?.tensorType?.shape?.dim?.map((d) => Number(d.dimValue ?? 0) || d.dimParam)).toEqual(['batch_size', 'sequence_length', 512]);
+    expect(graph.output[0].type?.tensorType?.shape?.dim?.map((d) => Number(d.dimValue ?? 0) || d.dimParam)).toEqual([
+      'batch_size',
+      'sequence_length',
+      512,
+    ]);
     const gathers = (graph.node as NodeProto[]).filter((n) => n.opType === 'Gather' && n.input[1] === 'input_ids');
     expect(gathers).toHaveLength(1);
     expect(tensorDims(initializerMap(graph).get(gathers[0].input[0])!)).toEqual([8000, 256]);

@@ -4,11 +4,14 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { defaultUsePackageDir } from '../../../src/importers/use/import-use.js';
-import { useTokenizerJson, type UsePiece } from '../../../src/importers/use/tokenizer.js';
+import { type UsePiece, useTokenizerJson } from '../../../src/importers/use/tokenizer.js';
 
 const require = createRequire(import.meta.url);
 const { EmbeddingsModel } = require('@energetic-ai/embeddings') as {
-  EmbeddingsModel: new (data: { vocabulary: UsePiece[]; model: null }) => { tokenizer: { encode(text: string): number[] } };
+  EmbeddingsModel: new (data: {
+    vocabulary: UsePiece[];
+    model: null;
+  }) => { tokenizer: { encode(text: string): number[] } };
 };
 
 const vocab = JSON.parse(readFileSync(join(defaultUsePackageDir(), 'vocab.json'), 'utf8')) as UsePiece[];
@@ -27,8 +30,88 @@ function generator(seed: number) {
   return { next, pick: <T>(items: readonly T[]) => items[Math.floor(next() * items.length)] };
 }
 
-const WORDS = ['the', 'The', 'THE', 'cat', 'Dog', 'running', 'unbelievable', 'naïve', 'café', 'Zürich', 'façade', 'résumé', 'São', 'Paulo', 'Øresund', 'İstanbul', 'ﬁnance', 'don\'t', 'U.S.A.', 'e-mail', 'COVID-19', 'iPhone', 'x86_64', 'hello', 'world', 'Москва', 'Ελλάδα', 'مرحبا', 'नमस्ते', '東京', '中文', '日本語', '한국어', 'ไทย'];
-const PUNCTUATION = ['.', ',', '!', '?', ':', ';', '...', '--', '—', '–', '(', ')', '[', ']', '"', '\'', '“', '”', '‘', '’', '«', '»', '/', '\\', '@', '#', '$', '%', '&', '*', '+', '=', '<', '>', '|', '~', '`', '^', '_', ':)', ':(', '://', ':30', ':00'];
+const WORDS = [
+  'the',
+  'The',
+  'THE',
+  'cat',
+  'Dog',
+  'running',
+  'unbelievable',
+  'naïve',
+  'café',
+  'Zürich',
+  'façade',
+  'résumé',
+  'São',
+  'Paulo',
+  'Øresund',
+  'İstanbul',
+  'ﬁnance',
+  "don't",
+  'U.S.A.',
+  'e-mail',
+  'COVID-19',
+  'iPhone',
+  'x86_64',
+  'hello',
+  'world',
+  'Москва',
+  'Ελλάδα',
+  'مرحبا',
+  'नमस्ते',
+  '東京',
+  '中文',
+  '日本語',
+  '한국어',
+  'ไทย',
+];
+const PUNCTUATION = [
+  '.',
+  ',',
+  '!',
+  '?',
+  ':',
+  ';',
+  '...',
+  '--',
+  '—',
+  '–',
+  '(',
+  ')',
+  '[',
+  ']',
+  '"',
+  "'",
+  '“',
+  '”',
+  '‘',
+  '’',
+  '«',
+  '»',
+  '/',
+  '\\',
+  '@',
+  '#',
+  '$',
+  '%',
+  '&',
+  '*',
+  '+',
+  '=',
+  '<',
+  '>',
+  '|',
+  '~',
+  '`',
+  '^',
+  '_',
+  ':)',
+  ':(',
+  '://',
+  ':30',
+  ':00',
+];
 const NUMBERS = ['0', '7', '42', '3.14', '1,000', '10:30', '2024', '½', '①', '²', '٣', '１２３', '-5', '1e10'];
 const EMOJI = ['😀', '👍🏽', '🇫🇷', '👨‍👩‍👧', '❤️', '🎉', '™', '©', '€', '°C'];
 const SPACES = [' ', '  ', '\t', '\n', '\r\n', '\u00a0', '\u3000', '\u2009', '\u200b', '▁'];
@@ -45,9 +128,15 @@ function generatedStrings(count: number): string[] {
     () => pick(SPACES).repeat(1 + Math.floor(next() * 4)),
     () => `${pick(SPACES)}${pick(WORDS)}${pick(SPACES)}`,
     () => `${pick(RESERVED)} ${pick(WORDS)}${pick(RESERVED)}`,
-    () => Array.from({ length: 1 + Math.floor(next() * 12) }, () => String.fromCodePoint(0x20 + Math.floor(next() * (next() < 0.7 ? 0x2fe0 : 0x1ffdf)))).join(''),
+    () =>
+      Array.from({ length: 1 + Math.floor(next() * 12) }, () =>
+        String.fromCodePoint(0x20 + Math.floor(next() * (next() < 0.7 ? 0x2fe0 : 0x1ffdf))),
+      ).join(''),
     () => `${pick(WORDS).toUpperCase()} ${pick(WORDS).toLowerCase()}`,
-    () => Array.from({ length: 40 + Math.floor(next() * 80) }, () => pick([...WORDS, ...PUNCTUATION, ...NUMBERS])).join(' '),
+    () =>
+      Array.from({ length: 40 + Math.floor(next() * 80) }, () => pick([...WORDS, ...PUNCTUATION, ...NUMBERS])).join(
+        ' ',
+      ),
     () => `:${pick(WORDS)}${pick(PUNCTUATION)}`,
   ];
   return Array.from({ length: count }, (_, i) => classes[i % classes.length]());
@@ -55,7 +144,34 @@ function generatedStrings(count: number): string[] {
 
 describe('USE tokenizer.json', () => {
   it('gives the reference ids on hand-picked edge cases', () => {
-    const cases = ['', ' ', '   ', '\t', '\n\n', 'Hello world', 'hello  world', ' leading space', 'trailing space ', ':', ':)', ': colon first', 'time 10:30', 'ﬁ ligature', 'café', 'naïve', '中文', '😀', '<s>', '</s>', 'extra_token_id_1', '�', '▁', 'x'.repeat(3000), 'Ünïcödé ① ㍻', '\u00a0nbsp'];
+    const cases = [
+      '',
+      ' ',
+      '   ',
+      '\t',
+      '\n\n',
+      'Hello world',
+      'hello  world',
+      ' leading space',
+      'trailing space ',
+      ':',
+      ':)',
+      ': colon first',
+      'time 10:30',
+      'ﬁ ligature',
+      'café',
+      'naïve',
+      '中文',
+      '😀',
+      '<s>',
+      '</s>',
+      'extra_token_id_1',
+      '�',
+      '▁',
+      'x'.repeat(3000),
+      'Ünïcödé ① ㍻',
+      '\u00a0nbsp',
+    ];
     for (const text of cases) expect(ids(text), JSON.stringify(text)).toEqual(reference.encode(text));
   });
 
@@ -81,15 +197,30 @@ describe('USE tokenizer.json', () => {
 });
 
 describe('USE tokenizer.json construction', () => {
-  const reserved: UsePiece[] = [['�', 0], ['<s>', 0], ['</s>', 0], ['extra_token_id_1', 0], ['extra_token_id_2', 0], ['extra_token_id_3', 0]];
+  const reserved: UsePiece[] = [
+    ['�', 0],
+    ['<s>', 0],
+    ['</s>', 0],
+    ['extra_token_id_1', 0],
+    ['extra_token_id_2', 0],
+    ['extra_token_id_3', 0],
+  ];
 
   it('refuses a vocabulary where a piece uses a character that is not itself a piece', () => {
-    expect(() => useTokenizerJson([...reserved, ['▁', -1], ['a', -2], ['▁ab', -3]])).toThrow(/"▁ab" has a character that is not itself a piece/);
+    expect(() => useTokenizerJson([...reserved, ['▁', -1], ['a', -2], ['▁ab', -3]])).toThrow(
+      /"▁ab" has a character that is not itself a piece/,
+    );
   });
 
   it('keeps the scores the reference reads (null as 0) and keeps the reserved pieces out of reach', () => {
-    const json = useTokenizerJson([...reserved, ['▁', -1], [':', null], ['a', -2]]) as { model: { vocab: [string, number][] } };
-    expect(json.model.vocab.slice(6)).toEqual([['▁', -1], [':', 0], ['a', -2]]);
+    const json = useTokenizerJson([...reserved, ['▁', -1], [':', null], ['a', -2]]) as {
+      model: { vocab: [string, number][] };
+    };
+    expect(json.model.vocab.slice(6)).toEqual([
+      ['▁', -1],
+      [':', 0],
+      ['a', -2],
+    ]);
     expect(json.model.vocab.slice(1, 6).every(([, score]) => score < -100)).toBe(true);
   });
 });

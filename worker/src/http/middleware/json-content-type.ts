@@ -26,7 +26,10 @@ export function jsonContentType(): MiddlewareHandler<AppEnv> {
     const header = c.req.header('content-type');
     if (!isJsonContentType(header)) {
       const got = header === undefined ? 'no Content-Type' : `Content-Type "${header}"`;
-      throw new ApiError('unsupported_media_type', `the request body must be JSON: send "Content-Type: application/json" (got ${got})`);
+      throw new ApiError(
+        'unsupported_media_type',
+        `the request body must be JSON: send "Content-Type: application/json" (got ${got})`,
+      );
     }
     return next();
   };
