@@ -83,53 +83,84 @@ export class EmbeddingCache {
     policy.recordAccess(keys);
     const found = keys.map((key) => lru.get(key));
     counters.lruHits += found.filter((entry) => entry !== undefined).length;
-    const cheapHits = found.flatMap((entry, i) => (entry === undefined ? [] : [i]));
-
+    const freeHits = found.flatMap((entry, i) => (entry === undefined ? [] : [i]));
     const cacheApi = policy.usesCacheApi ? this.parts.cacheApi : undefined;
-    if (cacheApi !== undefined) {
-      await Promise.all(
-        missing(found).map(async (i) => {
-          const entry = await cacheApi.get(keys[i]);
-          if (entry === undefined) {
-            counters.cacheApiMisses++;
-            return;
-          }
-          counters.cacheApiHits++;
-          found[i] = entry;
-          lru.set(keys[i], entry);
-          cheapHits.push(i);
-        }),
-      );
-    }
-
+    if (cacheApi !== undefined) freeHits.push(...(await this.readCacheApi(cacheApi, keys, found)));
     const kv = policy.usesKv ? this.parts.kv : undefined;
     if (kv !== undefined) {
-      const candidates = missing(found);
-      const plan = policy.planKvReads(
-        candidates.map((i) => ({ key: keys[i], tokens: context.tokens[i] })),
-        context,
-      );
-      await Promise.all(
-        candidates.map(async (i, n) => {
-          if (!plan[n]) return;
-          counters.kvReads++;
-          const entry = await kv.get(keys[i]);
-          policy.observeKvRead(keys[i], entry !== undefined);
-          if (entry === undefined) return;
-          counters.kvHits++;
-          found[i] = entry;
-          lru.set(keys[i], entry);
-          if (cacheApi !== undefined) context.waitUntil(cacheApi.put(keys[i], entry));
-        }),
-      );
-      const popular = cheapHits.map((i) => ({ key: keys[i], tokens: (found[i] as CachedEmbedding).tokenCount }));
-      for (const promotion of policy.planPromotions(popular, this.now())) {
-        const entry = found[keys.indexOf(promotion.key)] as CachedEmbedding;
-        context.waitUntil(this.promote(kv, promotion, entry));
-      }
+      await this.readKv(kv, cacheApi, keys, found, context);
+      this.promotePopular(kv, keys, found, freeHits, context.waitUntil);
     }
     counters.misses += missing(found).length;
     return found;
+  }
+
+  /** Fills the LRU misses the Cache API has (into the LRU too); returns their indices. */
+  private async readCacheApi(
+    cacheApi: EmbeddingStore,
+    keys: readonly string[],
+    found: Array<CachedEmbedding | undefined>,
+  ): Promise<number[]> {
+    const { lru, counters } = this.parts;
+    const hits: number[] = [];
+    await Promise.all(
+      missing(found).map(async (i) => {
+        const entry = await cacheApi.get(keys[i]);
+        if (entry === undefined) {
+          counters.cacheApiMisses++;
+          return;
+        }
+        counters.cacheApiHits++;
+        found[i] = entry;
+        lru.set(keys[i], entry);
+        hits.push(i);
+      }),
+    );
+    return hits;
+  }
+
+  /** Reads the remaining misses the policy picks from KV; a hit goes into the LRU and (background) the Cache API. */
+  private async readKv(
+    kv: EmbeddingStore,
+    cacheApi: EmbeddingStore | undefined,
+    keys: readonly string[],
+    found: Array<CachedEmbedding | undefined>,
+    context: LookupContext,
+  ): Promise<void> {
+    const { lru, policy, counters } = this.parts;
+    const candidates = missing(found);
+    const plan = policy.planKvReads(
+      candidates.map((i) => ({ key: keys[i], tokens: context.tokens[i] })),
+      context,
+    );
+    await Promise.all(
+      candidates.map(async (i, n) => {
+        if (!plan[n]) return;
+        counters.kvReads++;
+        const entry = await kv.get(keys[i]);
+        policy.observeKvRead(keys[i], entry !== undefined);
+        if (entry === undefined) return;
+        counters.kvHits++;
+        found[i] = entry;
+        lru.set(keys[i], entry);
+        if (cacheApi !== undefined) context.waitUntil(cacheApi.put(keys[i], entry));
+      }),
+    );
+  }
+
+  /** Hands the promotions of texts served by the LRU or the Cache API that became popular enough for KV to `waitUntil`. */
+  private promotePopular(
+    kv: EmbeddingStore,
+    keys: readonly string[],
+    found: ReadonlyArray<CachedEmbedding | undefined>,
+    freeHits: readonly number[],
+    waitUntil: (promise: Promise<unknown>) => void,
+  ): void {
+    const popular = freeHits.map((i) => ({ key: keys[i], tokens: (found[i] as CachedEmbedding).tokenCount }));
+    for (const promotion of this.parts.policy.planPromotions(popular, this.now())) {
+      const entry = found[keys.indexOf(promotion.key)] as CachedEmbedding;
+      waitUntil(this.promote(kv, promotion, entry));
+    }
   }
 
   /**
