@@ -10,9 +10,9 @@
  * passages of 30-120 words) by a Zipf law with s = 1.1, sent to a random isolate of a random data centre; each
  * request replaces its isolate by a fresh one with probability 1/isolate-lifetime (a cold start).
  *
- * It drives the worker's own policy and tiered cache (worker/src/cache-policy/ and cache/embedding-cache.ts: the same LRU size, frequency sketch,
- * write budget and decisions) with in-memory stand-ins for KV (one, global, always consistent) and the Cache API (one
- * per data centre, never evicting). It embeds nothing in the simulation: token counts come from the bundle's tokenizer,
+ * It drives the worker's own CachePolicy and EmbeddingCache (worker/src/cache-policy/, worker/src/cache/: the same LRU
+ * size, frequency sketch, write budget and decisions) with in-memory stand-ins for KV (one, global, always consistent)
+ * and the Cache API (one per data centre, never evicting). It embeds nothing in the simulation: token counts come from the bundle's tokenizer,
  * and the CPU per token and per model load are measured in this run, by embedding a sample of the workload with
  * bundle-runtime's Embedder (onnxruntime-web WASM, one thread, as the worker) and reading process.cpuUsage(), then
  * scaled by --workerd-factor (workerd ran the same WASM 1.4x slower than Node, docs/performance.md).
