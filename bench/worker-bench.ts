@@ -93,9 +93,7 @@ async function scenario(name: string, url: string, bodies: unknown[], inputsPerR
   };
 }
 
-async function info(
-  url: string,
-): Promise<{
+async function info(url: string): Promise<{
   loaded: boolean;
   model_id: string;
   dimensions: number;

@@ -40,7 +40,9 @@ export class Embedder {
     const lengths = sequences.map((ids) => ids.length);
     for (const batch of planMicroBatches(lengths, options.limits ?? this.limits)) {
       const batchVectors = await this.embedBatch(batch.map((index) => sequences[index]));
-      batch.forEach((index, i) => (vectors[index] = batchVectors[i]));
+      batch.forEach((index, i) => {
+        vectors[index] = batchVectors[i];
+      });
       options.onBatch?.(batch.length);
     }
     return vectors;

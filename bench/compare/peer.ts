@@ -50,9 +50,12 @@ async function ortNode(modelPath: string, tokenizerPath: string, pooled: boolean
     const width = Math.max(...encoded.map((ids) => ids.length));
     const ids = new BigInt64Array(texts.length * width);
     const mask = new BigInt64Array(texts.length * width);
-    encoded.forEach((row, r) =>
-      row.forEach((id, c) => ((ids[r * width + c] = BigInt(id)), (mask[r * width + c] = 1n))),
-    );
+    encoded.forEach((row, r) => {
+      for (let c = 0; c < row.length; c++) {
+        ids[r * width + c] = BigInt(row[c]);
+        mask[r * width + c] = 1n;
+      }
+    });
     const dims = [texts.length, width];
     const feeds = {
       input_ids: new ort.Tensor('int64', ids, dims),

@@ -53,6 +53,7 @@ export async function profilePipeline(
   };
   const model = new Embedder(
     await createOrtEngine(runtime, new Uint8Array(readFileSync(join(bundleDir, 'model.onnx'))), manifest),
+    limits,
   );
   await model.embedAll(
     [batches[0][0], ...warmupBatch].map((text) => tokenizer.encode(text, manifest.maxTokens, 'right').ids),
@@ -82,7 +83,7 @@ export async function profilePipeline(
     const width = Math.max(...ids.map((row) => row.length));
     for (let input = 0; input < manifest.inputs.length; input++) {
       const values = new Int32Array(ids.length * width);
-      ids.forEach((row, r) => row.forEach((id, c) => (values[r * width + c] = id)));
+      for (const [r, row] of ids.entries()) values.set(row, r * width);
       BigInt64Array.from(values, (value) => BigInt(value));
     }
     profile.inputTensorsMs += performance.now() - started;

@@ -100,7 +100,12 @@ export async function startWorker(options: {
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   let running = true;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => ((running = false), resolve())));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running = false;
+      resolve();
+    }),
+  );
   const kill = (signal: NodeJS.Signals) => {
     try {
       if (running && child.pid !== undefined) process.kill(-child.pid, signal);

@@ -101,7 +101,8 @@ function chooseEvalTexts(
 function appendSentenceHead(model: ModelProto, source: ModelDir, hiddenOutput: string): ModelProto {
   const last = source.dense.length - 1;
   appendPooling(model, { pooling: source.pooling, normalize: source.normalize && last < 0, hiddenOutput });
-  source.dense.forEach((head, i) => appendDenseHead(model, head, { normalize: source.normalize && i === last }));
+  for (const [i, head] of source.dense.entries())
+    appendDenseHead(model, head, { normalize: source.normalize && i === last });
   return model;
 }
 

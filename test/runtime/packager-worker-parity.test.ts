@@ -69,9 +69,9 @@ describe.each(['default', 'minilm-fixture'])('bundles/%s', (name) => {
       expect(fromWorker).toHaveLength(texts.length);
       // Distinct texts give distinct vectors, so equality below is not the equality of a constant output.
       expect(Buffer.compare(bytesOf(fromWorker[0]), bytesOf(fromWorker[1]))).not.toBe(0);
-      texts.forEach((_, i) =>
-        expect(Buffer.compare(bytesOf(fromWorker[i]), bytesOf(fromPackager[i])), `text ${i}`).toBe(0),
-      );
+      texts.forEach((_, i) => {
+        expect(Buffer.compare(bytesOf(fromWorker[i]), bytesOf(fromPackager[i])), `text ${i}`).toBe(0);
+      });
     },
   );
 });

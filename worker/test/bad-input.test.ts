@@ -129,12 +129,12 @@ function generate(route: Route, random: () => number): Case[] {
           validText.replace(/:/, ''),
           '',
           'null',
-          '\ufeff' + validText,
+          `\ufeff${validText}`,
           'NaN',
           '{"input": [1,]}',
           Array.from({ length: 1 + int(200) }, () => String.fromCharCode(int(128))).join(''),
         ]);
-        return body === '\ufeff' + validText ? { body, category: 'byte order mark before valid JSON' } : { body };
+        return body === `\ufeff${validText}` ? { body, category: 'byte order mark before valid JSON' } : { body };
       },
     ],
     ['wrong types', 24, () => ({ body: json(mutate(route.valid(text()))) })],

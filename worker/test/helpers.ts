@@ -66,6 +66,6 @@ export function mixedTexts(tag: string, count: number): string[] {
   return Array.from(
     { length: count },
     (_, i) =>
-      `${tag} ${i} ` + Array.from({ length: 1 + ((i * 7) % 40) }, (_, j) => words[(i + j) % words.length]).join(' '),
+      `${tag} ${i} ${Array.from({ length: 1 + ((i * 7) % 40) }, (_, j) => words[(i + j) % words.length]).join(' ')}`,
   );
 }

@@ -250,7 +250,13 @@ describe('faults', () => {
     let putDone = false;
     const slow: KvNamespaceLike = {
       get: async () => new ArrayBuffer(7),
-      put: () => new Promise<void>((resolve) => setTimeout(() => ((putDone = true), resolve()), 300)),
+      put: () =>
+        new Promise<void>((resolve) =>
+          setTimeout(() => {
+            putDone = true;
+            resolve();
+          }, 300),
+        ),
     };
     const text = 'slow writes, garbled reads';
     const ctx = createExecutionContext();

@@ -143,13 +143,13 @@ export function pruneVocabulary(
   const choice = chooseKeptIds(vocab, counts, maxVocab);
   const after = choice.kept.length;
   const oldToNew = new Int32Array(rows).fill(-1);
-  choice.kept.forEach((oldId, newId) => (oldToNew[oldId] = newId));
+  for (const [newId, oldId] of choice.kept.entries()) oldToNew[oldId] = newId;
 
   const source = readFloat32(table);
   const gathered = new Float32Array(after * hidden);
-  choice.kept.forEach((oldId, newId) =>
-    gathered.set(source.subarray(oldId * hidden, (oldId + 1) * hidden), newId * hidden),
-  );
+  choice.kept.forEach((oldId, newId) => {
+    gathered.set(source.subarray(oldId * hidden, (oldId + 1) * hidden), newId * hidden);
+  });
   const newTable = float32Tensor(table.name, [after, hidden], gathered);
 
   const graph = model.graph as GraphProto;

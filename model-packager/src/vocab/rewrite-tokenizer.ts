@@ -20,7 +20,7 @@ function remapPostProcessor(node: unknown, newId: (id: number) => number): void 
     const pair = node[key];
     if (Array.isArray(pair) && pair.length === 2) node[key] = [pair[0], newId(pair[1] as number)];
   }
-  if (Array.isArray(node.processors)) node.processors.forEach((p) => remapPostProcessor(p, newId));
+  if (Array.isArray(node.processors)) for (const p of node.processors) remapPostProcessor(p, newId);
 }
 
 /**

@@ -83,7 +83,7 @@ function postProcessorIds(node: unknown, out: Set<number>): void {
   if (isObject(node.special_tokens)) {
     for (const [name, special] of Object.entries(node.special_tokens)) {
       if (isObject(special) && Array.isArray(special.ids)) {
-        special.ids.forEach((id) => out.add(checkId(id, `post_processor special token ${name}`)));
+        for (const id of special.ids) out.add(checkId(id, `post_processor special token ${name}`));
       }
     }
   }
@@ -91,7 +91,7 @@ function postProcessorIds(node: unknown, out: Set<number>): void {
     const pair = node[key];
     if (Array.isArray(pair) && pair.length === 2) out.add(checkId(pair[1], `post_processor ${key}`));
   }
-  if (Array.isArray(node.processors)) node.processors.forEach((p) => postProcessorIds(p, out));
+  if (Array.isArray(node.processors)) for (const p of node.processors) postProcessorIds(p, out);
 }
 
 /**

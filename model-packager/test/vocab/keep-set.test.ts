@@ -63,7 +63,7 @@ function prune(vocab: string[], texts: string[], maxVocab: number) {
   const table = readVocabTable(json);
   const { kept } = chooseKeptIds(table, countTokens(json, texts), maxVocab);
   const oldToNew = new Int32Array(vocab.length).fill(-1);
-  kept.forEach((oldId, newId) => (oldToNew[oldId] = newId));
+  for (const [newId, oldId] of kept.entries()) oldToNew[oldId] = newId;
   return {
     before: new Tokenizer(json, {}),
     after: new Tokenizer(rewriteTokenizerJson(json, table, oldToNew), {}),

@@ -62,7 +62,7 @@ describe('Dense head (USE: dense 512x512 + tanh after pooling)', () => {
     const expected = [Math.tanh(0.5 * 1 - 1 * 0.5 + 2 * -1 + 0.1), Math.tanh(0.5 * -2 - 1 * 3 + 2 * 0.25 - 0.3)];
     const norm = Math.hypot(...expected);
     const inTs = applyDenseHead(x, HEAD, true);
-    expected.forEach((v, i) => expect(inTs[i]).toBeCloseTo(v / norm, 6));
+    for (const [i, v] of expected.entries()) expect(inTs[i]).toBeCloseTo(v / norm, 6);
 
     const model = appendDenseHead(pooledGraph(), HEAD, { normalize: true });
     expect(model.graph!.output!.map((o) => o.name)).toEqual(['sentence_embedding']);
@@ -72,7 +72,7 @@ describe('Dense head (USE: dense 512x512 + tanh after pooling)', () => {
     });
     const data = out.sentence_embedding.data as Float32Array;
     expect(out.sentence_embedding.dims).toEqual([2, OUT]);
-    expected.forEach((v, i) => expect(data[i]).toBeCloseTo(v / norm, 6));
+    for (const [i, v] of expected.entries()) expect(data[i]).toBeCloseTo(v / norm, 6);
     // The all-zero pooled row gives tanh(bias), normalised (what USE returns for an empty text).
     const biasNorm = Math.hypot(Math.tanh(0.1), Math.tanh(-0.3));
     expect(data[2]).toBeCloseTo(Math.tanh(0.1) / biasNorm, 6);
