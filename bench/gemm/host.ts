@@ -1,0 +1,45 @@
+/**
+ * Builds the kernels (engine/build.ts) and wrangler's deployable build of bench/gemm/worker.ts, then serves it with
+ * Miniflare: one workerd, the kernel modules and ORT's wasm given as CompiledWasm, as wrangler would upload them.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Miniflare } from 'miniflare';
+import { buildEngine } from '../../engine/build.js';
+import { buildWorker } from '../compare/workerd.js';
+
+export interface GemmWorker {
+  url: string;
+  get(path: string): Promise<Response>;
+  post(path: string, body: Uint8Array): Promise<Response>;
+  dispose(): Promise<void>;
+}
+
+export async function startGemmWorker(): Promise<GemmWorker> {
+  await buildEngine();
+  const build = buildWorker(join(import.meta.dirname, 'wrangler.toml'));
+  const files = readdirSync(build);
+  const miniflare = new Miniflare({
+    modules: [
+      { type: 'ESModule', path: join(build, 'worker.js') },
+      ...files
+        .filter((file) => file.endsWith('.wasm'))
+        .map((file) => ({ type: 'CompiledWasm' as const, path: join(build, file) })),
+    ],
+    modulesRoot: build,
+    compatibilityDate: '2026-04-01',
+    host: '127.0.0.1',
+    port: 0,
+  });
+  const url = (await miniflare.ready).href.replace(/\/$/, '');
+  const checked = async (response: Response) => {
+    if (!response.ok) throw new Error(`bench worker: ${response.status} ${await response.text()}`);
+    return response;
+  };
+  return {
+    url,
+    get: async (path) => checked(await fetch(`${url}${path}`)),
+    post: async (path, body) => checked(await fetch(`${url}${path}`, { method: 'POST', body: body.slice() })),
+    dispose: () => miniflare.dispose(),
+  };
+}
