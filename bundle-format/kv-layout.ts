@@ -12,9 +12,6 @@
 import { isSha256Hex, sha256Hex } from './hash.js';
 import { type BundleManifest, checkContentHash } from './manifest.js';
 
-// Re-exported for the callers that hash chunks alongside this layout; defined once in hash.ts.
-export { sha256Hex };
-
 /** KV's maximum value size. */
 export const KV_VALUE_LIMIT_BYTES = 25 * 1024 * 1024;
 /** Default chunk size: 24 MiB, a margin under the limit. */

@@ -4,6 +4,7 @@
  * default) and what it is for; the worker's config, its Env type and `npm run tenant`'s flags all derive from it.
  */
 import { z } from 'zod';
+import { DEFAULT_BATCH_LIMITS } from '../../bundle-runtime/batch.js';
 import { CACHE_POLICY_MODES } from './cache-policy/policy.js';
 import { LIST_PRICES } from './cache-policy/prices.js';
 import type { Env } from './env.js';
@@ -29,13 +30,17 @@ export const LIMIT_VARS = {
   maxInputs: { env: 'MAX_INPUTS', schema: positiveInt(256), description: 'inputs per request' },
   maxInputChars: { env: 'MAX_INPUT_CHARS', schema: positiveInt(32_768), description: 'characters per input' },
   maxBodyBytes: { env: 'MAX_BODY_BYTES', schema: positiveInt(2 * 1024 * 1024), description: 'bytes per request body' },
-  maxBatchSize: { env: 'MAX_BATCH_SIZE', schema: positiveInt(32), description: 'sequences per inference call' },
+  maxBatchSize: {
+    env: 'MAX_BATCH_SIZE',
+    schema: positiveInt(DEFAULT_BATCH_LIMITS.maxBatchSize),
+    description: 'sequences per inference call',
+  },
   // Small batches are faster per token in onnxruntime-web's WASM backend, one thread: per text on the MiniLM-sized
-  // bundle 39 ms at 256 against 61-75 ms at 2,048 (README, performance). It also bounds the WASM heap a batch grows
+  // bundle 39-44 ms at 256 against 59-74 ms at 2,048 (docs/performance.md). It also bounds the WASM heap a batch grows
   // (and never returns): for a MiniLM-L6-sized model 2,048 adds ~16-38 MiB over the loaded model, 4,096 up to ~86 MiB.
   maxBatchTokens: {
     env: 'MAX_BATCH_TOKENS',
-    schema: positiveInt(256),
+    schema: positiveInt(DEFAULT_BATCH_LIMITS.maxBatchTokens),
     description: 'padded tokens (sequences x longest sequence) per inference call; a longer sequence still runs, alone',
   },
   cacheTtlSeconds: {

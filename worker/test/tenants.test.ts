@@ -6,14 +6,9 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import {
-  bundleIndexKey,
-  chunkKey,
-  type KvBundleIndex,
-  planKvBundle,
-  sha256Hex,
-} from '../../bundle-format/kv-layout.js';
-import { type BundleManifest, vectorAffectingFields } from '../../bundle-format/manifest.js';
+import { sha256Hex } from '../../bundle-format/hash.js';
+import { bundleIndexKey, chunkKey, type KvBundleIndex, planKvBundle } from '../../bundle-format/kv-layout.js';
+import { type BundleManifest, computeContentHash } from '../../bundle-format/manifest.js';
 import { defaultBundle } from '../src/bundle/default-bundle.js';
 import { kvBundle } from '../src/bundle/kv-bundle.js';
 import { encodeCachedEmbedding } from '../src/cache/codec.js';
@@ -39,7 +34,7 @@ async function uploadDefaultBundle(): Promise<{
   const tokenizer = new TextEncoder().encode(JSON.stringify(await defaultBundle.tokenizer()));
   manifest.files['tokenizer.json'] = { bytes: tokenizer.byteLength, sha256: await sha256Hex(tokenizer) };
   const { contentHash: _, ...withoutHash } = manifest;
-  manifest.contentHash = await sha256Hex(new TextEncoder().encode(JSON.stringify(vectorAffectingFields(withoutHash))));
+  manifest.contentHash = await computeContentHash(withoutHash);
   const planned = await planKvBundle(
     manifest,
     { 'model.onnx': await defaultBundle.model(), 'tokenizer.json': tokenizer },

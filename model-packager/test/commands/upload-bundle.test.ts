@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../../bundle-format/hash.js';
 import {
   bundleIndexKey,
   chunkKey,
   type KvBundleIndex,
   kvBundleIndexProblem,
-  sha256Hex,
 } from '../../../bundle-format/kv-layout.js';
 import { uploadBundle } from '../../src/commands/upload-bundle.js';
 

@@ -2,7 +2,7 @@
  * The cache policy: per key, whether to read KV, whether to write KV and whether to use the Cache API, decided from the
  * cost model. Plain TypeScript with no I/O; the embedding cache asks it and does the reads and writes.
  *
- * - `always` (the worker before issue 16): every LRU miss reads KV, every computed vector is written to KV.
+ * - `always` (the worker before the cost policy): every LRU miss reads KV, every computed vector is written to KV.
  * - `off`: the in-isolate LRU only.
  * - `cost` (default): the Cache API (free, per data centre) takes every vector. KV is read only when the expected
  *   saving (by this isolate's hit rate for new or for popular texts) beats the read's price: the recompute it may spare (long texts, heavy models), the model load a fresh
