@@ -16,6 +16,8 @@ export const engineDist = join(import.meta.dirname, 'dist');
 const kernels = [
   { entry: 'gemm-relaxed.ts', output: 'gemm-relaxed.wasm', features: ['simd', 'relaxed-simd'] },
   { entry: 'gemm-simd128.ts', output: 'gemm-simd128.wasm', features: ['simd'] },
+  // Exact int8 weights on relaxed SIMD (two dots per product): benchmarked to price exactness.
+  { entry: 'gemm-relaxed-exact.ts', output: 'gemm-relaxed-exact.wasm', features: ['simd', 'relaxed-simd'] },
 ];
 
 function mtime(path: string): number {
@@ -26,8 +28,8 @@ function mtime(path: string): number {
   }
 }
 
-/** Builds what is out of date; returns the paths of the two modules. */
-export async function buildEngine(): Promise<{ relaxed: string; simd128: string }> {
+/** Builds what is out of date; returns the paths of the modules. */
+export async function buildEngine(): Promise<{ relaxed: string; simd128: string; relaxedExact: string }> {
   mkdirSync(engineDist, { recursive: true });
   const newestSource = Math.max(
     ...readdirSync(sources).map((file) => mtime(join(sources, file))),
@@ -51,10 +53,14 @@ export async function buildEngine(): Promise<{ relaxed: string; simd128: string 
     ]);
     if (error) throw new Error(`asc ${kernel.entry}: ${error.message}\n${stderr.toString()}`);
   }
-  return { relaxed: join(engineDist, 'gemm-relaxed.wasm'), simd128: join(engineDist, 'gemm-simd128.wasm') };
+  return {
+    relaxed: join(engineDist, 'gemm-relaxed.wasm'),
+    simd128: join(engineDist, 'gemm-simd128.wasm'),
+    relaxedExact: join(engineDist, 'gemm-relaxed-exact.wasm'),
+  };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const built = await buildEngine();
-  console.log(`built ${built.relaxed} and ${built.simd128}`);
+  console.log(`built ${Object.values(built).join(', ')}`);
 }

@@ -4,13 +4,14 @@
  * times the request (bench/gemm.ts).
  *
  *   GET  /health
- *   GET  /check                          both kernels against the TypeScript reference on odd sizes
+ *   GET  /check                          the kernels against the TypeScript reference on odd sizes
  *   POST /ort?kind=&k=&n=                body: an ONNX model (kind: matmul-integer | full | overhead)
  *   GET  /compare?m=&k=&n=               ORT MatMulInteger (int32, scaled here) against the SIMD128 kernel
- *   GET  /time?impl=&m=&k=&n=&iters=     impl: relaxed | simd128 | ort | ort-full | ort-overhead
+ *   GET  /time?impl=&m=&k=&n=&iters=     impl: relaxed | relaxed-exact | simd128 | ort | ort-full | ort-overhead
  */
 /// <reference path="../../worker/src/modules.d.ts" />
 import relaxedModule from '../../engine/dist/gemm-relaxed.wasm';
+import relaxedExactModule from '../../engine/dist/gemm-relaxed-exact.wasm';
 import simd128Module from '../../engine/dist/gemm-simd128.wasm';
 import { Int8Gemm, type PackedWeights } from '../../engine/src/int8-gemm.js';
 import { checkKernel } from '../../engine/src/self-check.js';
@@ -39,15 +40,18 @@ function activationsFor(m: number, k: number): ReturnType<typeof benchActivation
   return memo(activations, `${m}x${k}`, () => benchActivations(m, k));
 }
 
-function kernel(name: 'relaxed' | 'simd128'): Promise<Int8Gemm> {
-  return memo(kernels, name, () => Int8Gemm.create(name === 'relaxed' ? relaxedModule : simd128Module));
+type KernelName = 'relaxed' | 'relaxed-exact' | 'simd128';
+const modules: Record<KernelName, WebAssembly.Module> = {
+  relaxed: relaxedModule,
+  'relaxed-exact': relaxedExactModule,
+  simd128: simd128Module,
+};
+
+function kernel(name: KernelName): Promise<Int8Gemm> {
+  return memo(kernels, name, () => Int8Gemm.create(modules[name]));
 }
 
-async function weightsFor(
-  name: 'relaxed' | 'simd128',
-  k: number,
-  n: number,
-): Promise<{ gemm: Int8Gemm; w: PackedWeights }> {
+async function weightsFor(name: KernelName, k: number, n: number): Promise<{ gemm: Int8Gemm; w: PackedWeights }> {
   const gemm = await kernel(name);
   const w = memo(packed, `${name}:${k}x${n}`, () => {
     const { int8, int7 } = benchWeights(k, n);
@@ -74,8 +78,8 @@ function session(kind: string, k: number, n: number): Session {
 
 async function time(impl: string, m: number, k: number, n: number, iters: number): Promise<number> {
   let checksum = 0;
-  if (impl === 'relaxed' || impl === 'simd128') {
-    const { gemm, w } = await weightsFor(impl, k, n);
+  if (impl in modules) {
+    const { gemm, w } = await weightsFor(impl as KernelName, k, n);
     const a = activationsFor(m, k);
     const out = new Float32Array(m * n);
     for (let i = 0; i < iters; i++) checksum += gemm.run(w, a.values, a.scales, m, out)[i % out.length];
@@ -121,6 +125,7 @@ export default {
         case '/check':
           return Response.json({
             relaxed: await checkKernel(relaxedModule, 63),
+            'relaxed-exact': await checkKernel(relaxedExactModule, 127),
             simd128: await checkKernel(simd128Module, 127),
           });
         case '/ort': {

@@ -1,0 +1,187 @@
+/**
+ * The relaxed-SIMD kernel made exact for full int8 weights, to price exactness: the same contract as gemm-relaxed.ts
+ * but W in [-127, 127]. Each weight is shifted to u = w + 127 in [0, 254] and split into two 7-bit halves,
+ * u1 = min(u, 127) and u2 = u - u1, so every product takes two relaxed dots:
+ * sum((a - 128) u1) + sum((a - 128) u2) = sum((a - 128) w) + 127 sum(a - 128).
+ *
+ * Packed W: as gemm-relaxed.ts, but per group of 4 k four vectors: u1 of columns 0-3, 4-7, then u2 of 0-3, 4-7.
+ */
+import { roundUp, storeRow } from './memory';
+
+export { alloc } from './memory';
+
+const WEIGHT_SHIFT: i32 = 127;
+
+export function packedWeightBytes(k: i32, n: i32): i32 {
+  return 2 * roundUp(k, 4) * roundUp(n, 8);
+}
+
+/** Packs row-major int8 W[K, N] (values in [-127, 127]) into `dst` (packedWeightBytes). */
+export function packWeights(src: usize, k: i32, n: i32, dst: usize): void {
+  const k4 = roundUp(k, 4);
+  memory.fill(dst, 0, <usize>packedWeightBytes(k, n));
+  for (let col = 0; col < n; col++) {
+    const block = dst + <usize>((col >> 3) * k4 * 16 + ((col & 7) >> 2) * 16 + (col & 3) * 4);
+    for (let kk = 0; kk < k; kk++) {
+      const u = <i32>load<i8>(src + <usize>(kk * n + col)) + WEIGHT_SHIFT;
+      const low = min<i32>(u, 127);
+      const at = block + <usize>((kk >> 2) * 64 + (kk & 3));
+      store<u8>(at, <u8>low);
+      store<u8>(at, <u8>(u - low), 32);
+    }
+  }
+}
+
+/** Scratch bytes gemm needs for M rows of K: packed A, row sums, a spill area. */
+export function scratchBytes(m: i32, k: i32): i32 {
+  return roundUp(m * roundUp(k, 4), 16) + roundUp(m * 4, 16) + 32;
+}
+
+export function gemm(
+  a: usize,
+  m: i32,
+  k: i32,
+  n: i32,
+  w: usize,
+  aScale: usize,
+  wScale: usize,
+  out: usize,
+  scratch: usize,
+): void {
+  const k4 = roundUp(k, 4);
+  const packed = scratch;
+  const rowSums = scratch + <usize>roundUp(m * k4, 16);
+  const spill = rowSums + <usize>roundUp(m * 4, 16);
+  for (let r = 0; r < m; r++) {
+    const src = a + <usize>(r * k);
+    const dst = packed + <usize>(r * k4);
+    let sum = 0;
+    for (let kk = 0; kk < k; kk++) {
+      const v = <i32>load<u8>(src + <usize>kk) - 128;
+      sum += v;
+      store<i8>(dst + <usize>kk, <i8>v);
+    }
+    for (let kk = k; kk < k4; kk++) store<i8>(dst + <usize>kk, 0);
+    store<i32>(rowSums + ((<usize>r) << 2), sum * WEIGHT_SHIFT);
+  }
+  const blocks = (n + 7) >> 3;
+  for (let nb = 0; nb < blocks; nb++) {
+    const wb = w + <usize>(nb * k4 * 16);
+    const n0 = nb * 8;
+    let r = 0;
+    for (; r + 4 <= m; r += 4) {
+      const p0 = packed + <usize>(r * k4);
+      const p1 = p0 + <usize>k4;
+      const p2 = p1 + <usize>k4;
+      const p3 = p2 + <usize>k4;
+      let c00 = i32x4.splat(0),
+        c01 = i32x4.splat(0),
+        c10 = i32x4.splat(0),
+        c11 = i32x4.splat(0);
+      let c20 = i32x4.splat(0),
+        c21 = i32x4.splat(0),
+        c30 = i32x4.splat(0),
+        c31 = i32x4.splat(0);
+      let q = wb;
+      for (let i: usize = 0; i < <usize>k4; i += 4) {
+        const b0 = v128.load(q);
+        const b1 = v128.load(q, 16);
+        const b2 = v128.load(q, 32);
+        const b3 = v128.load(q, 48);
+        let x = v128.load32_splat(p0 + i);
+        c00 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b2, i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b0, c00));
+        c01 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b3, i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b1, c01));
+        x = v128.load32_splat(p1 + i);
+        c10 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b2, i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b0, c10));
+        c11 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b3, i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b1, c11));
+        x = v128.load32_splat(p2 + i);
+        c20 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b2, i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b0, c20));
+        c21 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b3, i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b1, c21));
+        x = v128.load32_splat(p3 + i);
+        c30 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b2, i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b0, c30));
+        c31 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b3, i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b1, c31));
+        q += 64;
+      }
+      storeRow(
+        out,
+        n,
+        r,
+        n0,
+        c00,
+        c01,
+        load<i32>(rowSums + ((<usize>r) << 2)),
+        load<f32>(aScale + ((<usize>r) << 2)),
+        wScale,
+        spill,
+      );
+      storeRow(
+        out,
+        n,
+        r + 1,
+        n0,
+        c10,
+        c11,
+        load<i32>(rowSums + ((<usize>(r + 1)) << 2)),
+        load<f32>(aScale + ((<usize>(r + 1)) << 2)),
+        wScale,
+        spill,
+      );
+      storeRow(
+        out,
+        n,
+        r + 2,
+        n0,
+        c20,
+        c21,
+        load<i32>(rowSums + ((<usize>(r + 2)) << 2)),
+        load<f32>(aScale + ((<usize>(r + 2)) << 2)),
+        wScale,
+        spill,
+      );
+      storeRow(
+        out,
+        n,
+        r + 3,
+        n0,
+        c30,
+        c31,
+        load<i32>(rowSums + ((<usize>(r + 3)) << 2)),
+        load<f32>(aScale + ((<usize>(r + 3)) << 2)),
+        wScale,
+        spill,
+      );
+    }
+    for (; r < m; r++) {
+      const p0 = packed + <usize>(r * k4);
+      let c00 = i32x4.splat(0),
+        c01 = i32x4.splat(0);
+      let q = wb;
+      for (let i: usize = 0; i < <usize>k4; i += 4) {
+        const x = v128.load32_splat(p0 + i);
+        c00 = i32x4.relaxed_dot_i8x16_i7x16_add_s(
+          x,
+          v128.load(q, 32),
+          i32x4.relaxed_dot_i8x16_i7x16_add_s(x, v128.load(q), c00),
+        );
+        c01 = i32x4.relaxed_dot_i8x16_i7x16_add_s(
+          x,
+          v128.load(q, 48),
+          i32x4.relaxed_dot_i8x16_i7x16_add_s(x, v128.load(q, 16), c01),
+        );
+        q += 64;
+      }
+      storeRow(
+        out,
+        n,
+        r,
+        n0,
+        c00,
+        c01,
+        load<i32>(rowSums + ((<usize>r) << 2)),
+        load<f32>(aScale + ((<usize>r) << 2)),
+        wScale,
+        spill,
+      );
+    }
+  }
+}
