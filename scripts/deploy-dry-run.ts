@@ -1,20 +1,32 @@
 /**
- * `npm run deploy:dry-run [-- <tenant>...]`: `wrangler deploy --dry-run --env <tenant> --outdir <tmp>` for each tenant
- * of wrangler.toml (default: all), then prints each one's upload size as wrangler reports it and the files it would
- * upload. Exits 1 if any build fails or a tenant lacks its own EMBED_CACHE binding or TENANT_ID. Nothing is deployed.
+ * `npm run deploy:dry-run [-- [--config <wrangler.toml>] <tenant>...]`: first checks every var of every environment
+ * with the worker's own schema (exits 1 naming each bad var and its environment), then runs `wrangler deploy --dry-run
+ * --env <tenant> --outdir <tmp>` for each tenant (default: all) and prints each one's upload size as wrangler reports
+ * it and the files it would upload. Exits 1 if any build fails or a tenant lacks its own EMBED_CACHE binding or
+ * TENANT_ID. Nothing is deployed.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { listTenants } from './tenant.js';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse } from 'smol-toml';
+import { checkWranglerVars, describeVarProblems, listTenants, type WranglerConfig } from './tenant.js';
 
 const root = join(import.meta.dirname, '..');
 const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
-const tenants = process.argv.length > 2 ? process.argv.slice(2) : await listTenants(join(root, 'wrangler.toml'));
+const args = parseArgs({ allowPositionals: true, options: { config: { type: 'string' } } });
+const configPath = resolve(args.values.config ?? join(root, 'wrangler.toml'));
+const tenants = args.positionals.length > 0 ? args.positionals : await listTenants(configPath);
 if (tenants.length === 0) {
   console.error('no tenants in wrangler.toml: add one with `npm run tenant -- add <name>`');
+  process.exit(1);
+}
+// Every environment's vars, with the worker's schema, before building anything: a bad var would fail every request.
+const problems = checkWranglerVars(parse(await readFile(configPath, 'utf8')) as WranglerConfig);
+if (problems.length > 0) {
+  console.error(`refusing to deploy: the worker would refuse these vars\n${describeVarProblems(configPath, problems)}`);
   process.exit(1);
 }
 

@@ -12,7 +12,7 @@ import { join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse, stringify } from 'smol-toml';
 import { isSha256Hex } from '../bundle-format/hash.js';
-import { CONFIG_VARS, LIMIT_VARS } from '../worker/src/config.js';
+import { CONFIG_VARS, checkConfigVars, LIMIT_VARS } from '../worker/src/config.js';
 
 /** A worker limit (a field of worker/src/config.ts's LIMIT_VARS); `--max-inputs` sets maxInputs, i.e. MAX_INPUTS. */
 type Limit = keyof typeof LIMIT_VARS;
@@ -28,10 +28,45 @@ export interface AddTenantOptions {
   vars?: Record<string, string>;
 }
 
-interface WranglerConfig {
+export interface WranglerConfig {
   name?: string;
   vars?: Record<string, unknown>;
   env?: Record<string, unknown>;
+}
+
+/** A var of one environment of wrangler.toml that the worker would refuse. */
+export interface VarProblem {
+  /** `[vars]` for the top level, `[env.<name>.vars]` for a tenant. */
+  environment: string;
+  variable: string;
+  message: string;
+}
+
+/**
+ * Checks every var of every environment with the worker's own schema (worker/src/config.ts), and that each tenant's
+ * TENANT_ID is its name, so a deploy never ships a config that fails every request.
+ * @example checkWranglerVars(parse(text)) // [{ environment: '[env.acme.vars]', variable: 'MAX_INPUTS', message: ... }]
+ */
+export function checkWranglerVars(config: WranglerConfig): VarProblem[] {
+  const problems: VarProblem[] = checkConfigVars(config.vars ?? {}).map((problem) => ({
+    environment: '[vars]',
+    ...problem,
+  }));
+  for (const [name, value] of Object.entries(config.env ?? {})) {
+    const environment = `[env.${name}.vars]`;
+    const vars = (value as { vars?: Record<string, unknown> }).vars ?? {};
+    problems.push(...checkConfigVars(vars).map((problem) => ({ environment, ...problem })));
+    if (vars.TENANT_ID !== name && !problems.some((p) => p.environment === environment && p.variable === 'TENANT_ID'))
+      problems.push({ environment, variable: 'TENANT_ID', message: `must be the tenant's name, "${name}"` });
+  }
+  return problems;
+}
+
+/** One line per problem, naming the file, the environment and the var. */
+export function describeVarProblems(file: string, problems: readonly VarProblem[]): string {
+  return problems
+    .map((problem) => `${file}: ${problem.environment} ${problem.variable}: ${problem.message}`)
+    .join('\n');
 }
 
 /** The tenants (environments) of a wrangler.toml. */
@@ -41,7 +76,8 @@ export async function listTenants(config: string): Promise<string[]> {
 }
 
 /**
- * Appends `[env.<name>]` to wrangler.toml; refuses a bad name, an existing tenant or a folder that is not a bundle.
+ * Appends `[env.<name>]` to wrangler.toml; refuses a bad name, an existing tenant, a folder that is not a bundle, or
+ * a var (of this tenant or any other environment) that the worker would refuse.
  * @example await addTenant('acme', { config: 'wrangler.toml', limits: { maxInputs: 64 } })
  */
 export async function addTenant(
@@ -79,6 +115,11 @@ export async function addTenant(
     const dir = relative(process.cwd(), resolve(options.bundle)) || '.';
     uploadCommand = `node bin/edge-embed.mjs upload-bundle ${dir} --binding BUNDLE_STORE --env ${name} --remote`;
   }
+
+  // The whole file as it would be, every environment's vars checked: a bad --var, or an earlier tenant's bad var.
+  const problems = checkWranglerVars({ ...parsed, env: { ...parsed.env, [name]: { vars } } });
+  if (problems.length > 0)
+    throw new Error(`refusing to add "${name}":\n${describeVarProblems(options.config, problems)}`);
 
   const namespace = (binding: string, id: string | undefined) => (id === undefined ? { binding } : { binding, id });
   const env = {

@@ -11,8 +11,16 @@ import type { Env } from './env.js';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+// A var written unquoted in wrangler.toml (MAX_INPUTS = 64) reaches the worker as a number, not a string.
 const blankToUndefined = (value: string | undefined) =>
-  value === undefined || value.trim() === '' ? undefined : value;
+  value === undefined || String(value).trim() === '' ? undefined : value;
+
+/** A comma-separated list, blanks dropped. */
+const commaList = (value: string | undefined) =>
+  String(value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 
 interface ConfigVar {
   /** The variable (wrangler.toml [vars], or a secret) the field is read from. */
@@ -144,6 +152,32 @@ export const CONFIG_VARS = {
       .optional(),
     description: 'the tenant this deployment serves; prefixes cache keys (`t:<id>:`), so tenants never share an entry',
   },
+  bundleHash: {
+    env: 'BUNDLE_HASH',
+    schema: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be a bundle contentHash (64 lowercase hex digits) or empty')
+      .optional(),
+    description: 'serve the bundle with this contentHash from BUNDLE_STORE instead of the compiled-in one',
+    read: (value: string | undefined) => blankToUndefined(value === undefined ? undefined : String(value).trim()),
+  },
+  corsAllowOrigins: {
+    env: 'CORS_ALLOW_ORIGINS',
+    schema: z.array(
+      z.string().regex(/^(\*|https?:\/\/[^/\s,]+)$/, 'each entry must be an origin like https://app.example.com, or *'),
+    ),
+    description: 'origins browsers may call the API from (comma-separated, or *); unset: no CORS headers',
+    read: commaList,
+  },
+  autoTruncate: {
+    env: 'AUTO_TRUNCATE',
+    schema: z
+      .enum(['true', 'false'], { message: 'must be true or false' })
+      .default('false')
+      .transform((value) => value === 'true'),
+    description: "POST /v1/embeddings cuts an over-long input to the model's max tokens instead of refusing it",
+    read: (value: string | undefined) => blankToUndefined(value === undefined ? undefined : String(value)),
+  },
 } as const satisfies Record<string, ConfigVar>;
 
 /** The variables readConfig reads, e.g. 'MAX_INPUTS'. */
@@ -157,8 +191,37 @@ const ConfigSchema = z.object(
 
 export type Config = z.infer<typeof ConfigSchema>;
 
+/** A var whose value the worker would refuse, and why (the message never repeats the value: it may be a secret). */
+export interface ConfigProblem {
+  variable: ConfigVarName;
+  message: string;
+}
+
+/** Thrown by {@link readConfig}; names every bad variable. */
+export class ConfigInvalidError extends Error {
+  readonly problems: ConfigProblem[];
+
+  constructor(problems: ConfigProblem[]) {
+    super(problems.map((problem) => `${problem.variable}: ${problem.message}`).join('; '));
+    this.name = 'ConfigInvalidError';
+    this.problems = problems;
+  }
+}
+
 /**
- * Reads the config from the worker's env; throws naming the first bad variable.
+ * Checks vars against the table, the worker's own schema: for a wrangler.toml environment before a deploy, or the env.
+ * @example checkConfigVars({ MAX_INPUTS: '0' }) // [{ variable: 'MAX_INPUTS', message: 'Number must be greater than 0' }]
+ */
+export function checkConfigVars(vars: Readonly<Record<string, unknown>>): ConfigProblem[] {
+  const entries: ConfigVar[] = Object.values(CONFIG_VARS);
+  return entries.flatMap((entry) => {
+    const result = entry.schema.safeParse((entry.read ?? blankToUndefined)(vars[entry.env] as string | undefined));
+    return result.success ? [] : [{ variable: entry.env as ConfigVarName, message: result.error.issues[0].message }];
+  });
+}
+
+/**
+ * Reads the config from the worker's env; throws a {@link ConfigInvalidError} naming every bad variable.
  * @example readConfig({ MAX_INPUTS: '64' }).maxInputs // 64
  */
 export function readConfig(env: Env): Config {
@@ -167,9 +230,6 @@ export function readConfig(env: Env): Config {
     entries.map(([field, entry]) => [field, (entry.read ?? blankToUndefined)(env[entry.env as ConfigVarName])]),
   );
   const result = ConfigSchema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new Error(`invalid worker config: ${String(issue.path[0])}: ${issue.message}`);
-  }
+  if (!result.success) throw new ConfigInvalidError(checkConfigVars(env as Record<string, unknown>));
   return result.data;
 }

@@ -16,6 +16,7 @@ export type ApiErrorKind =
   | 'not_found'
   | 'method_not_allowed'
   | 'model_unavailable'
+  | 'config_invalid'
   | 'internal';
 
 interface KindInfo {
@@ -38,6 +39,8 @@ const KINDS: Record<ApiErrorKind, KindInfo> = {
   not_found: { status: 404, type: 'invalid_request_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   model_unavailable: { status: 503, type: 'server_error' },
+  // The deployment's vars are wrong: the server's fault, named so an operator sees which var without reading logs.
+  config_invalid: { status: 500, type: 'server_error' },
   internal: { status: 500, type: 'server_error' },
 };
 

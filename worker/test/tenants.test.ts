@@ -116,13 +116,18 @@ describe('a bundle in KV (BUNDLE_STORE + BUNDLE_HASH)', () => {
     expect(await (await call('/health', {}, {}, app)).json()).toEqual({ status: 'ok' });
   });
 
-  it('answers 503 with a clear message for an unknown hash, a malformed hash or a missing binding', async () => {
+  it('answers 503 with a clear message for an unknown hash or a missing binding, 500 config_invalid for a malformed hash', async () => {
     const unknown = 'f'.repeat(64);
     const cases: Array<[Partial<Env>, string]> = [
       [{ BUNDLE_HASH: unknown }, 'missing from BUNDLE_STORE'],
-      [{ BUNDLE_HASH: 'not-a-hash' }, '64-hex-digit'],
       [{ BUNDLE_HASH: unknown.replace(/^f/, 'e'), BUNDLE_STORE: undefined }, 'no BUNDLE_STORE'],
     ];
+    // A malformed hash is a config error like any other bad var (npm run deploy:dry-run refuses it before a deploy).
+    const malformed = await errorOf(
+      await call('/health', {}, { BUNDLE_HASH: 'not-a-hash' }, appFor({ ...testEnv, BUNDLE_HASH: 'not-a-hash' })),
+    );
+    expect(malformed).toMatchObject({ status: 500, code: 'config_invalid' });
+    expect(malformed.message).toContain('BUNDLE_HASH');
     for (const [env, message] of cases) {
       const app = appFor({ ...testEnv, ...env });
       for (const path of ['/health', '/v1/embeddings']) {
@@ -179,11 +184,13 @@ describe('tenants', () => {
   it('refuse a tenant id that could break out of its key prefix', async () => {
     const keys = async () => (await cache.list()).keys.map((entry) => entry.name).sort();
     const before = await keys();
-    // A misconfigured deployment is the server's fault: a JSON 500 with code "internal" that does not echo the config.
+    // A misconfigured deployment is the server's fault: a JSON 500 config_invalid naming the var, not echoing its value.
     const error = await errorOf(
       await call('/v1/embeddings', { body: { input: 'never cached under a broken prefix' } }, { TENANT_ID: 'acme:e1' }),
     );
-    expect(error).toMatchObject({ status: 500, code: 'internal', message: 'internal error' });
+    expect(error).toMatchObject({ status: 500, code: 'config_invalid' });
+    expect(error.message).toContain('TENANT_ID');
+    expect(error.message).not.toContain('acme:e1');
     // Nothing was embedded or cached for it ("t:acme:e1:..." would sit among acme's own keys).
     expect(await keys()).toEqual(before);
   });

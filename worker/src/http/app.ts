@@ -1,5 +1,5 @@
 /**
- * The HTTP API (Hono): the middleware (request log and config, API keys, body limit) in front of the route groups of
+ * The HTTP API (Hono): the middleware (request log and config, CORS, API keys, body limit) in front of the route groups of
  * each API family, and the one place errors become responses. The bundle and ORT runtime are passed in, so tests can
  * build an app around any bundle.
  */
@@ -12,6 +12,7 @@ import { ApiError, errorResponse, toApiError } from '../errors.js';
 import type { AppEnv } from './context.js';
 import { apiKeyAuth } from './middleware/auth.js';
 import { postBodyLimit } from './middleware/body-limit.js';
+import { corsFromConfig } from './middleware/cors.js';
 import { jsonContentType } from './middleware/json-content-type.js';
 import { requestLog } from './middleware/request-log.js';
 import { metaRoutes } from './routes/meta.js';
@@ -41,6 +42,7 @@ export function createApp(deps: AppDeps): App {
   };
   const app = new Hono<AppEnv>();
   app.use(requestLog(routeDeps.now));
+  app.use(corsFromConfig());
   // A 404 on a path some route serves under another method becomes a 405 listing those methods (from app.routes).
   app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => methodNotAllowedResponse(c, methods) }));
   app.use(apiKeyAuth());

@@ -24,18 +24,25 @@ async function embeddings(c: Context<AppEnv>, deps: RouteDeps): Promise<Response
   checkInputs(inputs, config, 'input', single);
   const manifest = await deps.service.manifest(config);
   checkDimensions(manifest, body.dimensions);
+  // OpenAI refuses an over-long input; AUTO_TRUNCATE (TEI's --auto-truncate) embeds its first max tokens instead.
   const request: EmbedRequest = {
     inputs,
     param: 'input',
-    truncate: false,
+    truncate: config.autoTruncate,
     truncationDirection: 'right',
     tooLongKind: 'context_length_exceeded',
   };
   const result = await embed(c, deps, manifest, request);
   const vectors = result.embeddings.map((entry) => responseVector(entry.vector, manifest, body.dimensions, true));
+  // result.tokens counts the tokens embedded (after truncation): that is what usage reports.
   const promptTokens = result.tokens.reduce((sum, tokens) => sum + tokens, 0);
   const responseBody = openAiEmbeddingsBody(vectors, body.encoding_format, manifest.modelName, promptTokens);
-  return c.json(responseBody, 200, embedHeaders(result));
+  const headers = embedHeaders(result);
+  if (config.autoTruncate) {
+    const truncated = result.embeddings.filter((entry) => entry.tokenCount > manifest.maxTokens).length;
+    headers['x-truncated-inputs'] = String(truncated);
+  }
+  return c.json(responseBody, 200, headers);
 }
 
 async function models(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
