@@ -35,7 +35,7 @@ export function decodeOnnxModel(bytes: Uint8Array, label = 'model'): ModelProto 
   } catch (err) {
     throw new PackError('corrupt-onnx', `${label} is not a valid ONNX file (${(err as Error).message})`);
   }
-  if (!model.graph || !model.graph.node || model.graph.node.length === 0) {
+  if (!model.graph?.node || model.graph.node.length === 0) {
     throw new PackError('corrupt-onnx', `${label} is not a valid ONNX file (no graph nodes found)`);
   }
   return model;

@@ -168,7 +168,7 @@ function elemTypeOf(info: ValueInfoProto): number | undefined {
  */
 export function inspectBertGraph(model: ModelProto): BertGraphInfo {
   const graph = model.graph as GraphProto | null | undefined;
-  if (!graph || !graph.node || graph.node.length === 0)
+  if (!graph?.node || graph.node.length === 0)
     refuse('the model has no graph nodes; expected a BERT-family encoder graph');
   const nodes = graph.node as NodeProto[];
   const initializers = initializerMap(graph);

@@ -74,7 +74,7 @@ function findEmbedding(
       'unsupported-graph',
       `vocabulary pruning: no initializer named ${embedding.initializer}; ${expected}`,
     );
-  if (!gather || gather.opType !== 'Gather' || gather.input[0] !== embedding.initializer) {
+  if (gather?.opType !== 'Gather' || gather.input[0] !== embedding.initializer) {
     throw new PackError(
       'unsupported-graph',
       `vocabulary pruning: node ${embedding.gatherNode} is not a Gather of ${embedding.initializer}; ${expected}`,

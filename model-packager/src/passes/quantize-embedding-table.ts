@@ -32,7 +32,7 @@ export function quantizeEmbeddingTable(
   if (!graph) throw new PackError('corrupt-onnx', 'quantizeEmbeddingTable: the model has no graph');
   const nodes = graph.node as NodeProto[];
   const gather = nodes.find((n) => n.name === embedding.gatherNode);
-  if (!gather || gather.opType !== 'Gather' || gather.input[0] !== embedding.initializer) {
+  if (gather?.opType !== 'Gather' || gather.input[0] !== embedding.initializer) {
     throw new PackError(
       'unsupported-graph',
       `quantizeEmbeddingTable: expected a Gather node ${embedding.gatherNode} reading ${embedding.initializer}, found ${gather ? `${gather.opType} reading ${gather.input[0]}` : 'no such node'}`,

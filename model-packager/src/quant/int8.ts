@@ -20,7 +20,7 @@ function scaleFor(maxAbs: number): number {
 
 function quantizeValue(x: number, scale: number): number {
   const q = Math.round(x / scale);
-  return q > INT8_MAX ? INT8_MAX : q < -INT8_MAX ? -INT8_MAX : q;
+  return q > INT8_MAX ? INT8_MAX : Math.max(q, -INT8_MAX);
 }
 
 /**

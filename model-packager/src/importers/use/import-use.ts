@@ -35,7 +35,7 @@ export interface ImportUseResult {
 export function defaultUsePackageDir(): string {
   const require = createRequire(import.meta.url);
   try {
-    return dirname(require.resolve(`${USE_PACKAGE}/package.json`)) + '/dist';
+    return `${dirname(require.resolve(`${USE_PACKAGE}/package.json`))}/dist`;
   } catch {
     throw new PackError('missing-input', `${USE_PACKAGE} is not installed; run npm install, or pass --package-dir`);
   }
