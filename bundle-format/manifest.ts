@@ -1,7 +1,11 @@
 /**
  * The bundle format: the one contract between the packager (which writes bundles) and the worker (which serves them).
- * A bundle is a folder (or KV entry set) holding exactly the files in {@link BUNDLE_FILES}.
- * Bump {@link BUNDLE_FORMAT_VERSION} for any change a reader of an older bundle could misread.
+ * A bundle is a folder (or KV entry set) holding the manifest, the tokenizer and, by its `kind`, either an ONNX
+ * transformer (`model.onnx`) or a static table (`embeddings.bin`, one int8 row per vocabulary piece:
+ * bundle-format/static-table.ts).
+ * Bump {@link BUNDLE_FORMAT_VERSION} for any change a reader of an older bundle could misread. Adding `kind` did not
+ * need a bump: a manifest without it reads as a transformer (so every existing bundle stays valid, with the same
+ * content hash), and a reader from before `kind` refuses a static manifest, which has no `files["model.onnx"]`.
  */
 import { z } from 'zod';
 import { SHA256_HEX, sha256Hex } from './hash.js';
@@ -12,7 +16,13 @@ export const BUNDLE_FILES = {
   manifest: 'manifest.json',
   model: 'model.onnx',
   tokenizer: 'tokenizer.json',
+  /** The static bundle's table, in place of model.onnx. */
+  embeddings: 'embeddings.bin',
 } as const;
+
+/** transformer: an ONNX graph run by ONNX Runtime; static: one vector per vocabulary piece, averaged (no ORT). */
+export const BundleKind = z.enum(['transformer', 'static']);
+export type BundleKind = z.infer<typeof BundleKind>;
 
 /** Name of the one graph output every bundle has: [batch, dimensions] float32. */
 export const SENTENCE_EMBEDDING_OUTPUT = 'sentence_embedding';
@@ -33,7 +43,33 @@ export type QuantizationMode = z.infer<typeof QuantizationMode>;
 
 export const BundleFile = z.object({ bytes: byteCount, sha256: Sha256Hex });
 
-export const BundleManifest = z.object({
+/** How a static bundle's table was made (`edge-embed distill`). */
+export const StaticTableInfo = z.object({
+  /** The teacher bundle's contentHash and model name: the transformer whose vectors the table was distilled from. */
+  teacher: z.object({ contentHash: Sha256Hex, modelName: z.string() }),
+  /** Rows in embeddings.bin (one per tokenizer id). */
+  rows: z.number().int().positive(),
+  /** Dimensions after PCA, or null when the teacher's vectors were kept as they are. */
+  pcaDimensions: z.number().int().positive().nullable(),
+  /** SIF weight a / (a + p(piece)) folded into each row, with p from the named source; `none` for no weighting. */
+  weighting: z.object({ scheme: z.enum(['sif', 'none']), a: z.number().positive(), source: z.string() }),
+  /**
+   * How closely the table follows the teacher on held-out sentences: the Spearman correlation between the static and
+   * the teacher's cosine for every pair of them (PCA changes the space, so vectors are not compared directly).
+   */
+  agreement: z.object({ sentences: z.number().int().positive(), pairwiseSpearman: z.number() }).nullable(),
+});
+export type StaticTableInfo = z.infer<typeof StaticTableInfo>;
+
+/**
+ * Both kinds share one schema. A static bundle (`edge-embed distill`) keeps the transformer fields' meaning for the
+ * vector it serves (pooling `mean` of the looked-up rows, `normalize` true, `quantization` int8-storage: int8 rows
+ * dequantized on lookup, `wasmHeapBytes` null since no WASM runs), lists embeddings.bin in `files` instead of
+ * model.onnx, and says in `static` how its table was made.
+ */
+const ManifestFields = z.object({
+  /** Absent in bundles made before static bundles existed; absent means transformer. */
+  kind: BundleKind.optional(),
   formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
   /** Human-readable model name, e.g. "all-MiniLM-L6-v2"; shown as `model` in API responses. */
   modelName: z.string().min(1),
@@ -55,7 +91,11 @@ export const BundleManifest = z.object({
   tokenizerConfig: z.record(z.string(), z.unknown()),
   quantization: QuantizationMode,
   vocabulary: z.object({ before: z.number().int().positive(), after: z.number().int().positive() }),
-  files: z.object({ 'model.onnx': BundleFile, 'tokenizer.json': BundleFile }),
+  files: z.object({
+    'model.onnx': BundleFile.optional(),
+    'embeddings.bin': BundleFile.optional(),
+    'tokenizer.json': BundleFile,
+  }),
   /** Stored bytes by part of the model. */
   bytes: z.object({
     total: byteCount,
@@ -89,20 +129,67 @@ export const BundleManifest = z.object({
   /** WASM heap bytes after creating an inference session for the bundle (onnxruntime-web, Node). */
   wasmHeapBytes: byteCount.nullable(),
   createdBy: z.string(),
+  static: StaticTableInfo.optional(),
 });
-export type BundleManifest = z.infer<typeof BundleManifest>;
+
+export const BundleManifest = ManifestFields.superRefine((m, ctx) => {
+  const isStatic = m.kind === 'static';
+  const need = (ok: boolean, path: string[], message: string) => {
+    if (!ok) ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
+  };
+  need(isStatic || m.files['model.onnx'] !== undefined, ['files', 'model.onnx'], 'Required');
+  need(!isStatic || m.files['embeddings.bin'] !== undefined, ['files', 'embeddings.bin'], 'Required (static bundle)');
+  need(!isStatic || m.files['model.onnx'] === undefined, ['files', 'model.onnx'], 'a static bundle has no model.onnx');
+  need(!isStatic || m.static !== undefined, ['static'], 'Required (static bundle)');
+  need(isStatic || m.static === undefined, ['static'], 'only a static bundle has it');
+});
+/** Any bundle's manifest; `kind` tells them apart (absent: transformer). */
+export type BundleManifest = z.infer<typeof ManifestFields>;
+export type TransformerBundleManifest = BundleManifest & {
+  kind?: 'transformer';
+  files: { 'model.onnx': z.infer<typeof BundleFile> };
+  static?: undefined;
+};
+export type StaticBundleManifest = BundleManifest & {
+  kind: 'static';
+  files: { 'embeddings.bin': z.infer<typeof BundleFile>; 'model.onnx'?: undefined };
+  static: StaticTableInfo;
+};
+
+/** @example isStaticManifest(manifest) ? createStaticEngine(...) : createOrtEngine(...) */
+export function isStaticManifest(manifest: BundleManifest): manifest is StaticBundleManifest {
+  return manifest.kind === 'static';
+}
 
 /** What the content hash covers: the file hashes and the manifest fields that change the vector for a given text. */
 export type ContentHashFields = Pick<
   BundleManifest,
   'formatVersion' | 'files' | 'tokenizerConfig' | 'maxTokens' | 'pooling' | 'normalize' | 'inputs' | 'inputDtype'
->;
+> &
+  Partial<Pick<BundleManifest, 'kind' | 'dimensions'>>;
 
-/** The manifest fields that change the vector for a given text; everything in contentHash besides file hashes. */
+/**
+ * The manifest fields that change the vector for a given text; everything in contentHash besides file hashes. A static
+ * bundle's start with `kind` and hash its table and dimensions, so no static bundle can share a transformer's namespace;
+ * a transformer's stay as they were (no `kind`), so existing hashes, and so caches, are unchanged.
+ */
 export function vectorAffectingFields(m: ContentHashFields) {
+  if (m.kind === 'static') {
+    return {
+      kind: m.kind,
+      formatVersion: m.formatVersion,
+      embeddings: m.files['embeddings.bin']?.sha256,
+      tokenizer: m.files['tokenizer.json'].sha256,
+      dimensions: m.dimensions,
+      tokenizerConfig: m.tokenizerConfig,
+      maxTokens: m.maxTokens,
+      pooling: m.pooling,
+      normalize: m.normalize,
+    };
+  }
   return {
     formatVersion: m.formatVersion,
-    model: m.files['model.onnx'].sha256,
+    model: m.files['model.onnx']?.sha256,
     tokenizer: m.files['tokenizer.json'].sha256,
     tokenizerConfig: m.tokenizerConfig,
     maxTokens: m.maxTokens,
@@ -135,8 +222,20 @@ export async function checkContentHash(manifest: ContentHashFields & { contentHa
   }
 }
 
-/** Parses a manifest, throwing an Error whose message names the first bad field. */
-export function parseBundleManifest(json: unknown): BundleManifest {
+/**
+ * Parses a transformer bundle's manifest (the ONNX readers' entry), throwing an Error whose message names the first bad
+ * field, or saying the bundle is static.
+ */
+export function parseBundleManifest(json: unknown): TransformerBundleManifest {
+  const manifest = parseAnyBundleManifest(json);
+  if (isStaticManifest(manifest)) {
+    throw new Error('invalid bundle manifest: kind: this is a static bundle (embeddings.bin), not a transformer');
+  }
+  return manifest as TransformerBundleManifest;
+}
+
+/** Parses any bundle's manifest (kind transformer or static), throwing an Error whose message names the first bad field. */
+export function parseAnyBundleManifest(json: unknown): BundleManifest {
   const result = BundleManifest.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];

@@ -5,6 +5,7 @@
  * --help exits 0.
  */
 import { Command, CommanderError } from 'commander';
+import { registerDistillCommand } from './commands/distill.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerFixtureCommand } from './commands/fixture.js';
 import { registerImportUseCommand } from './commands/import-use.js';
@@ -24,6 +25,7 @@ registerFixtureCommand(program);
 registerImportUseCommand(program);
 registerEvalCommand(program);
 registerUploadBundleCommand(program);
+registerDistillCommand(program);
 
 try {
   await program.parseAsync(process.argv);

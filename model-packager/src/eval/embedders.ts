@@ -9,10 +9,18 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { BUNDLE_FILES, type PoolingMode, parseBundleManifest } from '../../../bundle-format/manifest.js';
+import {
+  BUNDLE_FILES,
+  isStaticManifest,
+  type PoolingMode,
+  parseAnyBundleManifest,
+  type StaticBundleManifest,
+} from '../../../bundle-format/manifest.js';
+import { decodeStaticTable, type StaticTable } from '../../../bundle-format/static-table.js';
 import { DEFAULT_BATCH_LIMITS } from '../../../bundle-runtime/batch.js';
 import { Embedder } from '../../../bundle-runtime/embedder.js';
 import { createOrtEngine, type GraphInputName, type OrtGraphSpec } from '../../../bundle-runtime/ort-engine.js';
+import { createStaticEngine } from '../../../bundle-runtime/static-engine.js';
 import { BundleTokenizer } from '../../../bundle-runtime/tokenizer.js';
 import { PackError } from '../errors.js';
 import { DataType } from '../onnx/proto.js';
@@ -71,8 +79,49 @@ async function readOptionalJson(path: string): Promise<Record<string, unknown> |
   return existsSync(path) ? readJsonFile(path) : undefined;
 }
 
+/** A static table and its tokenizer, as a static bundle holds them. */
+export interface StaticParts {
+  label: string;
+  table: StaticTable;
+  tokenizerJson: object;
+  tokenizerConfig: Record<string, unknown>;
+  maxTokens: number;
+}
+
 /**
- * A packed bundle (manifest.json, model.onnx, tokenizer.json).
+ * Embeds with bundle-runtime's static engine (no ONNX Runtime), as the worker serves a static bundle.
+ * @example const embedder = staticEmbedder({ label: 'static', table, tokenizerJson, tokenizerConfig: {}, maxTokens: 128 })
+ */
+export function staticEmbedder(parts: StaticParts): SentenceEmbedder {
+  const tokenizer = new BundleTokenizer(parts.tokenizerJson, parts.tokenizerConfig);
+  const embedder = new Embedder(createStaticEngine(parts.table));
+  return {
+    label: parts.label,
+    embed: (texts, onBatch) => embedder.embedTexts(tokenizer, texts, parts.maxTokens, { onBatch }),
+    close: () => embedder.release(),
+  };
+}
+
+async function staticBundleEmbedder(dir: string, manifest: StaticBundleManifest): Promise<SentenceEmbedder> {
+  const tablePath = join(dir, BUNDLE_FILES.embeddings);
+  if (!existsSync(tablePath)) throw new PackError('missing-input', `${tablePath} is missing`);
+  let table: StaticTable;
+  try {
+    table = decodeStaticTable(await readFile(tablePath), manifest.static.rows, manifest.dimensions);
+  } catch (err) {
+    throw new PackError('bad-input', `${tablePath}: ${(err as Error).message}`);
+  }
+  return staticEmbedder({
+    label: `static bundle ${dir} (${manifest.modelName}, ${manifest.dimensions} dims)`,
+    table,
+    tokenizerJson: await readJsonFile(join(dir, BUNDLE_FILES.tokenizer)),
+    tokenizerConfig: manifest.tokenizerConfig,
+    maxTokens: manifest.maxTokens,
+  });
+}
+
+/**
+ * A packed bundle (manifest.json, model.onnx, tokenizer.json) or a static one (embeddings.bin in place of model.onnx).
  *
  * @example
  *   const embedder = await bundleEmbedder('bundles/default');
@@ -85,7 +134,13 @@ export async function bundleEmbedder(dir: string, maxBatchSize?: number): Promis
       `${dir} is not a bundle: ${BUNDLE_FILES.manifest} is missing (expected ${Object.values(BUNDLE_FILES).join(', ')}; for an unpacked model folder use --model-dir)`,
     );
   }
-  const manifest = parseBundleManifest(await readJsonFile(manifestPath));
+  let manifest: ReturnType<typeof parseAnyBundleManifest>;
+  try {
+    manifest = parseAnyBundleManifest(await readJsonFile(manifestPath));
+  } catch (err) {
+    throw new PackError('bad-input', `${manifestPath}: ${(err as Error).message}`);
+  }
+  if (isStaticManifest(manifest)) return staticBundleEmbedder(dir, manifest);
   const modelPath = join(dir, BUNDLE_FILES.model);
   if (!existsSync(modelPath)) throw new PackError('missing-input', `${modelPath} is missing`);
   return graphEmbedder({

@@ -105,7 +105,7 @@ async function readFile(context: KvBundleContext, index: KvBundleIndex, name: Kv
     }),
   );
   const whole = parts.length === 1 ? parts[0] : concat(parts);
-  if ((await sha256Hex(whole)) !== index.manifest.files[name].sha256) {
+  if ((await sha256Hex(whole)) !== index.manifest.files[name]?.sha256) {
     throw new BundleUnavailableError(
       `bundle ${context.short}: the chunks of ${name} do not reassemble to the manifest's sha256`,
     );
