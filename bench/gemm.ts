@@ -245,7 +245,7 @@ function report(
   if (node) {
     lines.push(
       '',
-      `Node ${process.version} (V8 ${process.versions.v8}) with --experimental-wasm-relaxed-simd, same kernels and ORT MatMulInteger in-process, ms per call (median of 5 x ~100 ms):`,
+      `Node ${process.version} (V8 ${process.versions.v8}) with --experimental-wasm-relaxed-simd, same kernels and ORT MatMulInteger in-process, ms per call (median of 5 x ~100 ms, not interleaved). Speed only: this V8 computes relaxed_dot_i8x16_i7x16_add_s wrongly (a probe returns twice the dot product), so the relaxed kernel's results are wrong here.`,
       '',
     );
     lines.push(
