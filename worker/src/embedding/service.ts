@@ -4,9 +4,12 @@
  * writes), and the counters /info reports. This and ORT's WASM instance are the only long-lived mutable state of the
  * worker.
  */
-import { type BundleManifest, parseBundleManifest } from '../../../bundle-format/manifest.js';
+import { type BundleManifest, isStaticManifest, parseAnyBundleManifest } from '../../../bundle-format/manifest.js';
+import { decodeStaticTable } from '../../../bundle-format/static-table.js';
 import { Embedder, type InferenceCounters } from '../../../bundle-runtime/embedder.js';
+import type { InferenceEngine } from '../../../bundle-runtime/engine.js';
 import { createOrtEngine, type OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
+import { createStaticEngine } from '../../../bundle-runtime/static-engine.js';
 import { BundleTokenizer } from '../../../bundle-runtime/tokenizer.js';
 import { type BundleSource, BundleUnavailableError } from '../bundle/source.js';
 import { type CacheCounters, EmbeddingCache, emptyCacheCounters } from '../cache/embedding-cache.js';
@@ -57,11 +60,15 @@ export class EmbeddingService {
   private readonly tokenizerValue: Lazy<BundleTokenizer>;
   private readonly modelValue: Lazy<Embedder>;
   private lru: ByteLruCache | undefined;
+  private companion: EmbeddingService | undefined;
   /** When the last model load failed (Date.now()), until one succeeds: /health reports not ready meanwhile. */
   private modelFailedAt: number | undefined;
 
-  constructor(source: BundleSource, ort: OrtRuntime) {
-    this.manifestValue = new Lazy(async () => parseBundleManifest(await source.manifest()));
+  constructor(
+    private readonly source: BundleSource,
+    private readonly ort: OrtRuntime,
+  ) {
+    this.manifestValue = new Lazy(async () => parseAnyBundleManifest(await source.manifest()));
     this.tokenizerValue = new Lazy(async () => {
       const manifest = await this.manifestValue.get();
       return new BundleTokenizer(await source.tokenizer(), manifest.tokenizerConfig);
@@ -69,11 +76,7 @@ export class EmbeddingService {
     this.modelValue = new Lazy(async () => {
       const manifest = await this.manifestValue.get();
       try {
-        const model = new Embedder(
-          await createOrtEngine(ort, await source.model(), manifest),
-          undefined,
-          this.counters,
-        );
+        const model = new Embedder(await engineFor(manifest, await source.model(), ort), undefined, this.counters);
         this.counters.modelLoads++;
         this.modelFailedAt = undefined;
         return model;
@@ -83,6 +86,16 @@ export class EmbeddingService {
         throw error;
       }
     });
+  }
+
+  /**
+   * The service of the bundle's static companion (two-stage ranking's first stage), created on first use and kept for
+   * the isolate; undefined when the bundle has none.
+   */
+  staticCompanion(): EmbeddingService | undefined {
+    if (this.source.staticCompanion === undefined) return undefined;
+    this.companion ??= new EmbeddingService(this.source.staticCompanion, this.ort);
+    return this.companion;
   }
 
   get modelLoaded(): boolean {
@@ -162,6 +175,14 @@ export class EmbeddingService {
       keyPrefix: config.tenantId === undefined ? '' : `t:${config.tenantId}:`,
     });
   }
+}
+
+/** A static bundle's table runs in plain TypeScript, so serving one never loads ONNX Runtime's WASM. */
+async function engineFor(manifest: BundleManifest, bytes: Uint8Array, ort: OrtRuntime): Promise<InferenceEngine> {
+  if (isStaticManifest(manifest)) {
+    return createStaticEngine(decodeStaticTable(bytes, manifest.static.rows, manifest.dimensions));
+  }
+  return createOrtEngine(ort, bytes, manifest);
 }
 
 /** A failed load is logged and answered with 503 + Retry-After; the Lazy forgets it, so the next request retries. */

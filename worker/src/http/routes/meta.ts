@@ -32,6 +32,7 @@ async function info(c: Context<AppEnv>, { service, wasmHeapBytes }: RouteDeps): 
     dimensions: manifest.dimensions,
     allowed_dimensions: manifest.allowedDimensions,
     bundle_hash: manifest.contentHash,
+    kind: manifest.kind ?? 'transformer',
     loaded: service.modelLoaded,
     wasm_heap_bytes: wasmHeapBytes?.() ?? null,
     auth: config.apiKeys.length === 0 ? 'open' : 'api_key',

@@ -1,6 +1,7 @@
 /**
  * The wire format of POST /v1/rank: a query and documents (strings or `{id, text}`) in, documents by descending score
- * out.
+ * out. With `rerank_top_k`, ranking has two stages: the static bundle scores every document, the transformer re-scores
+ * the static top k, and each result says which stage scored it.
  */
 import { z } from 'zod';
 
@@ -16,6 +17,8 @@ export const RankRequest = z.object({
   return_documents: z.boolean().default(false),
   model: z.string().optional(),
   truncate: z.boolean().default(false),
+  /** Two-stage ranking: how many of the static stage's best documents the transformer re-scores. */
+  rerank_top_k: z.number({ invalid_type_error: 'must be a positive integer' }).int().positive().optional(),
 });
 export type RankRequest = z.infer<typeof RankRequest>;
 
@@ -24,11 +27,49 @@ export function documentText(document: RankRequest['documents'][number]): string
   return typeof document === 'string' ? document : document.text;
 }
 
+export type RankStage = 'static' | 'transformer';
+
 export interface RankResult {
   index: number;
   id?: string | number;
   score: number;
+  /** Two-stage ranking only: which model gave `score` (scores of different stages are not comparable). */
+  stage?: RankStage;
   document?: string;
+}
+
+/** A document's place in a ranking: its request index, its score, and in two-stage ranking the stage that scored it. */
+export interface Ranked {
+  index: number;
+  score: number;
+  stage?: RankStage;
+}
+
+/**
+ * Documents by descending score; ties keep request order.
+ * @example byScore([0.1, 0.9]) // [{ index: 1, score: 0.9 }, { index: 0, score: 0.1 }]
+ */
+export function byScore(scores: readonly number[]): Ranked[] {
+  return scores.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score || a.index - b.index);
+}
+
+/**
+ * Two-stage order: the re-scored documents by the transformer's score, then every other document in the static order.
+ * @example twoStageOrder(byScore(staticScores), [3, 0], [0.4, 0.8]) // [0 (transformer), 3 (transformer), rest (static)]
+ */
+export function twoStageOrder(
+  staticOrder: readonly Ranked[],
+  rescored: readonly number[],
+  transformerScores: readonly number[],
+): Ranked[] {
+  const top = byScore(transformerScores).map(
+    ({ index, score }): Ranked => ({ index: rescored[index], score, stage: 'transformer' }),
+  );
+  const seen = new Set(rescored);
+  const rest = staticOrder
+    .filter(({ index }) => !seen.has(index))
+    .map(({ index, score }): Ranked => ({ index, score, stage: 'static' }));
+  return [...top, ...rest];
 }
 
 export interface RankResponse {
@@ -39,19 +80,19 @@ export interface RankResponse {
 }
 
 /**
- * The /v1/rank body: documents by descending score (ties keep request order), cut to `top_k`.
- * @example rankBody(request, [0.1, 0.9], 'use-lite', 12).results[0].index // 1
+ * The /v1/rank body: documents in the given order (from {@link byScore} or {@link twoStageOrder}), cut to `top_k`.
+ * @example rankBody(request, byScore([0.1, 0.9]), 'use-lite', 12).results[0].index // 1
  */
 export function rankBody(
   request: RankRequest,
-  scores: readonly number[],
+  order: readonly Ranked[],
   model: string,
   promptTokens: number,
 ): RankResponse {
-  const order = scores.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score || a.index - b.index);
-  const results = order.slice(0, request.top_k ?? order.length).map(({ score, index }): RankResult => {
+  const results = order.slice(0, request.top_k ?? order.length).map(({ score, index, stage }): RankResult => {
     const document = request.documents[index];
     const result: RankResult = { index, score };
+    if (stage !== undefined) result.stage = stage;
     if (typeof document !== 'string' && document.id !== undefined) result.id = document.id;
     if (request.return_documents) result.document = documentText(document);
     return result;

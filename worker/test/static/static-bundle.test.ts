@@ -1,0 +1,118 @@
+/**
+ * A static bundle served by the worker inside workerd: the same API and cache, no ONNX Runtime (the app gets an ORT
+ * whose every session creation fails and is counted), and two-stage ranking on the default worker: the static bundle
+ * orders every document, the transformer re-scores the static top k.
+ */
+import { describe, expect, it } from 'vitest';
+import { staticDefaultBundle } from '../../src/bundle/static-default-bundle.js';
+import { createApp } from '../../src/http/app.js';
+import { wasmHeapBytes } from '../../src/runtime/ort-workerd.js';
+import { call } from '../helpers.js';
+
+let sessions = 0;
+const noOrt = {
+  Tensor: undefined as never,
+  createSession: async () => {
+    sessions++;
+    throw new Error('a static bundle must not load ONNX Runtime');
+  },
+};
+const staticApp = createApp({ bundle: staticDefaultBundle, ort: noOrt, wasmHeapBytes });
+
+interface RankBody {
+  results: Array<{ index: number; score: number; stage?: 'static' | 'transformer' }>;
+  usage: { prompt_tokens: number };
+}
+
+async function rank(body: unknown, app?: typeof staticApp): Promise<RankBody> {
+  const response = await call('/v1/rank', { body }, {}, app);
+  if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
+  return (await response.json()) as RankBody;
+}
+
+const query = 'How do I bake a chocolate cake?';
+const documents = [
+  'The stock market closed lower on Friday after weak earnings reports.',
+  'Preheat the oven, then mix flour, sugar, eggs and cocoa into a smooth cake batter.',
+  'The home team won the football championship in extra time.',
+  'Chocolate desserts need good cocoa and patience.',
+  'Bake the bread for forty minutes until golden.',
+  'The committee postponed its decision until next Tuesday.',
+  'A recipe for a moist chocolate sponge with ganache.',
+];
+
+describe('a static bundle in the worker', () => {
+  it('answers /v1/embeddings with unit vectors of its dimensions, cached like any bundle, without ORT', async () => {
+    const info = (await (await call('/info', {}, {}, staticApp)).json()) as {
+      kind: string;
+      dimensions: number;
+      wasm_heap_bytes: number | null;
+    };
+    expect(info.kind).toBe('static');
+    const request = { body: { input: ['static vectors: a cat sat on the mat', 'and a dog'], model: 'any' } };
+    const first = await call('/v1/embeddings', request, {}, staticApp);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-cache-misses')).toBe('2');
+    const body = (await first.json()) as { data: Array<{ embedding: number[] }> };
+    for (const { embedding } of body.data) {
+      expect(embedding.length).toBe(info.dimensions);
+      expect(Math.hypot(...embedding)).toBeCloseTo(1, 4);
+    }
+    const second = await call('/v1/embeddings', request, {}, staticApp);
+    expect(second.headers.get('x-cache-hits')).toBe('2');
+    const after = (await (await call('/info', {}, {}, staticApp)).json()) as {
+      loaded: boolean;
+      wasm_heap_bytes: number | null;
+      counters: { inferences: number };
+    };
+    expect(after.loaded).toBe(true);
+    expect(after.counters.inferences).toBeGreaterThan(0);
+    expect(sessions).toBe(0);
+    expect(after.wasm_heap_bytes).toBe(0);
+  });
+
+  it('ranks with its own vectors, and refuses rerank_top_k (it has no transformer to re-score with)', async () => {
+    const { results } = await rank({ query, documents }, staticApp);
+    expect(results.map((r) => r.stage)).toEqual(documents.map(() => undefined));
+    const refused = await call('/v1/rank', { body: { query, documents, rerank_top_k: 2 } }, {}, staticApp);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { param: string } }).error.param).toBe('rerank_top_k');
+    expect(sessions).toBe(0);
+  });
+});
+
+describe('two-stage ranking on the default worker', () => {
+  it("re-ranks the static top k in the transformer's order and keeps the static order below", async () => {
+    const k = 5;
+    const staticOrder = (await rank({ query, documents }, staticApp)).results;
+    const transformerOnly = (await rank({ query, documents })).results;
+    const transformerScore = new Map(transformerOnly.map((r) => [r.index, r.score]));
+    const twoStage = (await rank({ query, documents, rerank_top_k: k })).results;
+
+    expect(twoStage.map((r) => r.stage)).toEqual([
+      ...Array(k).fill('transformer'),
+      ...Array(documents.length - k).fill('static'),
+    ]);
+    const staticTop = staticOrder.slice(0, k).map((r) => r.index);
+    const wantTop = [...staticTop].sort((a, b) => transformerScore.get(b)! - transformerScore.get(a)! || a - b);
+    // The stages disagree on these documents, so keeping the static order would fail this test.
+    expect(wantTop).not.toEqual(staticTop);
+    expect(twoStage.slice(0, k).map((r) => r.index)).toEqual(wantTop);
+    for (const result of twoStage.slice(0, k)) expect(result.score).toBeCloseTo(transformerScore.get(result.index)!, 5);
+    expect(twoStage.slice(k).map((r) => r.index)).toEqual(staticOrder.slice(k).map((r) => r.index));
+    expect(twoStage.slice(k).map((r) => r.score)).toEqual(staticOrder.slice(k).map((r) => r.score));
+  });
+
+  it('re-scores everything when rerank_top_k covers all documents, and cuts to top_k after', async () => {
+    const all = (await rank({ query, documents, rerank_top_k: 50, top_k: 2 })).results;
+    expect(all.length).toBe(2);
+    expect(all.every((r) => r.stage === 'transformer')).toBe(true);
+    const transformerOnly = (await rank({ query, documents, top_k: 2 })).results;
+    expect(all.map((r) => r.index)).toEqual(transformerOnly.map((r) => r.index));
+  });
+
+  it('refuses a rerank_top_k that is not a positive integer', async () => {
+    const response = await call('/v1/rank', { body: { query, documents, rerank_top_k: 0 } });
+    expect(response.status).toBe(400);
+  });
+});
