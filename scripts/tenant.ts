@@ -28,9 +28,16 @@ export interface AddTenantOptions {
   vars?: Record<string, string>;
 }
 
+/** Workers' Rate Limiting binding as wrangler.toml declares it. */
+interface RateLimitBinding {
+  name?: string;
+  simple?: { limit?: number; period?: number };
+}
+
 export interface WranglerConfig {
   name?: string;
   vars?: Record<string, unknown>;
+  ratelimits?: RateLimitBinding[];
   env?: Record<string, unknown>;
 }
 
@@ -48,17 +55,42 @@ export interface VarProblem {
  * @example checkWranglerVars(parse(text)) // [{ environment: '[env.acme.vars]', variable: 'MAX_INPUTS', message: ... }]
  */
 export function checkWranglerVars(config: WranglerConfig): VarProblem[] {
-  const problems: VarProblem[] = checkConfigVars(config.vars ?? {}).map((problem) => ({
-    environment: '[vars]',
-    ...problem,
-  }));
+  const problems: VarProblem[] = checkEnvironment('[vars]', config);
   for (const [name, value] of Object.entries(config.env ?? {})) {
     const environment = `[env.${name}.vars]`;
-    const vars = (value as { vars?: Record<string, unknown> }).vars ?? {};
-    problems.push(...checkConfigVars(vars).map((problem) => ({ environment, ...problem })));
-    if (vars.TENANT_ID !== name && !problems.some((p) => p.environment === environment && p.variable === 'TENANT_ID'))
+    const tenant = value as WranglerConfig;
+    problems.push(...checkEnvironment(environment, tenant));
+    if (
+      tenant.vars?.TENANT_ID !== name &&
+      !problems.some((p) => p.environment === environment && p.variable === 'TENANT_ID')
+    )
       problems.push({ environment, variable: 'TENANT_ID', message: `must be the tenant's name, "${name}"` });
   }
+  return problems;
+}
+
+/** One environment's vars, and its RATE_LIMITER binding against RATE_LIMIT_REQUESTS / RATE_LIMIT_PERIOD_SECONDS. */
+function checkEnvironment(environment: string, config: WranglerConfig): VarProblem[] {
+  const vars = config.vars ?? {};
+  const problems: VarProblem[] = checkConfigVars(vars).map((problem) => ({ environment, ...problem }));
+  const binding = config.ratelimits?.find((entry) => entry.name === 'RATE_LIMITER');
+  if (problems.length > 0 || binding === undefined) return problems;
+  const set = (value: unknown) => (value === undefined || String(value).trim() === '' ? undefined : value);
+  const limits = LIMIT_VARS.rateLimitRequests.schema.parse(set(vars.RATE_LIMIT_REQUESTS));
+  const period = LIMIT_VARS.rateLimitPeriodSeconds.schema.parse(set(vars.RATE_LIMIT_PERIOD_SECONDS));
+  // With the binding bound, it decides: vars that say otherwise would make /info and the 429 message wrong.
+  if (limits > 0 && binding.simple?.limit !== limits)
+    problems.push({
+      environment,
+      variable: 'RATE_LIMIT_REQUESTS',
+      message: `is ${limits} but the RATE_LIMITER binding's simple.limit is ${binding.simple?.limit}; make them equal`,
+    });
+  if (limits > 0 && binding.simple?.period !== period)
+    problems.push({
+      environment,
+      variable: 'RATE_LIMIT_PERIOD_SECONDS',
+      message: `is ${period} but the RATE_LIMITER binding's simple.period is ${binding.simple?.period}; make them equal`,
+    });
   return problems;
 }
 

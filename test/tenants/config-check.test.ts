@@ -115,3 +115,24 @@ describe('config checks before a deploy', () => {
     expect(result.stderr).toContain(`[env.acme.vars] TENANT_ID: must be the tenant's name, "acme"`);
   });
 });
+
+describe('the RATE_LIMITER binding against the rate limit vars', () => {
+  const withBinding = (vars: Record<string, string>, simple = { limit: 60, period: 60 }): WranglerConfig => ({
+    vars,
+    ratelimits: [{ name: 'RATE_LIMITER', simple }],
+  });
+
+  it('accepts a binding that matches the vars, or rate limiting off', () => {
+    expect(checkWranglerVars(withBinding({ RATE_LIMIT_REQUESTS: '60', RATE_LIMIT_PERIOD_SECONDS: '60' }))).toEqual([]);
+    expect(checkWranglerVars(withBinding({}))).toEqual([]);
+  });
+
+  it('refuses a limit or period that differs from the binding, naming the var', () => {
+    const problems = checkWranglerVars(withBinding({ RATE_LIMIT_REQUESTS: '100', RATE_LIMIT_PERIOD_SECONDS: '10' }));
+    expect(problems.map((problem) => `${problem.environment} ${problem.variable}`)).toEqual([
+      '[vars] RATE_LIMIT_REQUESTS',
+      '[vars] RATE_LIMIT_PERIOD_SECONDS',
+    ]);
+    expect(problems[0].message).toContain('simple.limit is 60');
+  });
+});

@@ -79,6 +79,27 @@ export const LIMIT_VARS = {
     schema: positiveInt(5),
     description: 'Retry-After (seconds) of a 503 while the model cannot load',
   },
+  rateLimitRequests: {
+    env: 'RATE_LIMIT_REQUESTS',
+    schema: z.coerce.number().int().nonnegative().default(0),
+    description:
+      "requests per API key (per client IP when the API is open) and RATE_LIMIT_PERIOD_SECONDS; 0: no limit. With a RATE_LIMITER binding it must equal the binding's limit",
+  },
+  rateLimitPeriodSeconds: {
+    env: 'RATE_LIMIT_PERIOD_SECONDS',
+    schema: z.coerce
+      .number()
+      .int()
+      .refine((value) => value === 10 || value === 60, 'must be 10 or 60 (the periods Workers Rate Limiting supports)')
+      .default(60),
+    description: 'the period of RATE_LIMIT_REQUESTS, in seconds: 10 or 60',
+  },
+  // A request waiting for the one WASM thread holds its body and inputs; past the cap it is refused, not queued.
+  maxConcurrentInferences: {
+    env: 'MAX_CONCURRENT_INFERENCES',
+    schema: positiveInt(64),
+    description: 'embedding requests in flight per isolate; more get 503 overloaded with Retry-After',
+  },
 } as const satisfies Record<string, ConfigVar>;
 
 const usdPerMillion = (fallback: number) => z.coerce.number().nonnegative().default(fallback);

@@ -6,6 +6,11 @@ export interface KvNamespaceLike {
   put(key: string, value: ArrayBuffer, options?: { expirationTtl?: number }): Promise<void>;
 }
 
+/** Workers' Rate Limiting binding (`[[ratelimits]]` in wrangler.toml): counts per key against its own limit and period. */
+export interface RateLimitBinding {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
+}
+
 /**
  * The worker's bindings: the EMBED_CACHE and BUNDLE_STORE KV namespaces, BUNDLE_HASH, and the config vars and the
  * API_KEYS secret (one string each, listed with what they do in config.ts's CONFIG_VARS).
@@ -16,4 +21,6 @@ export interface Env extends Partial<Record<ConfigVarName, string>> {
   BUNDLE_STORE?: Pick<KvNamespaceLike, 'get'>;
   /** The contentHash of a bundle in BUNDLE_STORE to serve instead of the compiled-in default bundle. */
   BUNDLE_HASH?: string;
+  /** Used for RATE_LIMIT_REQUESTS when bound; without it each isolate counts on its own. */
+  RATE_LIMITER?: RateLimitBinding;
 }

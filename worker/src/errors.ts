@@ -15,7 +15,9 @@ export type ApiErrorKind =
   | 'unauthorized'
   | 'not_found'
   | 'method_not_allowed'
+  | 'rate_limit_exceeded'
   | 'model_unavailable'
+  | 'overloaded'
   | 'config_invalid'
   | 'internal';
 
@@ -38,7 +40,10 @@ const KINDS: Record<ApiErrorKind, KindInfo> = {
   unauthorized: { status: 401, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'invalid_request_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
+  // OpenAI's 429 body: type "requests" (the limit that was hit), code rate_limit_exceeded.
+  rate_limit_exceeded: { status: 429, type: 'requests' },
   model_unavailable: { status: 503, type: 'server_error' },
+  overloaded: { status: 503, type: 'server_error' },
   // The deployment's vars are wrong: the server's fault, named so an operator sees which var without reading logs.
   config_invalid: { status: 500, type: 'server_error' },
   internal: { status: 500, type: 'server_error' },
@@ -48,7 +53,7 @@ export class ApiError extends Error {
   readonly kind: ApiErrorKind;
   /** The request field at fault, e.g. "input[3]" (OpenAI's `param`). */
   readonly param: string | null;
-  /** Seconds a client should wait before retrying (503 only). */
+  /** Seconds a client should wait before retrying (429 and 503). */
   readonly retryAfterSeconds: number | undefined;
 
   constructor(

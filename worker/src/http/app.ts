@@ -1,7 +1,7 @@
 /**
- * The HTTP API (Hono): the middleware (request log and config, CORS, API keys, body limit) in front of the route groups of
- * each API family, and the one place errors become responses. The bundle and ORT runtime are passed in, so tests can
- * build an app around any bundle.
+ * The HTTP API (Hono): the middleware (request counts, request log and config, CORS, API keys, rate limit, body
+ * limit, inference slots) in front of the route groups of each API family, and the one place errors become responses.
+ * The bundle and ORT runtime are passed in, so tests can build an app around any bundle.
  */
 import { type Context, Hono } from 'hono';
 import { methodNotAllowed } from 'hono/method-not-allowed';
@@ -13,7 +13,10 @@ import type { AppEnv } from './context.js';
 import { apiKeyAuth } from './middleware/auth.js';
 import { postBodyLimit } from './middleware/body-limit.js';
 import { corsFromConfig } from './middleware/cors.js';
+import { inferenceSlots } from './middleware/inference-slots.js';
 import { jsonContentType } from './middleware/json-content-type.js';
+import { rateLimit } from './middleware/rate-limit.js';
+import { RequestCounts, requestCounts } from './middleware/request-counts.js';
 import { requestLog } from './middleware/request-log.js';
 import { metaRoutes } from './routes/meta.js';
 import { openAiRoutes } from './routes/openai.js';
@@ -41,17 +44,21 @@ export function createApp(deps: AppDeps): App {
     wasmHeapBytes: deps.wasmHeapBytes,
   };
   const app = new Hono<AppEnv>();
+  const isolate = { requests: new RequestCounts(), slots: { inFlight: 0, refused: 0 } };
+  app.use(requestCounts(isolate.requests, (path) => app.routes.some((route) => route.path === path)));
   app.use(requestLog(routeDeps.now));
   app.use(corsFromConfig());
   // A 404 on a path some route serves under another method becomes a 405 listing those methods (from app.routes).
   app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => methodNotAllowedResponse(c, methods) }));
   app.use(apiKeyAuth());
+  app.use(rateLimit());
   app.use(postBodyLimit());
   app.use(jsonContentType());
+  app.use(inferenceSlots(isolate.slots));
   app.route('/', openAiRoutes(routeDeps));
   app.route('/', teiRoutes(routeDeps));
   app.route('/', rankRoutes(routeDeps));
-  app.route('/', metaRoutes(routeDeps));
+  app.route('/', metaRoutes(routeDeps, isolate));
   app.notFound((c) => answerError(c, new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {
     const apiError = toApiError(error);

@@ -28,6 +28,14 @@ export async function isAuthorized(authorization: string | undefined, keys: read
 }
 
 /**
+ * The paths that need no key: /health and the page at GET / (it holds no data, and sends the key typed into it).
+ * @example isOpenPath('GET', '/health') // true
+ */
+export function isOpenPath(method: string, path: string): boolean {
+  return path === '/health' || (path === '/' && method === 'GET');
+}
+
+/**
  * Refuses a request without a configured key (401), except /health and the page. Logs once per app whether keys are
  * configured.
  * @example app.use(apiKeyAuth())
@@ -44,9 +52,7 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
           : `${apiKeys.length} API key(s) configured`;
       console.log(JSON.stringify({ level: apiKeys.length === 0 ? 'warn' : 'info', event: 'auth', message }));
     }
-    // The page holds no data: it loads without a key and sends the one typed into it.
-    const open = c.req.path === '/health' || (c.req.path === '/' && c.req.method === 'GET');
-    if (apiKeys.length === 0 || open) return next();
+    if (apiKeys.length === 0 || isOpenPath(c.req.method, c.req.path)) return next();
     if (!(await isAuthorized(c.req.header('authorization'), apiKeys))) {
       throw new ApiError('unauthorized', 'missing or invalid API key; send "Authorization: Bearer <key>"');
     }

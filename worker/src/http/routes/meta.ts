@@ -1,22 +1,35 @@
 /**
- * About the service rather than embeddings: GET /info (text-embeddings-inference's fields plus the bundle, auth mode
- * and counters), GET /health and the page at GET /.
+ * About the service rather than embeddings: GET /info (text-embeddings-inference's fields plus the bundle, auth mode,
+ * counters and limits), GET /metrics (the same counters in Prometheus' text format), GET /health and the page at GET /.
  */
 import { type Context, Hono } from 'hono';
-import type { CostReport } from '../../embedding/service.js';
+import type { CostReport, EmbeddingService } from '../../embedding/service.js';
 import { ApiError } from '../../errors.js';
 import { type AppEnv, type RouteDeps, waitUntil } from '../context.js';
+import type { InferenceSlots } from '../middleware/inference-slots.js';
+import type { RequestCounts } from '../middleware/request-counts.js';
 import { playgroundResponse } from '../playground.js';
 
-/** @example app.route('/', metaRoutes(deps)) */
-export function metaRoutes(deps: RouteDeps): Hono<AppEnv> {
+/** What the app's middleware counts in this isolate, for /info and /metrics. */
+export interface IsolateCounts {
+  requests: RequestCounts;
+  slots: InferenceSlots;
+}
+
+/** @example app.route('/', metaRoutes(deps, { requests: new RequestCounts(), slots: { inFlight: 0, refused: 0 } })) */
+export function metaRoutes(deps: RouteDeps, isolate: IsolateCounts): Hono<AppEnv> {
   return new Hono<AppEnv>()
     .get('/', () => playgroundResponse())
-    .get('/info', (c) => info(c, deps))
+    .get('/info', (c) => info(c, deps, isolate))
+    .get('/metrics', (c) => metrics(c, deps, isolate))
     .get('/health', (c) => health(c, deps));
 }
 
-async function info(c: Context<AppEnv>, { service, wasmHeapBytes }: RouteDeps): Promise<Response> {
+async function info(
+  c: Context<AppEnv>,
+  { service, wasmHeapBytes }: RouteDeps,
+  isolate: IsolateCounts,
+): Promise<Response> {
   const config = c.get('config');
   const manifest = await service.manifest(config);
   return c.json({
@@ -38,7 +51,72 @@ async function info(c: Context<AppEnv>, { service, wasmHeapBytes }: RouteDeps): 
     auth: config.apiKeys.length === 0 ? 'open' : 'api_key',
     counters: { ...service.counters, ...prefixKeys('lru', service.lruStats) },
     cost: costInfo(service.costReport(config, manifest)),
+    limits: {
+      rate_limit_requests: config.rateLimitRequests,
+      rate_limit_period_seconds: config.rateLimitPeriodSeconds,
+      // Who counts: Workers' Rate Limiting binding, this isolate alone (the fallback), or nobody.
+      rate_limiter: config.rateLimitRequests === 0 ? 'off' : c.env?.RATE_LIMITER === undefined ? 'isolate' : 'binding',
+      max_concurrent_inferences: config.maxConcurrentInferences,
+      inferences_in_flight: isolate.slots.inFlight,
+    },
   });
+}
+
+/** The counters /metrics exports: TEI's te_* name where one fits, the service counter it reads, and what it counts. */
+const SERVICE_METRICS: Array<{ name: string; counter: keyof EmbeddingService['counters']; help: string }> = [
+  { name: 'te_embed_count', counter: 'embeddings', help: 'Inputs embedded (each input of each request)' },
+  { name: 'te_inference_count', counter: 'inferences', help: 'Inference calls (batches) run' },
+  { name: 'te_inference_sequences', counter: 'embeddedSequences', help: 'Sequences the model ran on' },
+  { name: 'te_inference_tokens', counter: 'inferenceTokens', help: 'Tokens the model ran on, after truncation' },
+  { name: 'te_cache_miss', counter: 'misses', help: 'Distinct inputs no cache tier had' },
+  { name: 'te_kv_reads', counter: 'kvReads', help: 'KV reads made' },
+  { name: 'te_kv_writes', counter: 'kvWrites', help: 'KV writes made' },
+  {
+    name: 'te_kv_writes_over_budget',
+    counter: 'kvWritesOverBudget',
+    help: 'KV writes skipped: the day budget was spent',
+  },
+  { name: 'te_kv_errors', counter: 'kvErrors', help: 'KV operations that failed' },
+  { name: 'te_kv_timeouts', counter: 'kvTimeouts', help: 'KV reads slower than KV_TIMEOUT_MS' },
+  { name: 'te_cache_api_errors', counter: 'cacheApiErrors', help: 'Cache API operations that failed' },
+  { name: 'te_model_load_count', counter: 'modelLoads', help: 'Model loads' },
+  { name: 'te_model_load_failure', counter: 'modelLoadFailures', help: 'Model loads that failed' },
+];
+
+/**
+ * This isolate's counters in Prometheus' text format (each isolate counts its own: a scrape sees one isolate).
+ * Behind the API key like every route but /health and the page.
+ */
+function metrics(c: Context<AppEnv>, { service }: RouteDeps, isolate: IsolateCounts): Response {
+  const { counters } = service;
+  const lines: string[] = [];
+  const family = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+  };
+  family(
+    'te_request_count',
+    'counter',
+    'Requests answered, by route, method and status',
+    isolate.requests
+      .entries()
+      .map(({ route, method, status, count }) => [`{route="${route}",method="${method}",status="${status}"}`, count]),
+  );
+  family('te_cache_hit', 'counter', 'Distinct inputs found in a cache tier', [
+    ['{tier="lru"}', counters.lruHits],
+    ['{tier="cache_api"}', counters.cacheApiHits],
+    ['{tier="kv"}', counters.kvHits],
+  ]);
+  for (const { name, counter, help } of SERVICE_METRICS) family(name, 'counter', help, [['', counters[counter]]]);
+  family('te_overloaded_count', 'counter', 'Requests refused past MAX_CONCURRENT_INFERENCES', [
+    ['', isolate.slots.refused],
+  ]);
+  family('te_requests_in_flight', 'gauge', 'Embedding requests in flight', [['', isolate.slots.inFlight]]);
+  family('te_model_loaded', 'gauge', 'Whether this isolate has the model loaded', [['', service.modelLoaded ? 1 : 0]]);
+  const lru = service.lruStats;
+  family('te_lru_entries', 'gauge', 'Entries in the in-isolate LRU', [['', lru.entries]]);
+  family('te_lru_bytes', 'gauge', 'Bytes in the in-isolate LRU', [['', lru.bytes]]);
+  return c.body(`${lines.join('\n')}\n`, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
 }
 
 /** The cost model and this isolate's estimated cost per million embeddings (docs/caching.md). */
