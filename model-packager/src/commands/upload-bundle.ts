@@ -3,7 +3,8 @@
  * Workers KV namespace, content-addressed and chunked under KV's 25 MiB value limit (layout in
  * bundle-format/kv-layout.ts), by running `wrangler kv key put` once per value: the chunks first, the index last, so
  * a worker never sees an index whose chunks are missing. So if the bundle's index is already in the namespace, nothing
- * is written (unless --force). A worker serves it once its BUNDLE_HASH var is the bundle's contentHash (printed at the
+ * is written (unless --force); otherwise chunks already there (listed with their own sha256 and size as metadata, as
+ * this command writes them) are skipped, so an interrupted upload resumes where it stopped. A worker serves it once its BUNDLE_HASH var is the bundle's contentHash (printed at the
  * end), so a tenant switches model without a code deploy.
  */
 import { spawn } from 'node:child_process';
@@ -12,7 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_CHUNK_BYTES, KV_VALUE_LIMIT_BYTES, planKvBundle } from '../../../bundle-format/kv-layout.js';
+import { chunkKey, DEFAULT_CHUNK_BYTES, KV_VALUE_LIMIT_BYTES, planKvBundle } from '../../../bundle-format/kv-layout.js';
 import { type BundleManifest, parseBundleManifest } from '../../../bundle-format/manifest.js';
 import { PackError } from '../errors.js';
 import { positiveInteger } from './options.js';
@@ -36,6 +37,17 @@ export interface UploadPlan {
   values: Array<{ key: string; bytes: number }>;
   /** The index was already in the namespace, so nothing was written (content-addressed: same hash, same bundle). */
   alreadyPresent: boolean;
+  /** Chunks left alone because the namespace already holds them, with their hash and size (an earlier, interrupted upload). */
+  skipped: string[];
+}
+
+/** Runs wrangler with these arguments and resolves to its stdout; injectable so a test can interrupt an upload. */
+export type WranglerRunner = (args: string[]) => Promise<string>;
+
+/** What a chunk is stored with: its sha256 and size, which `wrangler kv key list` returns without reading the value. */
+interface ChunkMetadata {
+  sha256: string;
+  bytes: number;
 }
 
 async function readBundle(dir: string) {
@@ -63,7 +75,7 @@ async function readBundle(dir: string) {
 }
 
 /** Runs wrangler; resolves to its stdout. */
-function runWrangler(args: string[]): Promise<string> {
+export function runWrangler(args: string[]): Promise<string> {
   const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [wrangler, ...args], {
@@ -94,9 +106,13 @@ function runWrangler(args: string[]): Promise<string> {
   });
 }
 
-/** Whether `key` is in the namespace (`wrangler kv key list --prefix key`, which prints a JSON array of {name}). */
-async function kvHasKey(key: string, common: string[]): Promise<boolean> {
-  const stdout = await runWrangler(['kv', 'key', 'list', '--prefix', key, ...common]);
+/** The keys under `prefix` with their metadata (`wrangler kv key list --prefix`, a JSON array of {name, metadata}). */
+async function kvList(
+  prefix: string,
+  common: string[],
+  wrangler: WranglerRunner,
+): Promise<Array<{ name?: unknown; metadata?: unknown }>> {
+  const stdout = await wrangler(['kv', 'key', 'list', '--prefix', prefix, ...common]);
   let listed: unknown;
   try {
     listed = JSON.parse(stdout.slice(stdout.indexOf('[')));
@@ -107,7 +123,21 @@ async function kvHasKey(key: string, common: string[]): Promise<boolean> {
       stdout.trim().split('\n').slice(-8),
     );
   }
-  return Array.isArray(listed) && listed.some((entry) => (entry as { name?: unknown })?.name === key);
+  return Array.isArray(listed) ? (listed as Array<{ name?: unknown; metadata?: unknown }>) : [];
+}
+
+/**
+ * The chunk keys already in the namespace whose metadata names the sha256 and size the key stands for. A chunk
+ * without that metadata (written before uploads recorded it) is written again rather than trusted.
+ */
+async function chunksPresent(common: string[], wrangler: WranglerRunner): Promise<Map<string, ChunkMetadata>> {
+  const present = new Map<string, ChunkMetadata>();
+  for (const { name, metadata } of await kvList(chunkKey(''), common, wrangler)) {
+    const meta = metadata as Partial<ChunkMetadata> | undefined;
+    if (typeof name === 'string' && typeof meta?.sha256 === 'string' && name === chunkKey(meta.sha256))
+      present.set(name, { sha256: meta.sha256, bytes: Number(meta.bytes) });
+  }
+  return present;
 }
 
 /**
@@ -118,6 +148,7 @@ export async function uploadBundle(
   dir: string,
   opts: UploadBundleOptions,
   log: (line: string) => void = () => {},
+  wrangler: WranglerRunner = runWrangler,
 ): Promise<UploadPlan> {
   if (opts.local && opts.remote) throw new PackError('bad-option', 'give at most one of --local and --remote');
   if (opts.persistTo !== undefined && opts.remote)
@@ -134,6 +165,7 @@ export async function uploadBundle(
     indexKey: planned.entries[planned.entries.length - 1].key,
     values: planned.entries.map((entry) => ({ key: entry.key, bytes: entry.value.byteLength })),
     alreadyPresent: false,
+    skipped: [],
   };
   if (opts.dryRun) return plan;
 
@@ -143,18 +175,31 @@ export async function uploadBundle(
   common.push(opts.remote ? '--remote' : '--local');
   if (opts.persistTo !== undefined) common.push('--persist-to', opts.persistTo);
   // The index is written last, so an index in KV means every chunk it names is there too.
-  if (!opts.force && (await kvHasKey(plan.indexKey, common))) {
+  const indexListed = opts.force ? [] : await kvList(plan.indexKey, common, wrangler);
+  if (indexListed.some((entry) => entry.name === plan.indexKey)) {
     log(`  ${plan.indexKey} is already in ${opts.binding}: nothing to write`);
     return { ...plan, alreadyPresent: true };
   }
+  // Resuming an interrupted upload: chunks are content-addressed, so one listed with its own hash and size is done.
+  const present = opts.force ? new Map<string, ChunkMetadata>() : await chunksPresent(common, wrangler);
 
   const scratch = await mkdtemp(join(tmpdir(), 'edge-embed-upload-'));
   try {
     for (const [i, entry] of planned.entries.entries()) {
+      const isChunk = entry.key !== plan.indexKey;
+      if (isChunk && present.get(entry.key)?.bytes === entry.value.byteLength) {
+        log(`  skip ${entry.key} (already there)`);
+        plan.skipped.push(entry.key);
+        continue;
+      }
       const file = join(scratch, `value-${i}`);
       await writeFile(file, entry.value);
       log(`  put ${entry.key} (${entry.value.byteLength} bytes)`);
-      await runWrangler(['kv', 'key', 'put', entry.key, '--path', file, ...common]);
+      const metadata: ChunkMetadata | undefined = isChunk
+        ? { sha256: entry.key.slice(chunkKey('').length), bytes: entry.value.byteLength }
+        : undefined;
+      const withMetadata = metadata === undefined ? [] : ['--metadata', JSON.stringify(metadata)];
+      await wrangler(['kv', 'key', 'put', entry.key, '--path', file, ...withMetadata, ...common]);
       await rm(file);
     }
   } finally {
@@ -184,7 +229,7 @@ export function registerUploadBundleCommand(program: Command): void {
       DEFAULT_CHUNK_BYTES,
     )
     .option('--dry-run', 'print the keys and sizes without writing')
-    .option('--force', 'write every value even if the bundle is already in the namespace')
+    .option('--force', 'write every value even if the bundle or some of its chunks are already in the namespace')
     .option('--json', 'print the result as JSON')
     .action(async (dir: string, opts: UploadBundleOptions) => {
       const plan = await uploadBundle(dir, opts, opts.json ? () => {} : (line) => console.log(line));
@@ -192,7 +237,9 @@ export function registerUploadBundleCommand(program: Command): void {
         console.log(JSON.stringify(plan, null, 2));
         return;
       }
-      const total = plan.values.reduce((sum, value) => sum + value.bytes, 0);
+      const total = plan.values
+        .filter((value) => !plan.skipped.includes(value.key))
+        .reduce((sum, value) => sum + value.bytes, 0);
       if (plan.alreadyPresent) {
         console.log(
           `bundle ${plan.contentHash} is already in ${opts.binding}${opts.env ? ` (env ${opts.env})` : ''}: nothing written (--force rewrites it)`,
@@ -200,8 +247,9 @@ export function registerUploadBundleCommand(program: Command): void {
         console.log(`serve it with the var BUNDLE_HASH = "${plan.contentHash}"`);
         return;
       }
+      const skipped = plan.skipped.length === 0 ? '' : ` (skipped ${plan.skipped.length} chunks already there)`;
       console.log(
-        `${opts.dryRun ? 'would write' : 'wrote'} ${plan.values.length} values (${total} bytes) to ${opts.binding}${opts.env ? ` (env ${opts.env})` : ''}` +
+        `${opts.dryRun ? 'would write' : 'wrote'} ${plan.values.length - plan.skipped.length} values${skipped} (${total} bytes) to ${opts.binding}${opts.env ? ` (env ${opts.env})` : ''}` +
           `\nserve it with the var BUNDLE_HASH = "${plan.contentHash}"`,
       );
     });

@@ -1,7 +1,8 @@
 /**
  * `edge-embed upload-bundle`: the CLI writes a bundle into wrangler's local KV (--local --persist-to) as
  * content-addressed chunks under the size limit plus an index, which a Miniflare instance over the same folder reads
- * back byte for byte; refusals for a folder that is not a bundle and for files that do not match their manifest.
+ * back byte for byte; an interrupted upload resumed by a rerun that writes only what is missing; refusals for a folder
+ * that is not a bundle and for files that do not match their manifest.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -17,7 +18,7 @@ import {
   type KvBundleIndex,
   kvBundleIndexProblem,
 } from '../../../bundle-format/kv-layout.js';
-import { uploadBundle } from '../../src/commands/upload-bundle.js';
+import { runWrangler, uploadBundle, type WranglerRunner } from '../../src/commands/upload-bundle.js';
 
 const root = join(import.meta.dirname, '../../..');
 const bundle = join(root, 'bundles/default');
@@ -130,6 +131,80 @@ describe('edge-embed upload-bundle', () => {
       expect(JSON.parse(fresh.stdout)).toMatchObject({ alreadyPresent: false });
     } finally {
       await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it('resumes an interrupted upload: the rerun writes only the chunks missing or not stored with their hash', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'edge-embed-upload-resume-'));
+    const opts = { binding: 'BUNDLE_STORE', local: true, persistTo: folder, chunkBytes: 2 * 1024 * 1024, json: true };
+    const putsOf = (runs: string[][]) => runs.filter((args) => args[2] === 'put').map((args) => args[3]);
+    try {
+      // The connection drops at the 4th put: three chunks are in KV, the rest and the index are not.
+      let puts = 0;
+      const interrupted: WranglerRunner = async (args) => {
+        if (args[2] === 'put' && ++puts > 3) throw new Error('connection reset by peer');
+        return runWrangler(args);
+      };
+      await expect(uploadBundle(bundle, opts, () => {}, interrupted)).rejects.toThrow('connection reset');
+      const { values, indexKey } = await uploadBundle(bundle, { ...opts, dryRun: true });
+      expect(values.length).toBeGreaterThan(4);
+      // One of the three is overwritten the way an older upload left it: without its hash as metadata.
+      const scratch = join(folder, 'stale');
+      await writeFile(scratch, 'stale bytes');
+      await runWrangler([
+        'kv',
+        'key',
+        'put',
+        values[0].key,
+        '--path',
+        scratch,
+        '--binding',
+        'BUNDLE_STORE',
+        '--local',
+        '--persist-to',
+        folder,
+      ]);
+
+      const runs: string[][] = [];
+      const recording: WranglerRunner = (args) => {
+        runs.push(args);
+        return runWrangler(args);
+      };
+      const resumed = await uploadBundle(bundle, opts, () => {}, recording);
+      expect(resumed.alreadyPresent).toBe(false);
+      expect(resumed.skipped).toEqual([values[1].key, values[2].key]);
+      expect(putsOf(runs)).toEqual([values[0].key, ...values.slice(3).map((value) => value.key)]);
+      expect(putsOf(runs).at(-1)).toBe(indexKey);
+
+      // The bundle reads back whole, every chunk with its hash.
+      const mf = new Miniflare({
+        modules: true,
+        script: 'export default { fetch() { return new Response(null) } }',
+        kvNamespaces: ['BUNDLE_STORE'],
+        kvPersist: join(folder, 'v3/kv'),
+      });
+      try {
+        const kv = await mf.getKVNamespace('BUNDLE_STORE');
+        const index = JSON.parse((await kv.get(indexKey, 'text'))!) as KvBundleIndex;
+        for (const name of ['model.onnx', 'tokenizer.json'] as const) {
+          const parts: Buffer[] = [];
+          for (const ref of index.chunks[name]) {
+            const value = new Uint8Array((await kv.get(chunkKey(ref.sha256), 'arrayBuffer'))!);
+            expect(await sha256Hex(value)).toBe(ref.sha256);
+            parts.push(Buffer.from(value));
+          }
+          expect(Buffer.concat(parts).equals(await readFile(join(bundle, name)))).toBe(true);
+        }
+      } finally {
+        await mf.dispose();
+      }
+
+      // --force writes every value again.
+      runs.length = 0;
+      await uploadBundle(bundle, { ...opts, force: true }, () => {}, recording);
+      expect(putsOf(runs)).toEqual(values.map((value) => value.key));
+    } finally {
+      await rm(folder, { recursive: true, force: true });
     }
   });
 
