@@ -1,17 +1,28 @@
 /**
- * `edge-embed eval --sts <file> (--bundle <dir> | --model-dir <dir> | --reference-use)`: Spearman and Pearson of
- * cosine similarity against the gold scores of an STS-Benchmark-format file, for a packed bundle, an unpacked fp32
- * model folder, or the reference Universal Sentence Encoder (tfjs), so one command gives every figure.
+ * `edge-embed eval (--sts <file> | --retrieval <file> | --retrieval-from-sts <file>) (--bundle <dir> | --model-dir <dir>
+ * | --reference-use)`: Spearman and Pearson of cosine similarity against the gold scores of an STS-Benchmark-format
+ * file, and/or recall@k and MRR on a relevance file (format in eval/retrieval.ts), for a packed bundle (transformer or
+ * static), an unpacked fp32 model folder, or the reference Universal Sentence Encoder (tfjs).
  */
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { PackError } from '../errors.js';
 import { bundleEmbedder, modelDirEmbedder, referenceUseEmbedder, type SentenceEmbedder } from '../eval/embedders.js';
-import { evaluateSts } from '../eval/evaluate-sts.js';
-import { readStsFile } from '../eval/sts.js';
+import { evaluateSts, type StsResult } from '../eval/evaluate-sts.js';
+import {
+  evaluateRetrieval,
+  type RetrievalResult,
+  type RetrievalSet,
+  readRetrievalFile,
+  retrievalFromSts,
+} from '../eval/retrieval.js';
+import { readStsFile, type StsPair } from '../eval/sts.js';
 import { positiveInteger } from './options.js';
 
 interface EvalCommandOptions {
-  sts: string;
+  sts?: string;
+  retrieval?: string;
+  retrievalFromSts?: string;
+  k: number[];
   bundle?: string;
   modelDir?: string;
   referenceUse?: boolean;
@@ -23,6 +34,34 @@ function checkOneModel(opts: EvalCommandOptions): void {
   const chosen = [opts.bundle, opts.modelDir, opts.referenceUse].filter(Boolean).length;
   if (chosen !== 1)
     throw new PackError('bad-option', 'give exactly one of --bundle <dir>, --model-dir <dir>, --reference-use');
+  if (!opts.sts && !opts.retrieval && !opts.retrievalFromSts)
+    throw new PackError('bad-option', 'give --sts <file>, --retrieval <file> or --retrieval-from-sts <file>');
+  if (opts.retrieval && opts.retrievalFromSts)
+    throw new PackError('bad-option', 'give one of --retrieval and --retrieval-from-sts, not both');
+}
+
+const kList = (value: string): number[] => {
+  const ks = value.split(',').map((part) => Number(part.trim()));
+  if (ks.length === 0 || ks.some((k) => !Number.isSafeInteger(k) || k < 1))
+    throw new InvalidArgumentError('--k must be a comma-separated list of positive integers, e.g. 1,5,10');
+  return ks;
+};
+
+/** Every input read before any model loads, so a bad file fails fast. */
+async function readInputs(opts: EvalCommandOptions): Promise<{ pairs?: StsPair[]; retrieval?: RetrievalSet }> {
+  const pairs = opts.sts ? await readStsFile(opts.sts) : undefined;
+  if (opts.retrieval) return { pairs, retrieval: await readRetrievalFile(opts.retrieval) };
+  if (opts.retrievalFromSts) return { pairs, retrieval: retrievalFromSts(await readStsFile(opts.retrievalFromSts)) };
+  return { pairs };
+}
+
+function printRetrieval(result: RetrievalResult, file: string): void {
+  const recall = Object.entries(result.recall)
+    .map(([k, value]) => `recall@${k} ${value.toFixed(4)}`)
+    .join('  ');
+  console.log(
+    `${result.model}\n  ${file}: ${result.queries} queries, ${result.documents} documents\n  ${recall}  MRR ${result.mrr.toFixed(4)}`,
+  );
 }
 
 async function embedderFor(opts: EvalCommandOptions): Promise<SentenceEmbedder> {
@@ -38,8 +77,14 @@ export function registerEvalCommand(program: Command): void {
     .description(
       'Spearman / Pearson of cosine similarity on an STS Benchmark-format file (tab-separated: score in column 5, sentences in 6 and 7)',
     )
-    .requiredOption('--sts <file>', 'STS-format file, e.g. stsbenchmark/sts-dev.csv')
-    .option('--bundle <dir>', 'a packed bundle (manifest.json, model.onnx, tokenizer.json)')
+    .option('--sts <file>', 'STS-format file, e.g. stsbenchmark/sts-dev.csv')
+    .option(
+      '--retrieval <file>',
+      'relevance file: JSON {"documents": {id: text}, "queries": [{"text": query, "relevant": [id, ...]}]}',
+    )
+    .option('--retrieval-from-sts <file>', 'retrieval set made from an STS file: pairs with gold >= 4 are the queries')
+    .option('--k <list>', 'recall cut-offs for retrieval', kList, [1, 5, 10])
+    .option('--bundle <dir>', 'a bundle: packed (model.onnx) or static (embeddings.bin)')
     .option(
       '--model-dir <dir>',
       'an unpacked fp32 model folder (model.onnx + tokenizer.json + sentence-transformers files)',
@@ -49,18 +94,24 @@ export function registerEvalCommand(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: EvalCommandOptions) => {
       checkOneModel(opts);
-      const pairs = await readStsFile(opts.sts);
+      const inputs = await readInputs(opts);
       const embedder = await embedderFor(opts);
       try {
-        const result = await evaluateSts(embedder, pairs);
+        const sts: StsResult | undefined = inputs.pairs ? await evaluateSts(embedder, inputs.pairs) : undefined;
+        const retrieval = inputs.retrieval ? await evaluateRetrieval(embedder, inputs.retrieval, opts.k) : undefined;
+        const retrievalFile = opts.retrieval ?? opts.retrievalFromSts;
         if (opts.json) {
-          console.log(JSON.stringify({ sts: opts.sts, ...result }, null, 2));
+          const retrievalJson = retrieval && { retrieval: { file: retrievalFile, ...retrieval } };
+          console.log(JSON.stringify(sts ? { sts: opts.sts, ...sts, ...retrievalJson } : retrievalJson, null, 2));
           return;
         }
-        console.log(
-          `${result.model}\n  ${opts.sts}: ${result.pairs} pairs (${result.sentences} sentences)\n` +
-            `  Spearman ${result.spearman.toFixed(4)}  Pearson ${result.pearson.toFixed(4)}  (${result.seconds.toFixed(1)} s embedding)`,
-        );
+        if (sts) {
+          console.log(
+            `${sts.model}\n  ${opts.sts}: ${sts.pairs} pairs (${sts.sentences} sentences)\n` +
+              `  Spearman ${sts.spearman.toFixed(4)}  Pearson ${sts.pearson.toFixed(4)}  (${sts.seconds.toFixed(1)} s embedding)`,
+          );
+        }
+        if (retrieval) printRetrieval(retrieval, retrievalFile as string);
       } finally {
         await embedder.close();
       }
