@@ -7,7 +7,9 @@
  *   GET  /check                          the kernels against the TypeScript reference on odd sizes
  *   POST /ort?kind=&k=&n=                body: an ONNX model (kind: matmul-integer | full | overhead)
  *   GET  /compare?m=&k=&n=               ORT MatMulInteger (int32, scaled here) against the SIMD128 kernel
- *   GET  /time?impl=&m=&k=&n=&iters=     impl: relaxed | relaxed-exact | simd128 | ort | ort-full | ort-overhead
+ *   GET  /time?impl=&m=&k=&n=&iters=     impl: relaxed | relaxed-exact | simd128 (uint8 activations in),
+ *                                        relaxed-full | simd128-full (fp32 in, quantized per token in the module),
+ *                                        ort | ort-full | ort-overhead
  */
 /// <reference path="../../worker/src/modules.d.ts" />
 import relaxedModule from '../../engine/dist/gemm-relaxed.wasm';
@@ -26,6 +28,7 @@ const packed = new Map<string, PackedWeights>();
 const sessions = new Map<string, Session>();
 const inputs = new Map<string, Tensor>();
 const activations = new Map<string, ReturnType<typeof benchActivations>>();
+const floats = new Map<string, Float32Array>();
 
 /** The value cached under `key`, made on first use. */
 function memo<V>(map: Map<string, V>, key: string, make: () => V): V {
@@ -78,6 +81,14 @@ function session(kind: string, k: number, n: number): Session {
 
 async function time(impl: string, m: number, k: number, n: number, iters: number): Promise<number> {
   let checksum = 0;
+  const layer = /^(relaxed|simd128)-full$/.exec(impl);
+  if (layer) {
+    const { gemm, w } = await weightsFor(layer[1] as KernelName, k, n);
+    const x = memo(floats, `${m}x${k}`, () => floatActivations(m, k));
+    const out = new Float32Array(m * n);
+    for (let i = 0; i < iters; i++) checksum += gemm.runFloat(w, x, m, out)[i % out.length];
+    return checksum;
+  }
   if (impl in modules) {
     const { gemm, w } = await weightsFor(impl as KernelName, k, n);
     const a = activationsFor(m, k);

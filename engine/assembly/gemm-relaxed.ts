@@ -13,6 +13,7 @@
 import { roundUp, storeRow } from './memory';
 
 export { alloc } from './memory';
+export { quantizeRows } from './quantize';
 
 const WEIGHT_SHIFT: i32 = 64;
 

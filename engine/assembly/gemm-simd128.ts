@@ -10,6 +10,7 @@
 import { roundUp, storeRow } from './memory';
 
 export { alloc } from './memory';
+export { quantizeRows } from './quantize';
 
 export function packedWeightBytes(k: i32, n: i32): i32 {
   return roundUp(k, 4) * roundUp(n, 8);

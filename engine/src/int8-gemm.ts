@@ -1,8 +1,9 @@
 /**
  * The host side of the int8 GEMM kernels in engine/assembly: copies tensors into the module's memory, packs weights
- * once, runs out[M, N] = (A - 128) x W with per-row activation and per-column weight scales.
- * Both kernels export the same functions, so one class drives either; the caller picks the module (relaxed SIMD where
- * the runtime validates it, SIMD128 otherwise) and, for the relaxed one, weights in [-63, 63].
+ * once, runs out[M, N] = (A - 128) x W with per-row activation and per-column weight scales (`run`), or quantizes fp32
+ * activations per row first (`runFloat`, a whole int8 linear layer).
+ * The kernels export the same functions, so one class drives any of them; the caller picks the module (relaxed SIMD
+ * where the runtime validates it, SIMD128 otherwise) and, for the relaxed one, weights in [-63, 63].
  *
  * @example
  *   const gemm = await Int8Gemm.create(relaxedModule);
@@ -16,6 +17,7 @@ interface KernelExports {
   packedWeightBytes(k: number, n: number): number;
   packWeights(src: number, k: number, n: number, dst: number): void;
   scratchBytes(m: number, k: number): number;
+  quantizeRows(x: number, m: number, k: number, a: number, scales: number): void;
   gemm(
     a: number,
     m: number,
@@ -42,6 +44,7 @@ interface Buffers {
   m: number;
   k: number;
   n: number;
+  x: number;
   a: number;
   aScale: number;
   out: number;
@@ -49,7 +52,7 @@ interface Buffers {
 }
 
 export class Int8Gemm {
-  private buffers: Buffers = { m: 0, k: 0, n: 0, a: 0, aScale: 0, out: 0, scratch: 0 };
+  private buffers: Buffers = { m: 0, k: 0, n: 0, x: 0, a: 0, aScale: 0, out: 0, scratch: 0 };
 
   private constructor(private readonly kernel: KernelExports) {}
 
@@ -96,6 +99,22 @@ export class Int8Gemm {
     return out;
   }
 
+  /**
+   * A whole int8 linear layer from fp32 activations x[M, K]: quantizes each row in the module (as the graphs do, see
+   * quantize.ts) and multiplies.
+   */
+  runFloat(weights: PackedWeights, x: Float32Array, m: number, out = new Float32Array(m * weights.n)): Float32Array {
+    const { k, n } = weights;
+    if (x.length !== m * k) throw new RangeError(`runFloat: expected ${m} x ${k} activations`);
+    const buffers = this.reserve(m, k, n);
+    const kernel = this.kernel;
+    new Float32Array(kernel.memory.buffer, buffers.x, x.length).set(x);
+    kernel.quantizeRows(buffers.x, m, k, buffers.a, buffers.aScale);
+    kernel.gemm(buffers.a, m, k, n, weights.values, buffers.aScale, weights.scales, buffers.out, buffers.scratch);
+    out.set(new Float32Array(kernel.memory.buffer, buffers.out, m * n));
+    return out;
+  }
+
   private reserve(m: number, k: number, n: number): Buffers {
     const current = this.buffers;
     if (m <= current.m && k <= current.k && n <= current.n) return current;
@@ -103,6 +122,7 @@ export class Int8Gemm {
     const size = { m: Math.max(m, current.m), k: Math.max(k, current.k), n: Math.max(n, current.n) };
     this.buffers = {
       ...size,
+      x: kernel.alloc(size.m * size.k * 4),
       a: kernel.alloc(size.m * size.k),
       aScale: kernel.alloc(size.m * 4),
       out: kernel.alloc(size.m * size.n * 4),

@@ -4,6 +4,7 @@
  * by its relaxed-SIMD child process and by the benchmark inside workerd, so all three check the same thing.
  */
 import { Int8Gemm } from './int8-gemm.js';
+import { quantizeActivationsPerRow } from './quantize.js';
 import { referenceGemm } from './reference-gemm.js';
 
 export interface GemmCase {
@@ -25,6 +26,19 @@ export interface CaseResult extends GemmCase {
   /** Elements that differ from the reference (the kernels are meant to match it bit for bit). */
   mismatches: number;
   maxAbsDifference: number;
+  /** The same for runFloat (quantization in the module) against quantizeActivationsPerRow + the reference. */
+  floatMismatches: number;
+}
+
+function compare(actual: Float32Array, expected: Float32Array): { mismatches: number; maxAbsDifference: number } {
+  let mismatches = 0;
+  let maxAbsDifference = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const difference = Math.abs(actual[i] - expected[i]);
+    if (!(difference === 0)) mismatches++;
+    if (!(difference <= maxAbsDifference)) maxAbsDifference = difference;
+  }
+  return { mismatches, maxAbsDifference };
 }
 
 function lcg(seed: number): () => number {
@@ -53,15 +67,15 @@ export async function checkKernel(
     );
     const aScale = Float32Array.from({ length: m }, () => 0.001 + (next() % 1000) / 1e5);
     const wScale = Float32Array.from({ length: n }, () => 0.001 + (next() % 1000) / 1e5);
-    const expected = referenceGemm(a, aScale, w, wScale, m, k, n);
-    const actual = gemm.run(gemm.packWeights(w, wScale, k, n), a, aScale, m);
-    let mismatches = 0;
-    let maxAbsDifference = 0;
-    for (let i = 0; i < expected.length; i++) {
-      const difference = Math.abs(actual[i] - expected[i]);
-      if (!(difference === 0)) mismatches++;
-      if (!(difference <= maxAbsDifference)) maxAbsDifference = difference;
-    }
-    return { m, k, n, mismatches, maxAbsDifference };
+    const packed = gemm.packWeights(w, wScale, k, n);
+    const exact = compare(gemm.run(packed, a, aScale, m), referenceGemm(a, aScale, w, wScale, m, k, n));
+    // fp32 activations: rows whose max is 127, so the row scale is 1 and halves are ties for the rounding; row 0 all
+    // zeros when there are several rows.
+    const x = Float32Array.from({ length: m * k }, (_, i) =>
+      m > 1 && i < k ? 0 : i % k === 0 ? 127 : ((next() % 255) - 127) / 2,
+    );
+    const q = quantizeActivationsPerRow(x, m, k);
+    const float = compare(gemm.runFloat(packed, x, m), referenceGemm(q.values, q.scales, w, wScale, m, k, n));
+    return { m, k, n, ...exact, floatMismatches: float.mismatches };
   });
 }
