@@ -23,6 +23,8 @@ interface EvalCommandOptions {
   retrieval?: string;
   retrievalFromSts?: string;
   k: number[];
+  rerankWith?: string;
+  rerankTopK?: number;
   bundle?: string;
   modelDir?: string;
   referenceUse?: boolean;
@@ -38,6 +40,10 @@ function checkOneModel(opts: EvalCommandOptions): void {
     throw new PackError('bad-option', 'give --sts <file>, --retrieval <file> or --retrieval-from-sts <file>');
   if (opts.retrieval && opts.retrievalFromSts)
     throw new PackError('bad-option', 'give one of --retrieval and --retrieval-from-sts, not both');
+  if ((opts.rerankWith === undefined) !== (opts.rerankTopK === undefined))
+    throw new PackError('bad-option', '--rerank-with and --rerank-top-k go together');
+  if (opts.rerankWith && !opts.retrieval && !opts.retrievalFromSts)
+    throw new PackError('bad-option', '--rerank-with needs --retrieval or --retrieval-from-sts');
 }
 
 const kList = (value: string): number[] => {
@@ -55,12 +61,27 @@ async function readInputs(opts: EvalCommandOptions): Promise<{ pairs?: StsPair[]
   return { pairs };
 }
 
+async function retrievalResult(
+  embedder: SentenceEmbedder,
+  set: RetrievalSet,
+  opts: EvalCommandOptions,
+): Promise<RetrievalResult> {
+  if (opts.rerankWith === undefined || opts.rerankTopK === undefined) return evaluateRetrieval(embedder, set, opts.k);
+  const second = await bundleEmbedder(opts.rerankWith, opts.batchSize);
+  try {
+    return await evaluateRetrieval(embedder, set, opts.k, { embedder: second, topK: opts.rerankTopK });
+  } finally {
+    await second.close();
+  }
+}
+
 function printRetrieval(result: RetrievalResult, file: string): void {
   const recall = Object.entries(result.recall)
     .map(([k, value]) => `recall@${k} ${value.toFixed(4)}`)
     .join('  ');
+  const rerank = result.rerank ? `, top ${result.rerank.topK} re-scored by ${result.rerank.model}` : '';
   console.log(
-    `${result.model}\n  ${file}: ${result.queries} queries, ${result.documents} documents\n  ${recall}  MRR ${result.mrr.toFixed(4)}`,
+    `${result.model}${rerank}\n  ${file}: ${result.queries} queries, ${result.documents} documents\n  ${recall}  MRR ${result.mrr.toFixed(4)}`,
   );
 }
 
@@ -84,6 +105,12 @@ export function registerEvalCommand(program: Command): void {
     )
     .option('--retrieval-from-sts <file>', 'retrieval set made from an STS file: pairs with gold >= 4 are the queries')
     .option('--k <list>', 'recall cut-offs for retrieval', kList, [1, 5, 10])
+    .option('--rerank-with <bundle-dir>', 'retrieval in two stages: this bundle re-scores the top --rerank-top-k')
+    .option(
+      '--rerank-top-k <n>',
+      'documents the second stage re-scores (with --rerank-with)',
+      positiveInteger('--rerank-top-k'),
+    )
     .option('--bundle <dir>', 'a bundle: packed (model.onnx) or static (embeddings.bin)')
     .option(
       '--model-dir <dir>',
@@ -98,7 +125,7 @@ export function registerEvalCommand(program: Command): void {
       const embedder = await embedderFor(opts);
       try {
         const sts: StsResult | undefined = inputs.pairs ? await evaluateSts(embedder, inputs.pairs) : undefined;
-        const retrieval = inputs.retrieval ? await evaluateRetrieval(embedder, inputs.retrieval, opts.k) : undefined;
+        const retrieval = inputs.retrieval ? await retrievalResult(embedder, inputs.retrieval, opts) : undefined;
         const retrievalFile = opts.retrieval ?? opts.retrievalFromSts;
         if (opts.json) {
           const retrievalJson = retrieval && { retrieval: { file: retrievalFile, ...retrieval } };

@@ -21,8 +21,16 @@ export interface RetrievalSet {
   queries: { text: string; relevant: string[] }[];
 }
 
+/** Two-stage ranking as the worker's /v1/rank does it: `embedder` re-scores the first stage's top `topK`. */
+export interface Rerank {
+  embedder: SentenceEmbedder;
+  topK: number;
+}
+
 export interface RetrievalResult {
   model: string;
+  /** With a rerank: the second stage's model and k. */
+  rerank?: { model: string; topK: number };
   queries: number;
   documents: number;
   /** Mean recall@k by k. */
@@ -88,17 +96,24 @@ export async function evaluateRetrieval(
   embedder: SentenceEmbedder,
   set: RetrievalSet,
   ks: readonly number[] = [1, 5, 10],
+  rerank?: Rerank,
 ): Promise<RetrievalResult> {
   const ids = [...set.documents.keys()];
-  const documentVectors = await embedder.embed(ids.map((id) => set.documents.get(id) as string));
-  const queryVectors = await embedder.embed(set.queries.map((query) => query.text));
+  const texts = ids.map((id) => set.documents.get(id) as string);
+  const first = await scorer(embedder, texts, set);
+  const second = rerank === undefined ? undefined : await scorer(rerank.embedder, texts, set);
   const recallSums = ks.map(() => 0);
   let reciprocalRanks = 0;
   set.queries.forEach((query, q) => {
-    const scores = documentVectors.map((vector) => cosine(queryVectors[q], vector));
-    const order = scores.map((score, i) => ({ score, i })).sort((a, b) => b.score - a.score || a.i - b.i);
+    let order = byScore(first(q));
+    if (rerank !== undefined && second !== undefined) {
+      const scores = second(q);
+      // A stable sort: ties keep the first stage's order, as /v1/rank does.
+      const top = order.slice(0, rerank.topK).sort((a, b) => scores[b] - scores[a]);
+      order = [...top, ...order.slice(rerank.topK)];
+    }
     const relevant = new Set(query.relevant);
-    const ranks = order.flatMap(({ i }, rank) => (relevant.has(ids[i]) ? [rank + 1] : []));
+    const ranks = order.flatMap((i, rank) => (relevant.has(ids[i]) ? [rank + 1] : []));
     ks.forEach((k, j) => {
       recallSums[j] += ranks.filter((rank) => rank <= k).length / relevant.size;
     });
@@ -107,9 +122,26 @@ export async function evaluateRetrieval(
   const n = set.queries.length;
   return {
     model: embedder.label,
+    ...(rerank && { rerank: { model: rerank.embedder.label, topK: rerank.topK } }),
     queries: n,
     documents: ids.length,
     recall: Object.fromEntries(ks.map((k, j) => [String(k), recallSums[j] / n])),
     mrr: reciprocalRanks / n,
   };
+}
+
+/** Embeds the documents and queries once; returns each query's cosine to every document. */
+async function scorer(
+  embedder: SentenceEmbedder,
+  documents: string[],
+  set: RetrievalSet,
+): Promise<(query: number) => number[]> {
+  const documentVectors = await embedder.embed(documents);
+  const queryVectors = await embedder.embed(set.queries.map((query) => query.text));
+  return (q) => documentVectors.map((vector) => cosine(queryVectors[q], vector));
+}
+
+/** Document indices by descending score; ties keep document order. */
+function byScore(scores: number[]): number[] {
+  return scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
 }

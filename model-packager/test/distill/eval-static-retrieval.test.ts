@@ -68,6 +68,24 @@ describe('retrieval evaluation', () => {
     expect(result.mrr).toBeCloseTo((1 / 3 + 1) / 2, 12);
   });
 
+  it('in two stages, moves a relevant document up only when it is inside the re-scored top k', async () => {
+    const first = fixedEmbedder({ A: [1, 0], B: [0, 1], C: [0.7, 0.7], q: [1, 0.1] }); // ranks A, C, B
+    const second = fixedEmbedder({ A: [1, 0], B: [0, 1], C: [0.7, 0.7], q: [0, 1] }); // ranks B, C, A
+    const set = {
+      documents: new Map([
+        ['a', 'A'],
+        ['b', 'B'],
+        ['c', 'C'],
+      ]),
+      queries: [{ text: 'q', relevant: ['b'] }],
+    };
+    const wide = await evaluateRetrieval(first, set, [1], { embedder: second, topK: 3 });
+    expect(wide.mrr).toBe(1);
+    const narrow = await evaluateRetrieval(first, set, [1], { embedder: second, topK: 2 });
+    expect(narrow.mrr).toBeCloseTo(1 / 3, 12);
+    expect(narrow.rerank).toEqual({ model: 'fixed', topK: 2 });
+  });
+
   it('makes a set from STS pairs with gold >= 4', () => {
     const pair = (line: number, score: number, sentence1: string, sentence2: string) => ({
       line,
