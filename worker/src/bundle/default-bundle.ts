@@ -15,10 +15,7 @@ import { staticDefaultBundle } from './static-default-bundle.js';
 
 declare const EDGE_EMBED_BUNDLE: string | undefined;
 
-/** The compiled-in bundles by the name `BUNDLE=<name> npm start` takes. */
-export const COMPILED_IN_BUNDLES = ['default', 'static-default'] as const;
-
-export const transformerDefaultBundle: BundleSource = {
+const transformerDefaultBundle: BundleSource = {
   manifest: async () => manifest,
   tokenizer: async () => tokenizer as object,
   model: async () => new Uint8Array(model),
