@@ -1,8 +1,11 @@
 import type { ConfigVarName } from './config.js';
 
+/** How a value is read: as bytes, optionally kept in the reading location's cache `cacheTtl` seconds (at least 30). */
+export type KvGetOptions = 'arrayBuffer' | { type: 'arrayBuffer'; cacheTtl?: number };
+
 /** Minimal view of a Workers KV namespace: the calls the cache makes, so tests can inject a failing one. */
 export interface KvNamespaceLike {
-  get(key: string, type: 'arrayBuffer'): Promise<ArrayBuffer | null>;
+  get(key: string, options: KvGetOptions): Promise<ArrayBuffer | null>;
   put(key: string, value: ArrayBuffer, options?: { expirationTtl?: number }): Promise<void>;
 }
 

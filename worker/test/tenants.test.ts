@@ -235,9 +235,9 @@ describe('faults', () => {
     const { index } = await uploadDefaultBundle();
     let failing = true;
     const flakyStore: Pick<KvNamespaceLike, 'get'> = {
-      get: async (key, type) => {
+      get: async (key) => {
         if (failing) throw new Error('KV unavailable');
-        return store.get(key, type);
+        return store.get(key, 'arrayBuffer');
       },
     };
     const app = createApp({ bundle: kvBundle(flakyStore, index.manifest.contentHash), ort: workerdOrt });

@@ -18,6 +18,13 @@ export interface KvStoreOptions {
 
 const TIMED_OUT = Symbol('timed out');
 
+/**
+ * Seconds a read result stays in the edge cache of the location that read it (KV's default is 60, its minimum 30).
+ * An entry never changes once written (its key is the bundle and the text), so a hit can stay cached as long as it
+ * lives; the cost is that a location may not see an entry written elsewhere for this long, which a recompute covers.
+ */
+export const KV_READ_CACHE_TTL_SECONDS = 300;
+
 export class KvEmbeddingStore {
   constructor(
     private readonly kv: KvNamespaceLike,
@@ -32,7 +39,8 @@ export class KvEmbeddingStore {
       timer = setTimeout(() => resolve(TIMED_OUT), this.options.timeoutMs);
     });
     try {
-      const value = await Promise.race([this.kv.get(key, 'arrayBuffer'), timeout]);
+      const cacheTtl = Math.min(KV_READ_CACHE_TTL_SECONDS, this.options.ttlSeconds);
+      const value = await Promise.race([this.kv.get(key, { type: 'arrayBuffer', cacheTtl }), timeout]);
       if (value === TIMED_OUT) {
         this.counters.kvTimeouts++;
         return undefined;

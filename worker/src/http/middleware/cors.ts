@@ -8,16 +8,8 @@ import type { MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import type { AppEnv } from '../context.js';
 
-/** Headers a page may read from an answer: the cache counts, timings, truncation, rate limits and Retry-After. */
-const EXPOSED_HEADERS = [
-  'x-cache-hits',
-  'x-cache-misses',
-  'x-truncated-inputs',
-  'server-timing',
-  'retry-after',
-  'x-ratelimit-limit',
-  'x-ratelimit-remaining',
-];
+/** Headers a page may read from an answer: the cache counts, timings, truncation and Retry-After. */
+const EXPOSED_HEADERS = ['x-cache-hits', 'x-cache-misses', 'x-truncated-inputs', 'server-timing', 'retry-after'];
 
 /**
  * True when CORS_ALLOW_ORIGINS lets this Origin in.
