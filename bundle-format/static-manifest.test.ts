@@ -1,7 +1,6 @@
 /** The `kind` field: static manifests are checked for their own files, and hash differently from transformers. */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import defaultManifest from '../bundles/default/manifest.json';
 import {
   checkContentHash,
   computeContentHash,
@@ -10,7 +9,6 @@ import {
   type StaticBundleManifest,
 } from './manifest.js';
 
-const root = join(import.meta.dirname, '..');
 const file = { bytes: 10, sha256: 'a'.repeat(64) };
 
 async function staticManifest(): Promise<StaticBundleManifest> {
@@ -51,7 +49,7 @@ type Loose = { kind?: string; files: Record<string, unknown>; static?: unknown }
 
 describe('bundle kind', () => {
   it('reads a manifest without kind as a transformer, with its hash unchanged', async () => {
-    const json = JSON.parse(readFileSync(join(root, 'bundles/default/manifest.json'), 'utf8'));
+    const json: Record<string, unknown> = defaultManifest;
     expect(json.kind).toBeUndefined();
     const manifest = parseBundleManifest(json);
     await expect(checkContentHash(manifest)).resolves.toBeUndefined();
