@@ -110,6 +110,26 @@ describe('distill on a tiny teacher', () => {
     });
   });
 
+  it('takes the frequencies from --corpus token counts when given', async () => {
+    const corpus = join(dir, 'corpus.txt');
+    await writeFile(corpus, 'the cat\nthe dog\nthe car\n');
+    const { table, manifest } = await distillInMemory(options({ corpus: [corpus] }), silentReporter);
+    expect(manifest.static.weighting.source).toContain('corpus.txt');
+    // p(the) = 3/6, p(cat) = 1/6, p(truck) = 0 (never seen: weight 1).
+    const weight = (p: number) => 1e-3 / (1e-3 + p);
+    for (const [id, p] of [
+      [1, 3 / 6],
+      [2, 1 / 6],
+      [5, 0],
+    ]) {
+      const want = PIECES[id][2].map((value) => value * weight(p));
+      const got = Array.from(table.values.subarray(id * DIMS, (id + 1) * DIMS), (v) => v * table.scales[id]);
+      got.forEach((value, d) => {
+        expect(Math.abs(value - want[d])).toBeLessThanOrEqual(table.scales[id] * 0.501 + 1e-7);
+      });
+    }
+  });
+
   it('weights frequent pieces less (SIF) unless --weighting none', async () => {
     const sif = await distillInMemory(options(), silentReporter);
     const none = await distillInMemory(options({ weighting: 'none' }), silentReporter);
