@@ -36,7 +36,8 @@ let failed = false;
 try {
   for (const tenant of tenants) {
     const outdir = join(outRoot, tenant);
-    const result = spawnSync(process.execPath, [wrangler, 'deploy', '--dry-run', '--env', tenant, '--outdir', outdir], {
+    const args = [wrangler, 'deploy', '--dry-run', '--config', configPath, '--env', tenant, '--outdir', outdir];
+    const result = spawnSync(process.execPath, args, {
       cwd: root,
       encoding: 'utf8',
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },

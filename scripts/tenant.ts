@@ -24,6 +24,8 @@ export interface AddTenantOptions {
   bundle?: string;
   kvId?: string;
   bundleStoreId?: string;
+  /** namespace_id of a RATE_LIMITER binding ([[env.<name>.ratelimits]]) set to the tenant's rate limit vars. */
+  rateLimitNamespace?: string;
   limits?: Partial<Record<Limit, number>>;
   vars?: Record<string, string>;
 }
@@ -31,6 +33,7 @@ export interface AddTenantOptions {
 /** Workers' Rate Limiting binding as wrangler.toml declares it. */
 interface RateLimitBinding {
   name?: string;
+  namespace_id?: string;
   simple?: { limit?: number; period?: number };
 }
 
@@ -75,9 +78,7 @@ function checkEnvironment(environment: string, config: WranglerConfig): VarProbl
   const problems: VarProblem[] = checkConfigVars(vars).map((problem) => ({ environment, ...problem }));
   const binding = config.ratelimits?.find((entry) => entry.name === 'RATE_LIMITER');
   if (problems.length > 0 || binding === undefined) return problems;
-  const set = (value: unknown) => (value === undefined || String(value).trim() === '' ? undefined : value);
-  const limits = LIMIT_VARS.rateLimitRequests.schema.parse(set(vars.RATE_LIMIT_REQUESTS));
-  const period = LIMIT_VARS.rateLimitPeriodSeconds.schema.parse(set(vars.RATE_LIMIT_PERIOD_SECONDS));
+  const { limit: limits, period } = rateLimitOf(vars);
   // With the binding bound, it decides: vars that say otherwise would make /info and the 429 message wrong.
   if (limits > 0 && binding.simple?.limit !== limits)
     problems.push({
@@ -152,6 +153,8 @@ export async function addTenant(
   const problems = checkWranglerVars({ ...parsed, env: { ...parsed.env, [name]: { vars } } });
   if (problems.length > 0)
     throw new Error(`refusing to add "${name}":\n${describeVarProblems(options.config, problems)}`);
+  // Bindings are not inherited: a tenant counts with Workers Rate Limiting only through a binding of its own.
+  const ratelimits = rateLimiterFor(vars, options.rateLimitNamespace);
 
   const namespace = (binding: string, id: string | undefined) => (id === undefined ? { binding } : { binding, id });
   const env = {
@@ -161,6 +164,7 @@ export async function addTenant(
         // A KV-served tenant ships without the compiled-in default model.
         ...(options.bundle === undefined ? {} : { main: 'worker/src/index-kv.ts' }),
         kv_namespaces: [namespace('EMBED_CACHE', options.kvId), namespace('BUNDLE_STORE', options.bundleStoreId)],
+        ...(ratelimits === undefined ? {} : { ratelimits }),
         vars,
       },
     },
@@ -177,6 +181,24 @@ export async function addTenant(
   const block = `\n${comment.join('\n')}\n${stringify(env)}\n`;
   await writeFile(options.config, text.replace(/\n*$/, '\n') + block);
   return { block, uploadCommand };
+}
+
+/** RATE_LIMIT_REQUESTS and RATE_LIMIT_PERIOD_SECONDS of checked vars, defaults for blank ones. */
+function rateLimitOf(vars: Record<string, unknown>): { limit: number; period: number } {
+  const set = (value: unknown) => (value === undefined || String(value).trim() === '' ? undefined : value);
+  return {
+    limit: LIMIT_VARS.rateLimitRequests.schema.parse(set(vars.RATE_LIMIT_REQUESTS)),
+    period: LIMIT_VARS.rateLimitPeriodSeconds.schema.parse(set(vars.RATE_LIMIT_PERIOD_SECONDS)),
+  };
+}
+
+/** The tenant's RATE_LIMITER binding, its limit and period those of the vars; refuses a namespace with limiting off. */
+function rateLimiterFor(vars: Record<string, string>, namespaceId: string | undefined): RateLimitBinding[] | undefined {
+  if (namespaceId === undefined) return undefined;
+  if (!/^\d+$/.test(namespaceId)) throw new Error(`--rate-limit-namespace must be an integer id, got "${namespaceId}"`);
+  const { limit, period } = rateLimitOf(vars);
+  if (limit === 0) throw new Error('--rate-limit-namespace needs a rate limit: set --rate-limit-requests <n>');
+  return [{ name: 'RATE_LIMITER', namespace_id: namespaceId, simple: { limit, period } }];
 }
 
 /** Parses a limit flag with the worker's own schema, so the script writes no value the worker would refuse. */
@@ -205,6 +227,10 @@ async function main(argv: string[]): Promise<void> {
     .option('--bundle <dir>', "serve this bundle from the tenant's BUNDLE_STORE (sets BUNDLE_HASH)")
     .option('--kv-id <id>', "id of the tenant's EMBED_CACHE namespace")
     .option('--bundle-store-id <id>', "id of the tenant's BUNDLE_STORE namespace")
+    .option(
+      '--rate-limit-namespace <id>',
+      'count the rate limit with Workers Rate Limiting: a RATE_LIMITER binding with this namespace_id (else per isolate)',
+    )
     .option('--var <NAME=value>', 'any other var (repeatable)', keyValue, {});
   for (const limit of LIMITS) {
     const dashed = limit.replace(/[A-Z]/g, (char) => `-${char.toLowerCase()}`);
@@ -220,6 +246,7 @@ async function main(argv: string[]): Promise<void> {
       bundle: opts.bundle as string | undefined,
       kvId: opts.kvId as string | undefined,
       bundleStoreId: opts.bundleStoreId as string | undefined,
+      rateLimitNamespace: opts.rateLimitNamespace as string | undefined,
       limits,
       vars: opts.var as Record<string, string>,
     });

@@ -136,3 +136,47 @@ describe('the RATE_LIMITER binding against the rate limit vars', () => {
     expect(problems[0].message).toContain('simple.limit is 60');
   });
 });
+
+describe('tenant add --rate-limit-namespace', () => {
+  let dir: string;
+  let config: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edge-embed-ratelimit-'));
+    config = join(dir, 'wrangler.toml');
+    await copyFile(join(root, 'wrangler.toml'), config);
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('gives the tenant its own RATE_LIMITER binding with the limit and period of its vars, which the checks accept', async () => {
+    const result = runScript('tenant.ts', [
+      '--config',
+      config,
+      'add',
+      'initech',
+      '--rate-limit-requests',
+      '100',
+      '--rate-limit-period-seconds',
+      '10',
+      '--rate-limit-namespace',
+      '2001',
+    ]);
+    expect(result.status, result.stderr).toBe(0);
+    const parsed = parse(await readFile(config, 'utf8')) as unknown as WranglerConfig & {
+      env: Record<string, WranglerConfig>;
+    };
+    expect(parsed.env.initech.ratelimits).toEqual([
+      { name: 'RATE_LIMITER', namespace_id: '2001', simple: { limit: 100, period: 10 } },
+    ]);
+    expect(parsed.env.initech.vars).toMatchObject({ RATE_LIMIT_REQUESTS: '100', RATE_LIMIT_PERIOD_SECONDS: '10' });
+    expect(checkWranglerVars(parsed)).toEqual([]);
+  });
+
+  it('refuses a namespace without a rate limit, and a namespace id that is not an integer', async () => {
+    const before = await readFile(config, 'utf8');
+    await expect(addTenant('initech', { config, rateLimitNamespace: '2001' })).rejects.toThrow(/--rate-limit-requests/);
+    await expect(
+      addTenant('initech', { config, rateLimitNamespace: 'abc', limits: { rateLimitRequests: 5 } }),
+    ).rejects.toThrow(/integer/);
+    expect(await readFile(config, 'utf8')).toBe(before);
+  });
+});
