@@ -32,14 +32,15 @@ const files = readdirSync(buildDir);
 if (!files.includes(mainFile))
   throw new Error(`${buildDir} has no ${mainFile}: build it with wrangler deploy --dry-run --outdir`);
 
-// The same module types wrangler gives them: the ORT wasm precompiled (CompiledWasm rule), *.onnx as ArrayBuffer (Data).
+// The same module types wrangler gives them: the ORT wasm precompiled (CompiledWasm rule), *.onnx and *.bin (a static
+// bundle's table) as ArrayBuffer (Data).
 const modules = [
   { type: 'ESModule' as const, path: join(buildDir, mainFile) },
   ...files
     .filter((file) => file.endsWith('.wasm'))
     .map((file) => ({ type: 'CompiledWasm' as const, path: join(buildDir, file) })),
   ...files
-    .filter((file) => file.endsWith('.onnx'))
+    .filter((file) => file.endsWith('.onnx') || file.endsWith('.bin'))
     .map((file) => ({ type: 'Data' as const, path: join(buildDir, file) })),
 ];
 
