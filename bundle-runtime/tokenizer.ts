@@ -3,6 +3,7 @@
  * do: cut the content tokens from the chosen end and keep the special tokens (e.g. [CLS] ... [SEP]) around them.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
+import { TokenAligner } from './token-offsets.js';
 
 export type TruncationDirection = 'right' | 'left';
 
@@ -19,16 +20,28 @@ export interface TokenDetail {
   special: boolean;
 }
 
+/** A token with its place in the input: `text.slice(start, stop)`; null for the special tokens framing the content. */
+export interface TokenWithOffsets extends TokenDetail {
+  start: number | null;
+  stop: number | null;
+}
+
 export class BundleTokenizer {
   private readonly tokenizer: Tokenizer;
   private readonly specialIds: Set<number>;
   /** Special tokens the post-processor puts before and after the content, measured once on a probe text. */
   private readonly prefix: number[];
   private readonly suffix: number[];
+  private readonly aligner: TokenAligner;
+  private readonly unknownToken: string | undefined;
   readonly vocabularySize: number;
 
   constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown>) {
     this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+    this.aligner = new TokenAligner(this.tokenizer, tokenizerJson);
+    this.unknownToken = unknownTokenOf(
+      tokenizerJson as { model?: { unk_token?: unknown; unk_id?: unknown; vocab?: unknown } },
+    );
     this.specialIds = new Set(
       [...this.tokenizer.get_added_tokens_decoder()].filter(([, token]) => token.special).map(([id]) => id),
     );
@@ -66,6 +79,53 @@ export class BundleTokenizer {
     const encoding = this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens });
     return encoding.ids.map((id, i) => ({ id, text: encoding.tokens[i], special: this.specialIds.has(id) }));
   }
+
+  /**
+   * Tokens of a text with their character offsets (UTF-16 indices into `text`), for /tokenize.
+   * @example tokenizer.withOffsets('Hi!', false) // [{ id, text: 'hi', start: 0, stop: 2, ... }, { text: '!', start: 2, stop: 3, ... }]
+   */
+  withOffsets(text: string, addSpecialTokens: boolean): TokenWithOffsets[] {
+    const content = this.tokenizer.encode(text, { add_special_tokens: false });
+    const unmatched = new Set(this.unknownToken === undefined ? [] : [this.unknownToken]);
+    for (const [, token] of this.tokenizer.get_added_tokens_decoder()) if (token.special) unmatched.add(token.content);
+    const spans = this.aligner.align(text, content.tokens, unmatched);
+    const tokens: TokenWithOffsets[] = content.ids.map((id, i) => ({
+      id,
+      text: content.tokens[i],
+      special: this.specialIds.has(id),
+      ...spans[i],
+    }));
+    if (!addSpecialTokens) return tokens;
+    const framing = (id: number): TokenWithOffsets => ({
+      id,
+      text: this.tokenizer.id_to_token(id) ?? '',
+      special: true,
+      start: null,
+      stop: null,
+    });
+    return [...this.prefix.map(framing), ...tokens, ...this.suffix.map(framing)];
+  }
+
+  /**
+   * Text of token ids, for /decode; ids outside the vocabulary are the caller's to refuse.
+   * @example tokenizer.decode([101, 7592, 102], true) // 'hello'
+   */
+  decode(ids: readonly number[], skipSpecialTokens: boolean): string {
+    return this.tokenizer.decode([...ids], { skip_special_tokens: skipSpecialTokens });
+  }
+}
+
+/** The model's unknown token: WordPiece/BPE name it, Unigram gives its index in the vocabulary. */
+function unknownTokenOf(json: {
+  model?: { unk_token?: unknown; unk_id?: unknown; vocab?: unknown };
+}): string | undefined {
+  const model = json.model;
+  if (typeof model?.unk_token === 'string') return model.unk_token;
+  if (typeof model?.unk_id === 'number' && Array.isArray(model.vocab)) {
+    const entry = model.vocab[model.unk_id];
+    if (Array.isArray(entry) && typeof entry[0] === 'string') return entry[0];
+  }
+  return undefined;
 }
 
 function indexOfSequence(haystack: number[], needle: number[]): number {

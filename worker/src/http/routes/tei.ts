@@ -1,13 +1,22 @@
 /**
- * text-embeddings-inference's API: POST /embed, POST /similarity and POST /tokenize, with TEI's request fields,
- * error statuses (an over-long input is 413) and response bodies.
+ * text-embeddings-inference's API: POST /embed, POST /similarity, POST /tokenize and POST /decode, with TEI's request
+ * fields, error statuses (an over-long input is 413) and response bodies. /tokenize's `start`/`stop` are UTF-16 indices
+ * into the input (`input.slice(start, stop)`), where TEI gives UTF-8 byte offsets; they match for ASCII text.
  */
 import { type Context, Hono } from 'hono';
 import type { EmbedRequest } from '../../embedding/embed.js';
 import { scoreDocuments } from '../../embedding/score.js';
 import { type AppEnv, embed, embedHeaders, type RouteDeps } from '../context.js';
 import { checkInputs, parseBody } from '../wire/parse.js';
-import { TeiEmbedRequest, TeiSimilarityRequest, TeiTokenizeRequest, teiEmbedBody, teiTexts } from '../wire/tei.js';
+import {
+  TeiDecodeRequest,
+  TeiEmbedRequest,
+  TeiSimilarityRequest,
+  TeiTokenizeRequest,
+  teiEmbedBody,
+  teiIdSequences,
+  teiTexts,
+} from '../wire/tei.js';
 import { checkDimensions, responseVector } from '../wire/vector.js';
 
 /** @example app.route('/', teiRoutes(deps)) */
@@ -15,7 +24,8 @@ export function teiRoutes(deps: RouteDeps): Hono<AppEnv> {
   return new Hono<AppEnv>()
     .post('/embed', (c) => embedTexts(c, deps))
     .post('/similarity', (c) => similarity(c, deps))
-    .post('/tokenize', (c) => tokenize(c, deps));
+    .post('/tokenize', (c) => tokenize(c, deps))
+    .post('/decode', (c) => decode(c, deps));
 }
 
 async function embedTexts(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
@@ -69,9 +79,14 @@ async function tokenize(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> 
   const texts = teiTexts(body.inputs, config);
   const tokenizer = await deps.service.tokenizer(config);
   c.get('log').inputs = texts.length;
-  return c.json(
-    texts.map((text) =>
-      tokenizer.details(text, body.add_special_tokens).map((token) => ({ ...token, start: null, stop: null })),
-    ),
-  );
+  return c.json(texts.map((text) => tokenizer.withOffsets(text, body.add_special_tokens)));
+}
+
+async function decode(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
+  const config = c.get('config');
+  const body = parseBody(await c.req.text(), TeiDecodeRequest);
+  const tokenizer = await deps.service.tokenizer(config);
+  const sequences = teiIdSequences(body.ids, config, tokenizer.vocabularySize);
+  c.get('log').inputs = sequences.length;
+  return c.json(sequences.map((ids) => tokenizer.decode(ids, body.skip_special_tokens)));
 }

@@ -1,8 +1,9 @@
 /**
- * text-embeddings-inference's wire format: the request schemas of POST /embed, /tokenize and /similarity, its
+ * text-embeddings-inference's wire format: the request schemas of POST /embed, /tokenize, /decode and /similarity, its
  * `inputs` as a list of texts, and the /embed response body.
  */
 import { z } from 'zod';
+import { ApiError } from '../../errors.js';
 import { checkInputs, type InputLimits } from './parse.js';
 
 const truncationDirection = z
@@ -32,6 +33,42 @@ export const TeiTokenizeRequest = z.object({
   prompt_name: noPrompt,
 });
 export type TeiTokenizeRequest = z.infer<typeof TeiTokenizeRequest>;
+
+const tokenIds = z.array(z.number({ invalid_type_error: 'must be token ids' }).int('must be integer token ids').min(0));
+
+export const TeiDecodeRequest = z.object({
+  ids: z.union([tokenIds, z.array(tokenIds)], {
+    errorMap: () => ({ message: 'must be an array of token ids or an array of such arrays' }),
+  }),
+  skip_special_tokens: z.boolean().default(true),
+});
+export type TeiDecodeRequest = z.infer<typeof TeiDecodeRequest>;
+
+/**
+ * Normalises /decode's `ids` to a batch of sequences, each non-empty and within the vocabulary (param "ids").
+ * @example teiIdSequences([101, 102], limits, 30522) // [[101, 102]]
+ */
+export function teiIdSequences(ids: number[] | number[][], limits: InputLimits, vocabularySize: number): number[][] {
+  const single = ids.length === 0 || typeof ids[0] === 'number';
+  const sequences = single ? [ids as number[]] : (ids as number[][]);
+  checkInputs(
+    sequences.map((tokenIds) => ({ tokenIds })),
+    limits,
+    'ids',
+    single,
+  );
+  sequences.forEach((sequence, i) => {
+    const bad = sequence.findIndex((id) => id >= vocabularySize);
+    if (bad < 0) return;
+    const param = single ? `ids[${bad}]` : `ids[${i}][${bad}]`;
+    throw new ApiError(
+      'invalid_request',
+      `${param}: token id ${sequence[bad]} is outside the vocabulary (0 to ${vocabularySize - 1})`,
+      { param },
+    );
+  });
+  return sequences;
+}
 
 export const TeiSimilarityRequest = z.object({
   inputs: z.object({
