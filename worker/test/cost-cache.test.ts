@@ -5,8 +5,8 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { defaultBundle } from '../src/bundle/default-bundle.js';
+import { cacheApiUrl } from '../src/cache/cache-api.js';
 import { cacheKey } from '../src/cache/key.js';
-import { cacheApiUrl } from '../src/cache-policy/cache-api.js';
 import type { Env, KvNamespaceLike } from '../src/env.js';
 import { createApp } from '../src/http/app.js';
 import { workerdOrt } from '../src/runtime/ort-workerd.js';

@@ -4,6 +4,7 @@
  */
 import type { KvNamespaceLike } from '../env.js';
 import { type CachedEmbedding, decodeCachedEmbedding, encodeCachedEmbedding } from './codec.js';
+import { TIMED_OUT, withTimeout } from './timeout.js';
 
 export interface KvStoreCounters {
   kvErrors: number;
@@ -15,8 +16,6 @@ export interface KvStoreOptions {
   ttlSeconds: number;
   dimensions: number;
 }
-
-const TIMED_OUT = Symbol('timed out');
 
 /**
  * Seconds a read result stays in the edge cache of the location that read it (KV's default is 60, its minimum 30).
@@ -34,13 +33,9 @@ export class KvEmbeddingStore {
 
   /** The cached entry, or undefined on a miss, an error, a timeout or an undecodable value. */
   async get(key: string): Promise<CachedEmbedding | undefined> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = setTimeout(() => resolve(TIMED_OUT), this.options.timeoutMs);
-    });
     try {
       const cacheTtl = Math.min(KV_READ_CACHE_TTL_SECONDS, this.options.ttlSeconds);
-      const value = await Promise.race([this.kv.get(key, { type: 'arrayBuffer', cacheTtl }), timeout]);
+      const value = await withTimeout(this.kv.get(key, { type: 'arrayBuffer', cacheTtl }), this.options.timeoutMs);
       if (value === TIMED_OUT) {
         this.counters.kvTimeouts++;
         return undefined;
@@ -49,8 +44,6 @@ export class KvEmbeddingStore {
     } catch {
       this.counters.kvErrors++;
       return undefined;
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
     }
   }
 

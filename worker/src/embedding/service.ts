@@ -12,10 +12,10 @@ import { createOrtEngine, type OrtRuntime } from '../../../bundle-runtime/ort-en
 import { createStaticEngine } from '../../../bundle-runtime/static-engine.js';
 import { BundleTokenizer } from '../../../bundle-runtime/tokenizer.js';
 import { type BundleSource, BundleUnavailableError } from '../bundle/source.js';
+import { type CacheApiCounters, CacheApiEmbeddingStore, defaultCache } from '../cache/cache-api.js';
 import { type CacheCounters, EmbeddingCache, emptyCacheCounters } from '../cache/embedding-cache.js';
 import { KvEmbeddingStore, type KvStoreCounters } from '../cache/kv.js';
 import { ByteLruCache } from '../cache/lru.js';
-import { type CacheApiCounters, CacheApiEmbeddingStore, defaultCache } from '../cache-policy/cache-api.js';
 import { CachePolicy, CachePolicyState } from '../cache-policy/policy.js';
 import { type CostModel, costModelFor, costPerMillionEmbeddings } from '../cache-policy/prices.js';
 import type { Config } from '../config.js';

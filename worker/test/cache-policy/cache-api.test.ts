@@ -1,6 +1,6 @@
 /** The Cache API store against workerd's real caches.default (Miniflare's cache). */
 import { describe, expect, it } from 'vitest';
-import { CacheApiEmbeddingStore, type CacheLike } from '../../src/cache-policy/cache-api.js';
+import { CacheApiEmbeddingStore, type CacheLike } from '../../src/cache/cache-api.js';
 
 const options = { ttlSeconds: 3600, dimensions: 3, timeoutMs: 500 };
 const entry = { tokenCount: 7, vector: Float32Array.from([0.25, -0.5, 1]) };

@@ -4,10 +4,10 @@
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { CacheApiEmbeddingStore, cacheApiUrl } from '../../src/cache/cache-api.js';
 import { EmbeddingCache, emptyCacheCounters } from '../../src/cache/embedding-cache.js';
 import { KvEmbeddingStore } from '../../src/cache/kv.js';
 import { ByteLruCache } from '../../src/cache/lru.js';
-import { CacheApiEmbeddingStore, cacheApiUrl } from '../../src/cache-policy/cache-api.js';
 import { CachePolicy, type CachePolicyMode } from '../../src/cache-policy/policy.js';
 import { LIST_PRICES } from '../../src/cache-policy/prices.js';
 import type { KvNamespaceLike } from '../../src/env.js';

@@ -4,7 +4,8 @@
  * under made-up URLs (the Cache API keys by URL); note that Cloudflare ignores Cache API writes on workers.dev
  * hostnames, so this tier only helps on a custom domain.
  */
-import { type CachedEmbedding, decodeCachedEmbedding, encodeCachedEmbedding } from '../cache/codec.js';
+import { type CachedEmbedding, decodeCachedEmbedding, encodeCachedEmbedding } from './codec.js';
+import { TIMED_OUT, withTimeout } from './timeout.js';
 
 /** The calls the store makes on a Cache (caches.default), so a test can hand in a failing one. */
 export interface CacheLike {
@@ -33,8 +34,6 @@ export function defaultCache(): CacheLike | undefined {
 /** Never resolved by DNS: the Cache API only needs a URL to key by. */
 const ORIGIN = 'https://embedding-cache.edge-embed.invalid/';
 
-const TIMED_OUT = Symbol('timed out');
-
 /** @example cacheApiUrl('e1:abc:r:t:def') // 'https://embedding-cache.edge-embed.invalid/e1%3Aabc%3Ar%3At%3Adef' */
 export function cacheApiUrl(key: string): string {
   return ORIGIN + encodeURIComponent(key);
@@ -49,13 +48,9 @@ export class CacheApiEmbeddingStore {
 
   /** The cached entry, or undefined on a miss, an error, a timeout or an undecodable value. */
   async get(key: string): Promise<CachedEmbedding | undefined> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = setTimeout(() => resolve(TIMED_OUT), this.options.timeoutMs);
-    });
     try {
       const read = this.cache.match(new Request(cacheApiUrl(key))).then((response) => response?.arrayBuffer());
-      const value = await Promise.race([read, timeout]);
+      const value = await withTimeout(read, this.options.timeoutMs);
       if (value === TIMED_OUT) {
         this.counters.cacheApiErrors++;
         return undefined;
@@ -64,8 +59,6 @@ export class CacheApiEmbeddingStore {
     } catch {
       this.counters.cacheApiErrors++;
       return undefined;
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
     }
   }
 
