@@ -123,6 +123,12 @@ export const CACHE_VARS = {
     schema: positiveInt(3),
     description: 'accesses of a text (in the isolate, lately) before CACHE_POLICY=cost considers writing it to KV',
   },
+  hedgeAfterMs: {
+    env: 'HEDGE_AFTER_MS',
+    schema: z.coerce.number().int().nonnegative().default(10),
+    description:
+      'with the model loaded, misses are computed when the Cache API / KV has not answered within this many ms (0: at once)',
+  },
   // workerd's clock stands still during CPU work, so the worker cannot time its own inference: figures, not timings.
   cpuMsPerToken: {
     env: 'CPU_MS_PER_TOKEN',

@@ -95,6 +95,14 @@ export class EmbeddingCache {
     return found;
   }
 
+  /**
+   * What the in-isolate LRU holds for the keys right now, without counting a lookup (a hedged request's view when the
+   * shared tiers are slow; getMany has counted the keys already).
+   */
+  cachedInIsolate(requestKeys: readonly string[]): Array<CachedEmbedding | undefined> {
+    return requestKeys.map((key) => this.parts.lru.get(this.keyPrefix + key));
+  }
+
   /** Fills the LRU misses the Cache API has (into the LRU too); returns their indices. */
   private async readCacheApi(
     cacheApi: EmbeddingStore,

@@ -1,5 +1,8 @@
 /**
- * The cache lookup: one key per input, duplicates within a request collapsed, all keys read in parallel.
+ * The cache lookup: one key per input, duplicates within a request collapsed, all keys read in parallel. With the model
+ * loaded, a lookup of the shared tiers (Cache API, KV) that has not answered within the hedge deadline is left to
+ * finish in the background: the request goes on with what the in-isolate LRU has and computes the rest, so a slow
+ * KV read never makes a miss wait longer than the deadline. The vectors are the same bundle's either way.
  */
 import type { CachedEmbedding } from '../cache/codec.js';
 import type { EmbeddingCache } from '../cache/embedding-cache.js';
@@ -15,6 +18,8 @@ export interface CacheLookup {
   slotOfInput: number[];
   /** Cached entry per distinct key, undefined for a miss. */
   found: Array<CachedEmbedding | undefined>;
+  /** True when the shared tiers missed the hedge deadline and `found` holds only the LRU's entries. */
+  hedged: boolean;
 }
 
 /** What the cache policy weighs besides the keys. */
@@ -25,7 +30,11 @@ export interface LookupOptions {
   modelLoaded: boolean;
   /** Hands background work (promotions into faster tiers) to the platform, e.g. ctx.waitUntil. */
   waitUntil: (promise: Promise<unknown>) => void;
+  /** With the model loaded, stop waiting for the shared tiers after this many ms; undefined: always wait. */
+  hedgeAfterMs?: number;
 }
+
+const HEDGED = Symbol('hedged');
 
 /**
  * @example
@@ -53,10 +62,28 @@ export async function lookupCached(
     }
     return slot;
   });
-  const found = await cache.getMany(keys, {
+  const reading = cache.getMany(keys, {
     tokens: distinctInputs.map((input) => estimateTokens(input, lookup.maxTokens)),
     modelLoaded: lookup.modelLoaded,
     waitUntil: lookup.waitUntil,
   });
-  return { keys, inputs: distinctInputs, slotOfInput, found };
+  const found =
+    lookup.modelLoaded && lookup.hedgeAfterMs !== undefined ? await hedge(reading, lookup.hedgeAfterMs) : await reading;
+  if (found !== HEDGED) return { keys, inputs: distinctInputs, slotOfInput, found, hedged: false };
+  // The read still finishes (and fills the LRU, counts and learns) in the background.
+  lookup.waitUntil(reading);
+  return { keys, inputs: distinctInputs, slotOfInput, found: cache.cachedInIsolate(keys), hedged: true };
+}
+
+/** The read's entries, or HEDGED when it has not settled within `afterMs`. */
+async function hedge<T>(reading: Promise<T>, afterMs: number): Promise<T | typeof HEDGED> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<typeof HEDGED>((resolve) => {
+    timer = setTimeout(() => resolve(HEDGED), afterMs);
+  });
+  try {
+    return await Promise.race([reading, deadline]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
 }

@@ -33,6 +33,8 @@ export interface EmbedDeps {
   batchLimits: BatchLimits;
   /** Whether the model was loaded when the request came (the cache policy weighs a fresh isolate's model load). */
   modelLoaded: boolean;
+  /** With the model loaded, compute the misses when the shared cache tiers have not answered within this many ms. */
+  hedgeAfterMs?: number;
   /** Hands background work (cache writes) to the platform, e.g. ctx.waitUntil. */
   waitUntil: (promise: Promise<unknown>) => void;
   /** Milliseconds; in workerd it only advances across I/O. */
@@ -55,6 +57,8 @@ export interface EmbedResult {
   misses: number;
   /** Tokens the model ran on: the computed inputs' tokens after truncation. */
   inferenceTokens: number;
+  /** The shared cache tiers missed the hedge deadline; the misses were computed instead. */
+  hedged: boolean;
   timings: EmbedTimings;
 }
 
@@ -70,6 +74,7 @@ export async function embedInputs(request: EmbedRequest, deps: EmbedDeps): Promi
     maxTokens: manifest.maxTokens,
     modelLoaded: deps.modelLoaded,
     waitUntil: deps.waitUntil,
+    hedgeAfterMs: deps.hedgeAfterMs,
   });
   timings.cache = deps.now() - started;
 
@@ -100,6 +105,7 @@ export async function embedInputs(request: EmbedRequest, deps: EmbedDeps): Promi
     hits: found.length - missing.length,
     misses: missing.length,
     inferenceTokens,
+    hedged: lookup.hedged,
     timings,
   };
 }

@@ -47,6 +47,7 @@ export async function embed(
     model: () => service.model(config),
     cache: service.cache(c.env ?? {}, config, manifest),
     modelLoaded: service.modelLoaded,
+    hedgeAfterMs: config.hedgeAfterMs,
     batchLimits: config,
     waitUntil: (promise) => waitUntil(c, promise),
     now: deps.now,
@@ -69,6 +70,7 @@ export function embedHeaders(result: EmbedResult): Record<string, string> {
     'server-timing': `cache;dur=${ms(cache)}, tokenize;dur=${ms(tokenize)}, inference;dur=${ms(inference)}`,
     'x-cache-hits': String(result.hits),
     'x-cache-misses': String(result.misses),
+    ...(result.hedged ? { 'x-cache-hedged': 'true' } : {}),
   };
 }
 
