@@ -37,8 +37,11 @@ export function registerFixtureCommand(program: Command): void {
     )
     .argument('<out-dir>', 'folder to write (created if missing)')
     .addOption(
-      new Option('--preset <name>', 'model size: tiny (2x32) or minilm (all-MiniLM-L6-v2 size)')
-        .choices(['tiny', 'minilm'])
+      new Option(
+        '--preset <name>',
+        'tiny (BERT 2x32), minilm (all-MiniLM-L6-v2 size) or roberta (2x64, byte-level BPE, no token_type_ids)',
+      )
+        .choices(['tiny', 'minilm', 'roberta'])
         .default('tiny'),
     )
     .addOption(
@@ -62,7 +65,8 @@ export function registerFixtureCommand(program: Command): void {
       const options: BertFixtureOptions = {
         ...preset,
         opset: opts.opset ? (Number(opts.opset) as 14 | 17) : preset.opset,
-        tokenTypeIds: opts.tokenTypeIds,
+        // RoBERTa has no token_type_ids input.
+        tokenTypeIds: opts.tokenTypeIds && preset.tokenTypeIds,
         seed: opts.seed ?? preset.seed,
         pooling: opts.pooling,
         normalize: opts.normalize,

@@ -1,6 +1,7 @@
 /**
  * Rewrites a tokenizer.json for a pruned vocabulary: every place that holds a token id (model vocabulary, unknown
- * id, added tokens, post-processor special tokens, padding) gets the new dense id.
+ * id, added tokens, post-processor special tokens, padding) gets the new dense id, and a BPE model keeps only the
+ * merges whose two parts and result all survived, in their original order (so their relative ranks are unchanged).
  */
 import type { VocabTable } from './tokenizer-json.js';
 
@@ -37,12 +38,21 @@ export function rewriteTokenizerJson(tokenizerJson: object, table: VocabTable, o
     return mapped;
   };
 
-  if (table.kind === 'WordPiece') {
+  if (table.kind === 'WordPiece' || table.kind === 'BPE') {
     const entries = Object.entries(model.vocab as Record<string, number>)
       .filter(([, id]) => (oldToNew[id] ?? -1) >= 0)
       .map(([token, id]): [string, number] => [token, newId(id)])
       .sort((a, b) => a[1] - b[1]);
     model.vocab = Object.fromEntries(entries);
+    if (table.kind === 'BPE') {
+      const kept = new Set(entries.map(([token]) => token));
+      const merges = table.merges.filter(
+        ([left, right]) => kept.has(left) && kept.has(right) && kept.has(left + right),
+      );
+      // Write merges back in the form they came in.
+      const asStrings = (model.merges as unknown[]).every((merge) => typeof merge === 'string');
+      model.merges = merges.map(([left, right]) => (asStrings ? `${left} ${right}` : [left, right]));
+    }
   } else {
     model.vocab = (model.vocab as [string, number][]).filter((_, id) => (oldToNew[id] ?? -1) >= 0);
     if (typeof model.unk_id === 'number') model.unk_id = newId(model.unk_id);

@@ -1,12 +1,12 @@
 /**
  * A read-only view of a Hugging Face tokenizer.json as pruning needs it: which id is which token, which ids are
- * special, and what shape the vocabulary has (WordPiece or Unigram). Tokenization itself always goes through
+ * special, and what shape the vocabulary has (WordPiece, Unigram or BPE with its merges). Tokenization itself always goes through
  * @huggingface/tokenizers ({@link createTokenizer}).
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { PackError } from '../errors.js';
 
-export type VocabKind = 'WordPiece' | 'Unigram';
+export type VocabKind = 'WordPiece' | 'Unigram' | 'BPE';
 
 /** What pruning needs to know about a tokenizer's vocabulary. */
 export interface VocabTable {
@@ -24,6 +24,8 @@ export interface VocabTable {
   wordStartMarker: string | null;
   /** Unigram models that spell unknown characters as <0xNN> byte pieces. */
   byteFallback: boolean;
+  /** BPE merges in rank order, as [left, right] token strings; empty for the other kinds. */
+  merges: [string, string][];
 }
 
 type Json = Record<string, unknown>;
@@ -45,10 +47,10 @@ export function vocabKind(tokenizerJson: object): VocabKind {
   const model = (tokenizerJson as Json).model;
   if (!isObject(model)) throw new PackError('bad-input', 'tokenizer.json has no "model" section');
   const type = model.type ?? (Array.isArray(model.vocab) ? 'Unigram' : 'merges' in model ? 'BPE' : 'WordPiece');
-  if (type === 'WordPiece' || type === 'Unigram') return type;
+  if (type === 'WordPiece' || type === 'Unigram' || type === 'BPE') return type;
   throw new PackError(
     'bad-input',
-    `vocabulary pruning supports WordPiece and Unigram tokenizers; this tokenizer.json has a ${String(type)} model`,
+    `vocabulary pruning supports WordPiece, Unigram and BPE tokenizers; this tokenizer.json has a ${String(type)} model`,
   );
 }
 
@@ -94,8 +96,24 @@ function postProcessorIds(node: unknown, out: Set<number>): void {
   if (Array.isArray(node.processors)) for (const p of node.processors) postProcessorIds(p, out);
 }
 
+/** BPE merges as [left, right]: tokenizer.json writes them as "left right" strings (older) or as pairs (newer). */
+function readMerges(model: Json): [string, string][] {
+  if (!Array.isArray(model.merges))
+    throw new PackError('bad-input', 'tokenizer.json: BPE model.merges must be an array');
+  return model.merges.map((merge, rank) => {
+    const pair = typeof merge === 'string' ? merge.split(' ') : merge;
+    if (!Array.isArray(pair) || pair.length !== 2 || pair.some((part) => typeof part !== 'string' || part === '')) {
+      throw new PackError(
+        'bad-input',
+        `tokenizer.json: BPE merge ${rank} is ${JSON.stringify(merge)}, expected "left right" or ["left", "right"]`,
+      );
+    }
+    return [pair[0], pair[1]] as [string, string];
+  });
+}
+
 /**
- * Reads the vocabulary of a WordPiece or Unigram tokenizer.json.
+ * Reads the vocabulary of a WordPiece, Unigram or BPE tokenizer.json.
  *
  * @example
  *   const table = readVocabTable(JSON.parse(await readFile('tokenizer.json', 'utf8')));
@@ -118,9 +136,9 @@ export function readVocabTable(tokenizerJson: object): VocabTable {
   };
 
   let unkId: number | undefined;
-  if (kind === 'WordPiece') {
+  if (kind === 'WordPiece' || kind === 'BPE') {
     if (!isObject(model.vocab))
-      throw new PackError('bad-input', 'tokenizer.json: WordPiece model.vocab must be an object');
+      throw new PackError('bad-input', `tokenizer.json: ${kind} model.vocab must be an object`);
     for (const [token, id] of Object.entries(model.vocab))
       put(checkId(id, `token ${JSON.stringify(token)}`), token, 'model.vocab');
     const unk = typeof model.unk_token === 'string' ? model.unk_token : undefined;
@@ -165,5 +183,6 @@ export function readVocabTable(tokenizerJson: object): VocabTable {
     continuingPrefix: typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : '##',
     wordStartMarker: kind === 'Unigram' ? findWordStartMarker(json) : null,
     byteFallback: model.byte_fallback === true,
+    merges: kind === 'BPE' ? readMerges(model) : [],
   };
 }

@@ -216,10 +216,15 @@ describe('pruneVocabulary options and refusals', () => {
     expect(attempt).toThrow(expect.objectContaining({ kind: 'unsupported-graph' }));
   });
 
-  it('refuses a BPE tokenizer', () => {
-    const bpe = { ...json, model: { type: 'BPE', vocab: {}, merges: [] } };
+  it('refuses a WordLevel tokenizer and BPE merges it cannot read', () => {
+    const wordLevel = { ...json, model: { type: 'WordLevel', vocab: {}, unk_token: '[UNK]' } };
+    expect(() => pruneVocabulary(bertModel(), wordLevel, EMBEDDING, counts, { maxVocab: 3000 })).toThrow(
+      /WordPiece, Unigram and BPE tokenizers; this tokenizer.json has a WordLevel model/,
+    );
+    const { vocab } = json.model as { vocab: Record<string, number> };
+    const bpe = { ...json, model: { type: 'BPE', vocab, merges: ['a b', 'ab'] } };
     expect(() => pruneVocabulary(bertModel(), bpe, EMBEDDING, counts, { maxVocab: 3000 })).toThrow(
-      /WordPiece and Unigram/,
+      /BPE merge 1 is "ab", expected "left right"/,
     );
   });
 });
