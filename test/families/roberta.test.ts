@@ -6,18 +6,15 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cosine } from '../../bundle-runtime/similarity.js';
-import { registerFixtureCommand } from '../../model-packager/src/commands/fixture.js';
 import { bundleEmbedder, modelDirEmbedder } from '../../model-packager/src/eval/embedders.js';
 import { DataType, type GraphProto, type NodeProto, onnx } from '../../model-packager/src/onnx/proto.js';
 import { readOnnxModel } from '../../model-packager/src/onnx/read-model.js';
 import { encodeOnnxModel } from '../../model-packager/src/onnx/write-model.js';
 import { packModel } from '../../model-packager/src/pack.js';
-import { createWasmSession, nodeOrt, ort } from '../../model-packager/src/runtime/ort-node.js';
-import type { BundleSource } from '../../worker/src/bundle/source.js';
-import { createApp } from '../../worker/src/http/app.js';
+import { createWasmSession, ort } from '../../model-packager/src/runtime/ort-node.js';
+import { fixtureCli, workerOn } from './support.js';
 
 const CORPUS = [
   'The quick brown fox jumps over the lazy dog.',
@@ -34,29 +31,9 @@ let work: string;
 const fixture = () => join(work, 'roberta');
 const bundle = () => join(work, 'bundle');
 
-async function fixtureCli(args: string[]): Promise<void> {
-  const program = new Command('edge-embed').exitOverride();
-  registerFixtureCommand(program);
-  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } finally {
-    log.mockRestore();
-  }
-}
-
-function folderSource(dir: string): BundleSource {
-  const json = async (name: string) => JSON.parse(await readFile(join(dir, name), 'utf8')) as object;
-  return {
-    manifest: () => json('manifest.json'),
-    tokenizer: () => json('tokenizer.json'),
-    model: async () => new Uint8Array(await readFile(join(dir, 'model.onnx'))),
-  };
-}
-
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'family-roberta-'));
-  await fixtureCli(['fixture', fixture(), '--preset', 'roberta']);
+  await fixtureCli([fixture(), '--preset', 'roberta']);
   const corpus = join(work, 'corpus.txt');
   await writeFile(corpus, `${CORPUS.join('\n')}\n`);
   await packModel({ modelDir: fixture(), outDir: bundle(), corpus: [corpus], maxVocab: 1000 });
@@ -119,13 +96,7 @@ describe('RoBERTa fixture packed', () => {
     const packed = await bundleEmbedder(bundle());
     const fromPackager = await packed.embed(CORPUS);
     await packed.close();
-    const app = createApp({ bundle: folderSource(bundle()), ort: nodeOrt });
-    const post = (path: string, body: unknown) =>
-      app.request(path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
+    const { post } = workerOn(bundle());
     const response = await post('/embed', { inputs: CORPUS });
     expect(response.status).toBe(200);
     const fromWorker = (await response.json()) as number[][];

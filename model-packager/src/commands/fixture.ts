@@ -39,9 +39,10 @@ export function registerFixtureCommand(program: Command): void {
     .addOption(
       new Option(
         '--preset <name>',
-        'tiny (BERT 2x32), minilm (all-MiniLM-L6-v2 size) or roberta (2x64, byte-level BPE, no token_type_ids)',
+        'tiny (BERT 2x32), minilm (all-MiniLM-L6-v2 size), roberta (2x64, byte-level BPE, no token_type_ids) or ' +
+          'albert (4 layers sharing weights, factorised 32-wide embeddings)',
       )
-        .choices(['tiny', 'minilm', 'roberta'])
+        .choices(['tiny', 'minilm', 'roberta', 'albert'])
         .default('tiny'),
     )
     .addOption(
