@@ -7,6 +7,8 @@
  * of `counts`, up to `maxVocab`; renumbers the kept tokens densely in their original order, gathers the embedding
  * rows to match and rewrites tokenizer.json's ids. A text whose original tokenization uses only kept tokens gets
  * the same pieces and the same embedding rows, hence the same model output.
+ * Refuses when the graph compares input_ids with a constant token id (RoBERTa's position ids test input_ids != <pad>)
+ * and pruning would renumber that token, since the comparison would then test a different token.
  */
 import { PackError } from '../errors.js';
 import { consumerMap, getAttribute, initializerMap } from '../onnx/graph.js';
@@ -100,6 +102,38 @@ function findEmbedding(
   return { table, rows: dims[0]!, hidden: dims[1]! };
 }
 
+/** Token ids the graph compares input_ids with (Equal against a one-element integer constant), by node name. */
+function comparedTokenIds(graph: GraphProto): Map<string, number> {
+  const constants = new Map<string, TensorProto>(initializerMap(graph));
+  for (const node of graph.node as NodeProto[]) {
+    const value = node.opType === 'Constant' ? node.attribute.find((a) => a.name === 'value')?.t : undefined;
+    if (value) constants.set(node.output[0], value as TensorProto);
+  }
+  const found = new Map<string, number>();
+  for (const node of graph.node as NodeProto[]) {
+    if (node.opType !== 'Equal' || !node.input.includes('input_ids')) continue;
+    const other = constants.get(node.input[0] === 'input_ids' ? node.input[1] : node.input[0]);
+    const id = other ? integerScalar(other) : undefined;
+    if (id !== undefined) found.set(node.name || node.output[0], id);
+  }
+  return found;
+}
+
+/** The value of a one-element int64/int32 tensor. */
+function integerScalar(tensor: TensorProto): number | undefined {
+  if (tensorDims(tensor).reduce((a, b) => a * b, 1) !== 1) return undefined;
+  const raw = tensor.rawData && tensor.rawData.length > 0 ? tensor.rawData : undefined;
+  if (tensor.dataType === DataType.INT64) {
+    if (raw) return Number(new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getBigInt64(0, true));
+    return tensor.int64Data.length === 1 ? Number(tensor.int64Data[0]) : undefined;
+  }
+  if (tensor.dataType === DataType.INT32) {
+    if (raw) return new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getInt32(0, true);
+    return tensor.int32Data.length === 1 ? tensor.int32Data[0] : undefined;
+  }
+  return undefined;
+}
+
 /** A declared shape (old IR versions list initializers as graph inputs) with the vocabulary dimension replaced. */
 function withVocabDim(info: ValueInfoProto, name: string, rows: number): ValueInfoProto {
   const dims = info.type?.tensorType?.shape?.dim;
@@ -144,6 +178,16 @@ export function pruneVocabulary(
   const after = choice.kept.length;
   const oldToNew = new Int32Array(rows).fill(-1);
   for (const [newId, oldId] of choice.kept.entries()) oldToNew[oldId] = newId;
+
+  for (const [node, id] of comparedTokenIds(model.graph as GraphProto)) {
+    if (id >= 0 && id < rows && oldToNew[id] !== id) {
+      const becomes = oldToNew[id] < 0 ? 'removes it' : `renumbers it to ${oldToNew[id]}`;
+      throw new PackError(
+        'unsupported-graph',
+        `vocabulary pruning: node ${node} compares input_ids with token id ${id} (${JSON.stringify(vocab.tokens[id] ?? '?')}) and pruning ${becomes}; expected compared tokens (e.g. <pad>) to keep their ids: pack without --max-vocab`,
+      );
+    }
+  }
 
   const source = readFloat32(table);
   const gathered = new Float32Array(after * hidden);

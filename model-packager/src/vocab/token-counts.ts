@@ -39,7 +39,18 @@ export function countTokens(tokenizerJson: object, texts: Iterable<string>, prog
 }
 
 /**
- * Counts token uses from a word-frequency list: each word is tokenized once and its tokens get the word's count.
+ * Byte-level BPE without add_prefix_space spells a word differently at the start of a text ("word") and after a space
+ * ("Ġword"), so a listed word counts in both spellings.
+ */
+function spellingsOf(tokenizerJson: object): (word: string) => string[] {
+  const pre = JSON.stringify((tokenizerJson as { pre_tokenizer?: unknown }).pre_tokenizer ?? null);
+  const byteLevel = pre.includes('"ByteLevel"') && !pre.includes('"add_prefix_space":true');
+  return byteLevel ? (word) => [word, ` ${word}`] : (word) => [word];
+}
+
+/**
+ * Counts token uses from a word-frequency list: each word is tokenized once (byte-level BPE: with and without a
+ * leading space) and its tokens get the word's count.
  *
  * @example
  *   const counts = countTokensFromWordFrequencies(tokenizerJson, [['hello', 120], ['world', 80]]);
@@ -50,6 +61,7 @@ export function countTokensFromWordFrequencies(
   progress?: CountProgress,
 ): TokenCounts {
   const tokenizer = createTokenizer(tokenizerJson);
+  const spellings = spellingsOf(tokenizerJson);
   const counts: TokenCounts = new Map();
   let done = 0;
   for (const [word, count] of freq) {
@@ -59,7 +71,11 @@ export function countTokensFromWordFrequencies(
         `word frequency for ${JSON.stringify(word)} is ${count}, expected a non-negative number`,
       );
     }
-    if (count > 0) add(counts, tokenizer.encode(word, { add_special_tokens: false }).ids, count);
+    if (count > 0) {
+      for (const spelling of spellings(word)) {
+        add(counts, tokenizer.encode(spelling, { add_special_tokens: false }).ids, count);
+      }
+    }
     if (++done % PROGRESS_EVERY === 0) progress?.(done);
   }
   progress?.(done);

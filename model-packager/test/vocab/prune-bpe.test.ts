@@ -11,7 +11,7 @@ import { robertaVocab } from '../../src/fixtures/roberta-vocab.js';
 import type { ModelProto } from '../../src/onnx/proto.js';
 import { inspectBertGraph } from '../../src/passes/inspect-bert-graph.js';
 import { pruneVocabulary } from '../../src/passes/prune-vocabulary.js';
-import { countTokens } from '../../src/vocab/token-counts.js';
+import { countTokens, countTokensFromWordFrequencies } from '../../src/vocab/token-counts.js';
 import { type HiddenStates, hiddenStates } from './embedder.js';
 import { expectGatheredRows, expectSamePiecesAndStates } from './pruning-checks.js';
 
@@ -127,6 +127,27 @@ describe('pruneVocabulary (byte-level BPE)', () => {
     }
     expect(changed).toBeGreaterThanOrEqual(2);
     expect(result.report.changedWordShare).toBeGreaterThan(0);
+  });
+
+  it('counts a listed word both at the start of a text and after a space', () => {
+    const counts = countTokensFromWordFrequencies(originalJson, [['weather', 7]]);
+    expect(counts.get(original.token_to_id('weather') ?? -1)).toBe(7);
+    expect(counts.get(original.token_to_id('Ġweather') ?? -1)).toBe(7);
+  });
+
+  it('refuses to renumber the <pad> id the graph compares input_ids with', () => {
+    const json = structuredClone(originalJson) as {
+      added_tokens: { content: string }[];
+      post_processor: { cls: [string, number] };
+    };
+    // With <s> no longer special, nothing keeps id 0, so <pad> would move from 1 to 0.
+    json.added_tokens = json.added_tokens.filter((token) => token.content !== '<s>');
+    json.post_processor.cls = ['</s>', 2];
+    const attempt = () =>
+      pruneVocabulary(buildBertModel(options, vocab.length), json, embedding, countTokens(json, CORPUS), {
+        maxVocab: 600,
+      });
+    expect(attempt).toThrow(/compares input_ids with token id 1 \("<pad>"\) and pruning renumbers it to 0/);
   });
 
   it('frames with <s> ... </s> and gathers the embedding rows of the kept tokens', () => {
