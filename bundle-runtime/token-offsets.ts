@@ -41,6 +41,12 @@ interface StreamByte {
 
 const encoder = new TextEncoder();
 const CHARACTER = /\P{M}\p{M}*|\p{M}+/gu;
+/**
+ * How far past the previous token (and any spaces) a token may start: the span of the unmatched tokens between them.
+ * A WordPiece unknown word is at most 100 characters; the bound keeps a token that matches nothing from scanning the
+ * rest of a long input, which would make /tokenize quadratic.
+ */
+const MAX_GAP_BYTES = 1024;
 const isSpaceByte = (byte: number) => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 
 export class TokenAligner {
@@ -73,7 +79,9 @@ export class TokenAligner {
     };
     tokens.forEach((token, i) => {
       const surface = unmatched.has(token) ? [] : this.surface(token);
-      const at = surface.length === 0 ? -1 : indexOfBytes(stream, surface, cursor);
+      let from = cursor;
+      while (from < stream.length && isSpaceByte(stream[from].byte)) from++;
+      const at = surface.length === 0 ? -1 : indexOfBytes(stream, surface, from, from + MAX_GAP_BYTES);
       if (at < 0) {
         pending.push(i);
         return;
@@ -149,8 +157,8 @@ function gapSpan(stream: readonly StreamByte[], from: number, to: number): Token
   return { start: at, stop: at };
 }
 
-function indexOfBytes(stream: readonly StreamByte[], needle: readonly number[], from: number): number {
-  outer: for (let start = from; start + needle.length <= stream.length; start++) {
+function indexOfBytes(stream: readonly StreamByte[], needle: readonly number[], from: number, last: number): number {
+  outer: for (let start = from; start <= last && start + needle.length <= stream.length; start++) {
     for (let j = 0; j < needle.length; j++) if (stream[start + j].byte !== needle[j]) continue outer;
     return start;
   }

@@ -19,6 +19,7 @@ const texts = [
   '   leading and trailing   ',
   'tabs\tand\nnewlines\r\nhere',
   'ﬁne ligatures and ＦＵＬＬ width',
+  `far${' '.repeat(3000)}apart`,
 ];
 
 /** BERT uncased: lower-cased, accents stripped, `##` marks a word's continuation. */
