@@ -33,7 +33,7 @@ export function registerFixtureCommand(program: Command): void {
   program
     .command('fixture')
     .description(
-      'write a BERT-family model folder (optimum export layout, seeded random weights, bert-base-uncased vocabulary)',
+      'write a BERT-family model folder (optimum export layout, seeded random weights, bert-base-uncased vocabulary; roberta: GPT-2 byte-level BPE)',
     )
     .argument('<out-dir>', 'folder to write (created if missing)')
     .addOption(
