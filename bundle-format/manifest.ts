@@ -6,6 +6,8 @@
  * Bump {@link BUNDLE_FORMAT_VERSION} for any change a reader of an older bundle could misread. Adding `kind` did not
  * need a bump: a manifest without it reads as a transformer (so every existing bundle stays valid, with the same
  * content hash), and a reader from before `kind` refuses a static manifest, which has no `files["model.onnx"]`.
+ * Adding `prompts` did not need one either: a bundle without them keeps its content hash; the one thing an older worker
+ * misses in a bundle with prompts is the prompts themselves, and it still serves the model's plain vectors.
  */
 import { z } from 'zod';
 import { SHA256_HEX, sha256Hex } from './hash.js';
@@ -130,6 +132,14 @@ const ManifestFields = z.object({
   wasmHeapBytes: byteCount.nullable(),
   createdBy: z.string(),
   static: StaticTableInfo.optional(),
+  /**
+   * sentence-transformers prompts (config_sentence_transformers.json, or `pack --prompt`): name -> text the worker
+   * prepends to a text before tokenizing it when a request names the prompt, e.g. { query: 'query: ' }. Absent in
+   * bundles without prompts; a reader from before prompts ignores the field.
+   */
+  prompts: z.record(z.string().min(1), z.string()).optional(),
+  /** The prompt applied when a request names none (sentence-transformers' default_prompt_name); null: none. */
+  defaultPromptName: z.string().nullable().optional(),
 });
 
 export const BundleManifest = ManifestFields.superRefine((m, ctx) => {
@@ -142,6 +152,11 @@ export const BundleManifest = ManifestFields.superRefine((m, ctx) => {
   need(!isStatic || m.files['model.onnx'] === undefined, ['files', 'model.onnx'], 'a static bundle has no model.onnx');
   need(!isStatic || m.static !== undefined, ['static'], 'Required (static bundle)');
   need(isStatic || m.static === undefined, ['static'], 'only a static bundle has it');
+  need(
+    m.defaultPromptName == null || m.prompts?.[m.defaultPromptName] !== undefined,
+    ['defaultPromptName'],
+    'must name one of the prompts',
+  );
 });
 /** Any bundle's manifest; `kind` tells them apart (absent: transformer). */
 export type BundleManifest = z.infer<typeof ManifestFields>;
@@ -166,14 +181,17 @@ export type ContentHashFields = Pick<
   BundleManifest,
   'formatVersion' | 'files' | 'tokenizerConfig' | 'maxTokens' | 'pooling' | 'normalize' | 'inputs' | 'inputDtype'
 > &
-  Partial<Pick<BundleManifest, 'kind' | 'dimensions'>>;
+  Partial<Pick<BundleManifest, 'kind' | 'dimensions' | 'prompts' | 'defaultPromptName'>>;
 
 /**
  * The manifest fields that change the vector for a given text; everything in contentHash besides file hashes. A static
  * bundle's start with `kind` and hash its table and dimensions, so no static bundle can share a transformer's namespace;
- * a transformer's stay as they were (no `kind`), so existing hashes, and so caches, are unchanged.
+ * a transformer's stay as they were (no `kind`), so existing hashes, and so caches, are unchanged. Prompts decide
+ * the text a request's vector is computed from, so they count, but only when present: JSON.stringify drops an
+ * undefined field, so a bundle without prompts keeps the hash it had before prompts existed.
  */
 export function vectorAffectingFields(m: ContentHashFields) {
+  const prompts = promptFields(m);
   if (m.kind === 'static') {
     return {
       kind: m.kind,
@@ -185,6 +203,7 @@ export function vectorAffectingFields(m: ContentHashFields) {
       maxTokens: m.maxTokens,
       pooling: m.pooling,
       normalize: m.normalize,
+      ...prompts,
     };
   }
   return {
@@ -197,7 +216,15 @@ export function vectorAffectingFields(m: ContentHashFields) {
     normalize: m.normalize,
     inputs: m.inputs,
     inputDtype: m.inputDtype,
+    ...prompts,
   };
+}
+
+/** The prompts in name order (so the hash does not depend on the order they were written in), when there are any. */
+function promptFields(m: ContentHashFields) {
+  if (m.prompts === undefined) return {};
+  const sorted = Object.fromEntries(Object.entries(m.prompts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return { prompts: sorted, defaultPromptName: m.defaultPromptName ?? null };
 }
 
 /**

@@ -55,6 +55,8 @@ export interface PackOptions {
   maxHeapBytes?: number;
   /** Model name written to the manifest (default: the model folder's name). */
   name?: string;
+  /** Prompts (name -> text) added to, or replacing, those of config_sentence_transformers.json (`--prompt`). */
+  prompts?: Record<string, string>;
 }
 
 export interface PackResult {
@@ -310,6 +312,20 @@ function checkGates(
 }
 
 /**
+ * The manifest's prompts: the model folder's, with `--prompt` ones added or replacing them; no fields without any, so
+ * the bundle of a model without prompts keeps its content hash.
+ * @example bundlePrompts(source, { query: 'query: ' }) // { prompts: { query: 'query: ' }, defaultPromptName: null }
+ */
+export function bundlePrompts(
+  source: Pick<ModelDir, 'prompts' | 'defaultPromptName'>,
+  overrides: Record<string, string> = {},
+): Pick<BundleManifest, 'prompts' | 'defaultPromptName'> {
+  const prompts = { ...source.prompts, ...overrides };
+  if (Object.keys(prompts).length === 0) return {};
+  return { prompts, defaultPromptName: source.defaultPromptName };
+}
+
+/**
  * Packs a model folder into a bundle: read -> inspect -> prune vocabulary -> quantize -> append pooling -> measure
  * fidelity and budget -> write. Nothing is written unless every check passes.
  *
@@ -351,6 +367,7 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
     fidelity: measured.fidelity,
     wasmHeapBytes: measured.heapBytes,
     createdBy: PACKAGER_VERSION,
+    ...bundlePrompts(source, options.prompts),
   };
   const manifest: BundleManifest = { ...withoutHash, contentHash: await computeContentHash(withoutHash) };
 

@@ -205,6 +205,22 @@ export const CONFIG_VARS = {
     description: "POST /v1/embeddings cuts an over-long input to the model's max tokens instead of refusing it",
     read: (value: string | undefined) => blankToUndefined(value === undefined ? undefined : String(value)),
   },
+  defaultPromptName: {
+    env: 'DEFAULT_PROMPT_NAME',
+    schema: z
+      .string()
+      .regex(/^[\w.-]{1,64}$/, 'a prompt name: letters, digits, _, - and ., at most 64')
+      .optional(),
+    description:
+      "the bundle's prompt a request gets when it names none (instead of the bundle's own default); unset: the bundle's",
+  },
+  // Clients such as LangChain's OpenAIEmbeddings send tiktoken ids, not this vocabulary's: wrong vectors, no error.
+  tokenIdInputs: {
+    env: 'TOKEN_ID_INPUTS',
+    schema: z.enum(['reject', 'accept'], { message: 'must be reject or accept' }).default('reject'),
+    description:
+      "POST /v1/embeddings: reject (400) token id inputs, or accept them as ids of the bundle's vocabulary (/tokenize's)",
+  },
 } as const satisfies Record<string, ConfigVar>;
 
 /** The variables readConfig reads, e.g. 'MAX_INPUTS'. */

@@ -98,15 +98,35 @@ describe('POST /v1/embeddings (OpenAI)', () => {
       await call('/tokenize', { body: { inputs: text, add_special_tokens: false } })
     ).json()) as Array<Array<{ id: number }>>;
     const ids = tokens[0].map((token) => token.id);
-    const response = await call('/v1/embeddings', { body: { input: [ids] } });
+    const accept = { TOKEN_ID_INPUTS: 'accept' };
+    const response = await call('/v1/embeddings', { body: { input: [ids] } }, accept);
     const fromIds = ((await response.json()) as { data: Array<{ embedding: number[] }> }).data[0].embedding;
     const [fromText] = await openAiVectors(text);
     expect(cosine(fromIds, fromText)).toBeGreaterThan(0.9999);
     await expectError(
-      await call('/v1/embeddings', { body: { input: [[1, 2, 99_999_999]] } }),
+      await call('/v1/embeddings', { body: { input: [[1, 2, 99_999_999]] } }, accept),
       400,
       'invalid_request',
       'input',
+    );
+  });
+
+  it("refuses token ids by default (tiktoken's would give wrong vectors), saying what to change in the client", async () => {
+    for (const input of [[9906, 1917], [[9906, 1917]]]) {
+      const { error } = await expectError(
+        await call('/v1/embeddings', { body: { input } }),
+        400,
+        'invalid_request',
+        'input',
+      );
+      expect(error.message).toContain('check_embedding_ctx_length=False');
+      expect(error.message).toContain('TOKEN_ID_INPUTS=accept');
+    }
+    await expectError(
+      await call('/v1/embeddings', { body: { input: [1, 2] } }, { TOKEN_ID_INPUTS: 'sometimes' }),
+      500,
+      'config_invalid',
+      null,
     );
   });
 

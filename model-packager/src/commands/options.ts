@@ -30,3 +30,18 @@ export function nonNegativeInteger(name: string): (value: string) => number {
 export function positiveNumber(name: string): (value: string) => number {
   return numberOption(name, 'a positive number', (n) => Number.isFinite(n) && n > 0);
 }
+
+/**
+ * A `name=text` pair, collected into a record; the text may hold `=` and spaces, the name may not be empty.
+ * @example .option('--prompt <name=text>', 'a prompt (repeatable)', promptOption('--prompt'), {})
+ */
+export function promptOption(
+  name: string,
+): (value: string, previous: Record<string, string>) => Record<string, string> {
+  return (value, previous) => {
+    const at = value.indexOf('=');
+    const key = value.slice(0, at).trim();
+    if (at < 0 || key === '') throw new InvalidArgumentError(`${name} must be name=text, e.g. ${name} 'query=query: '`);
+    return { ...previous, [key]: value.slice(at + 1) };
+  };
+}

@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import { QuantizationMode } from '../../../bundle-format/manifest.js';
 import { PACK_DEFAULTS, packModel } from '../pack.js';
 import { createReporter } from '../report/reporter.js';
-import { positiveInteger, positiveNumber } from './options.js';
+import { positiveInteger, positiveNumber, promptOption } from './options.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -61,6 +61,12 @@ export function registerPackCommand(program: Command): void {
       PACK_DEFAULTS.maxHeapBytes / 1048576,
     )
     .option('--name <name>', 'model name for the manifest and API responses (default: the folder name)')
+    .option(
+      '--prompt <name=text>',
+      'a prompt requests can name (e5: query="query: "), added to or replacing config_sentence_transformers.json\'s (repeatable)',
+      promptOption('--prompt'),
+      {},
+    )
     .option('--json', 'print the manifest and reports as JSON on stdout (progress goes to stderr)')
     .action(async (modelDir: string, opts) => {
       const reporter = createReporter({ json: Boolean(opts.json) });
@@ -77,6 +83,7 @@ export function registerPackCommand(program: Command): void {
           maxBytes: opts.maxBytes,
           maxHeapBytes: opts.maxHeapMb * 1048576,
           name: opts.name,
+          prompts: opts.prompt,
         },
         reporter,
       );

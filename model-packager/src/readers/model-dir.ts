@@ -22,6 +22,10 @@ export interface ModelDir {
   normalize: boolean;
   /** sentence-transformers Dense modules after pooling, in modules.json order (Universal Sentence Encoder has one). */
   dense: DenseHead[];
+  /** sentence-transformers prompts (config_sentence_transformers.json `prompts`), name -> text; empty: none. */
+  prompts: Record<string, string>;
+  /** config_sentence_transformers.json `default_prompt_name`, a key of `prompts`, or null. */
+  defaultPromptName: string | null;
   /** Longest sequence the model is used with (sentence_bert_config max_seq_length, capped by position table). */
   maxTokens: number;
   /** sha256 of each source file read. */
@@ -81,6 +85,30 @@ function poolingFrom(config: Record<string, unknown> | undefined, notes: string[
   return modes[0];
 }
 
+/** Reads config_sentence_transformers.json's prompts, refusing a shape sentence-transformers would not load. */
+function promptsFrom(config: Record<string, unknown> | undefined): Pick<ModelDir, 'prompts' | 'defaultPromptName'> {
+  const file = 'config_sentence_transformers.json';
+  const raw = config?.prompts ?? {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new PackError('bad-input', `${file}: prompts must be an object of name -> text`);
+  }
+  const prompts: Record<string, string> = {};
+  for (const [name, text] of Object.entries(raw)) {
+    if (typeof text !== 'string' || name === '') {
+      throw new PackError('bad-input', `${file}: prompts.${name} must be a string with a non-empty name`);
+    }
+    prompts[name] = text;
+  }
+  const defaultPromptName = config?.default_prompt_name ?? null;
+  if (defaultPromptName !== null && (typeof defaultPromptName !== 'string' || !(defaultPromptName in prompts))) {
+    throw new PackError(
+      'bad-input',
+      `${file}: default_prompt_name ${JSON.stringify(defaultPromptName)} is not one of the prompts (${Object.keys(prompts).join(', ') || 'none'})`,
+    );
+  }
+  return { prompts, defaultPromptName };
+}
+
 /**
  * Reads a model folder: model.onnx, tokenizer.json (or vocab.txt), config.json and the sentence-transformers files.
  *
@@ -118,6 +146,9 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
     | undefined;
   const poolingConfig = await readJson(root, join('1_Pooling', 'config.json'), false, sourceFiles);
   const stConfig = (await readJson(root, 'sentence_bert_config.json', false, sourceFiles)) ?? {};
+  const { prompts, defaultPromptName } = promptsFrom(
+    await readJson(root, 'config_sentence_transformers.json', false, sourceFiles),
+  );
 
   const normalize =
     Array.isArray(modules) && modules.some((m) => typeof m.type === 'string' && m.type.endsWith('.Normalize'));
@@ -154,6 +185,8 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
     pooling,
     normalize,
     dense,
+    prompts,
+    defaultPromptName,
     maxTokens,
     sourceFiles,
     notes,

@@ -158,6 +158,26 @@ describe('edge-embed pack (end to end)', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it("writes the model folder's prompts to the manifest, with --prompt adding or replacing one", async () => {
+    const withPrompts = join(work, 'with-prompts');
+    await writeBertFixture(withPrompts, FIXTURE_PRESETS.tiny);
+    await writeFile(
+      join(withPrompts, 'config_sentence_transformers.json'),
+      JSON.stringify({ prompts: { query: 'query: ', passage: 'passage: ' }, default_prompt_name: 'passage' }),
+    );
+    const out = join(work, 'prompt-bundle');
+    const args = ['pack', withPrompts, '--out', out, '--prompt', 'query=Represent: ', '--prompt', 'title=a=b '];
+    const result = await edgeEmbed([...args, '--quantization', 'none']);
+    expect(result.code, result.stderr).toBe(0);
+    const manifest = parseBundleManifest(JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')));
+    expect(manifest.prompts).toEqual({ query: 'Represent: ', passage: 'passage: ', title: 'a=b ' });
+    expect(manifest.defaultPromptName).toBe('passage');
+
+    const bad = await edgeEmbed(['pack', withPrompts, '--out', join(work, 'z'), '--prompt', 'query']);
+    expect(bad.code, bad.stderr).toBe(EXIT_USAGE);
+    expect(bad.stderr).toMatch(/--prompt must be name=text/);
+  });
+
   it('rejects a missing --out and an unknown option with a usage error (exit 2)', async () => {
     const missingOut = await edgeEmbed(['pack', modelDir]);
     expect(missingOut.code, missingOut.stderr).toBe(EXIT_USAGE);

@@ -57,6 +57,25 @@ describe('readModelDir', () => {
     await expect(readModelDir(copy)).rejects.toThrow(/enables mean \+ cls; expected exactly one/);
   });
 
+  it("reads sentence-transformers' prompts and default prompt name from config_sentence_transformers.json", async () => {
+    expect(await readModelDir(dir)).toMatchObject({ prompts: {}, defaultPromptName: null });
+    const copy = join(work, 'prompts');
+    await writeBertFixture(copy, FIXTURE_PRESETS.tiny);
+    const config = join(copy, 'config_sentence_transformers.json');
+    const prompts = { query: 'query: ', passage: 'passage: ' };
+    await writeFile(config, JSON.stringify({ prompts, default_prompt_name: 'query', similarity_fn_name: 'cosine' }));
+    const source = await readModelDir(copy);
+    expect(source).toMatchObject({ prompts, defaultPromptName: 'query' });
+    expect(Object.keys(source.sourceFiles)).toContain('config_sentence_transformers.json');
+
+    await writeFile(config, JSON.stringify({ prompts, default_prompt_name: 'document' }));
+    await expect(readModelDir(copy)).rejects.toThrow(
+      /default_prompt_name "document" is not one of the prompts \(query, passage\)/,
+    );
+    await writeFile(config, JSON.stringify({ prompts: { query: 1 } }));
+    await expect(readModelDir(copy)).rejects.toThrow(/prompts.query must be a string/);
+  });
+
   it('refuses a folder without a tokenizer', async () => {
     const copy = join(work, 'no-tokenizer');
     await writeBertFixture(copy, FIXTURE_PRESETS.tiny);

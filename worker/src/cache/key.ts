@@ -3,6 +3,8 @@
  * under KV's 512-byte limit. The bundle hash namespaces the key, so two bundles never share an entry; a tenant's
  * deployment (TENANT_ID) adds `t:<tenant>:` in front (EmbeddingCache), so tenants never do either. The cached vector
  * is the model's full output, so `dimensions` and normalisation (applied when responding) are not part of the key.
+ * A prompt is part of the text by the time it gets here (embedding/prompts.ts), so it is in the hashed payload: two
+ * prompts never share an entry, and `query: cats` sent with or without prompt_name `query` rightly does.
  */
 import { sha256Hex } from '../../../bundle-format/hash.js';
 

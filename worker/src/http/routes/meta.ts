@@ -46,6 +46,9 @@ async function info(
     allowed_dimensions: manifest.allowedDimensions,
     bundle_hash: manifest.contentHash,
     kind: manifest.kind ?? 'transformer',
+    // What prompt_name / input_type can choose (name -> text prepended), and the one a request gets by default.
+    prompts: manifest.prompts ?? {},
+    default_prompt_name: config.defaultPromptName ?? manifest.defaultPromptName ?? null,
     loaded: service.modelLoaded,
     wasm_heap_bytes: wasmHeapBytes?.() ?? null,
     auth: config.apiKeys.length === 0 ? 'open' : 'api_key',

@@ -6,6 +6,7 @@
 import { type Context, Hono } from 'hono';
 import { isStaticManifest } from '../../../../bundle-format/manifest.js';
 import type { EmbedResult } from '../../embedding/embed.js';
+import { rankPrompts, withPrompt } from '../../embedding/prompts.js';
 import { scoreDocuments } from '../../embedding/score.js';
 import { ApiError } from '../../errors.js';
 import { type AppEnv, embed, embedHeaders, type RouteDeps } from '../context.js';
@@ -30,11 +31,13 @@ async function rank(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
   );
   const manifest = await deps.service.manifest(config);
   const score = (stageDeps: RouteDeps, stageDocuments: readonly string[]) =>
-    stageDeps.service.manifest(config).then((stageManifest) =>
-      scoreDocuments(
+    stageDeps.service.manifest(config).then((stageManifest) => {
+      // With the model's query and document prompts (e5's `query: ` / `passage: `), when it has them.
+      const prompts = rankPrompts(stageManifest, config.defaultPromptName);
+      return scoreDocuments(
         {
-          query: body.query,
-          documents: stageDocuments,
+          query: prompts.query + body.query,
+          documents: withPrompt(prompts.document, stageDocuments),
           queryParam: 'query',
           documentsParam: 'documents',
           truncate: body.truncate,
@@ -42,8 +45,8 @@ async function rank(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
           tooLongKind: 'context_length_exceeded',
         },
         (request) => embed(c, stageDeps, stageManifest, request),
-      ),
-    );
+      );
+    });
   if (body.rerank_top_k === undefined) {
     const { scores, embedded } = await score(deps, documents);
     return c.json(rankBody(body, byScore(scores), manifest.modelName, tokens(embedded)), 200, embedHeaders(embedded));

@@ -5,6 +5,7 @@
  */
 import { type Context, Hono } from 'hono';
 import type { EmbedRequest } from '../../embedding/embed.js';
+import { requestPrompt, withPrompt } from '../../embedding/prompts.js';
 import { scoreDocuments } from '../../embedding/score.js';
 import { type AppEnv, embed, embedHeaders, type RouteDeps } from '../context.js';
 import { checkInputs, parseBody } from '../wire/parse.js';
@@ -35,8 +36,9 @@ async function embedTexts(c: Context<AppEnv>, deps: RouteDeps): Promise<Response
   const manifest = await deps.service.manifest(config);
   const dimensions = body.dimensions ?? undefined;
   checkDimensions(manifest, dimensions);
+  const prompt = requestPrompt(manifest, config.defaultPromptName, { name: body.prompt_name, param: 'prompt_name' });
   const request: EmbedRequest = {
-    inputs: texts.map((text) => ({ text })),
+    inputs: withPrompt(prompt, texts).map((text) => ({ text })),
     param: 'inputs',
     truncate: body.truncate ?? false,
     truncationDirection: body.truncation_direction,
@@ -58,10 +60,15 @@ async function similarity(c: Context<AppEnv>, deps: RouteDeps): Promise<Response
     false,
   );
   const manifest = await deps.service.manifest(config);
+  // As in TEI, the prompt goes before the source sentence and every sentence alike.
+  const prompt = requestPrompt(manifest, config.defaultPromptName, {
+    name: parameters?.prompt_name,
+    param: 'parameters.prompt_name',
+  });
   const { scores, embedded } = await scoreDocuments(
     {
-      query: inputs.source_sentence,
-      documents: inputs.sentences,
+      query: prompt + inputs.source_sentence,
+      documents: withPrompt(prompt, inputs.sentences),
       queryParam: 'inputs.source_sentence',
       documentsParam: 'inputs.sentences',
       truncate: parameters?.truncate ?? false,
@@ -77,9 +84,12 @@ async function tokenize(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> 
   const config = c.get('config');
   const body = parseBody(await c.req.text(), TeiTokenizeRequest);
   const texts = teiTexts(body.inputs, config);
+  const manifest = await deps.service.manifest(config);
+  // The tokens /embed would embed: with the prompt in front, as in TEI (offsets then index into prompt + input).
+  const prompt = requestPrompt(manifest, config.defaultPromptName, { name: body.prompt_name, param: 'prompt_name' });
   const tokenizer = await deps.service.tokenizer(config);
   c.get('log').inputs = texts.length;
-  return c.json(texts.map((text) => tokenizer.withOffsets(text, body.add_special_tokens)));
+  return c.json(withPrompt(prompt, texts).map((text) => tokenizer.withOffsets(text, body.add_special_tokens)));
 }
 
 async function decode(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {

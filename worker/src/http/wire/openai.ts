@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { CacheInput } from '../../cache/key.js';
+import { INPUT_TYPES } from '../../embedding/prompts.js';
 
 const tokenId = z.number().int().nonnegative();
 
@@ -17,6 +18,12 @@ export const OpenAiEmbeddingsRequest = z.object({
   encoding_format: z.enum(['float', 'base64']).default('float'),
   dimensions: z.number().int().positive().optional(),
   user: z.string().optional(),
+  /** Beyond OpenAI: TEI's prompt name, or Cohere's/Voyage's input type (mapped to a prompt: embedding/prompts.ts). */
+  prompt_name: z.string({ invalid_type_error: 'must be a string or null' }).nullable().optional(),
+  input_type: z
+    .enum(INPUT_TYPES, { errorMap: () => ({ message: `must be one of ${INPUT_TYPES.join(', ')}, or null` }) })
+    .nullable()
+    .optional(),
 });
 export type OpenAiEmbeddingsRequest = z.infer<typeof OpenAiEmbeddingsRequest>;
 

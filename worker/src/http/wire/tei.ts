@@ -15,7 +15,8 @@ const teiInputs = z.union([z.string(), z.array(z.string())], {
   errorMap: () => ({ message: 'must be a string or an array of strings' }),
 });
 
-const noPrompt = z.null({ invalid_type_error: 'prompts are not supported by this bundle' }).optional();
+/** A name from the bundle's prompts (checked against them in embedding/prompts.ts), or null / absent for the default. */
+const promptName = z.string({ invalid_type_error: 'must be a string or null' }).nullable().optional();
 
 export const TeiEmbedRequest = z.object({
   inputs: teiInputs,
@@ -23,14 +24,14 @@ export const TeiEmbedRequest = z.object({
   truncate: z.boolean().nullable().default(false),
   truncation_direction: truncationDirection.default('right'),
   dimensions: z.number().int().positive().nullable().optional(),
-  prompt_name: noPrompt,
+  prompt_name: promptName,
 });
 export type TeiEmbedRequest = z.infer<typeof TeiEmbedRequest>;
 
 export const TeiTokenizeRequest = z.object({
   inputs: teiInputs,
   add_special_tokens: z.boolean().default(true),
-  prompt_name: noPrompt,
+  prompt_name: promptName,
 });
 export type TeiTokenizeRequest = z.infer<typeof TeiTokenizeRequest>;
 
@@ -79,7 +80,7 @@ export const TeiSimilarityRequest = z.object({
     .object({
       truncate: z.boolean().nullable().optional(),
       truncation_direction: truncationDirection.optional(),
-      prompt_name: noPrompt,
+      prompt_name: promptName,
     })
     .nullable()
     .optional(),
