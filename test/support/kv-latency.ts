@@ -5,6 +5,7 @@
  * `coldMs[1]`). A share of reads can fail (`errorRate`) or never answer (`timeoutRate`), as KV does under trouble.
  * Writes pass through at once. Every read is recorded with the options it was made with (e.g. `cacheTtl`).
  */
+import { mulberry32 } from '../../model-packager/src/fixtures/random.js';
 import type { KvGetOptions, KvNamespaceLike } from '../../worker/src/env.js';
 
 export interface KvLatencyOptions {
@@ -31,27 +32,12 @@ export interface KvRead {
 }
 
 /**
- * mulberry32: a small, well-known seeded generator; uniform in [0, 1).
- * @example const next = seededRandom(1); next() // 0.627...
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-/**
  * @example
  *   const kv = withKvLatency(env.EMBED_CACHE, { seed: 7, timeoutRate: 0.1 });
  *   await call('/v1/embeddings', { body }, { EMBED_CACHE: kv }); kv.reads // what the worker read, and how it went
  */
 export function withKvLatency(kv: KvNamespaceLike, options: KvLatencyOptions): KvNamespaceLike & { reads: KvRead[] } {
-  const random = seededRandom(options.seed);
+  const random = mulberry32(options.seed);
   const { hotMs = 5, coldMs = [50, 300], errorRate = 0, timeoutRate = 0 } = options;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const seen = new Set<string>();

@@ -4,7 +4,8 @@
  * request whose inputs are all in KV never loads the model.
  */
 import { describe, expect, it } from 'vitest';
-import { seededRandom, withKvLatency } from '../../../test/support/kv-latency.js';
+import { mulberry32 } from '../../../model-packager/src/fixtures/random.js';
+import { withKvLatency } from '../../../test/support/kv-latency.js';
 import { defaultBundle } from '../../src/bundle/default-bundle.js';
 import { KV_READ_CACHE_TTL_SECONDS, KvEmbeddingStore } from '../../src/cache/kv.js';
 import type { KvNamespaceLike } from '../../src/env.js';
@@ -58,7 +59,7 @@ describe('the KV latency harness', () => {
       expect(delay).toBeGreaterThanOrEqual(50);
       expect(delay).toBeLessThanOrEqual(300);
     }
-    expect(seededRandom(7)()).toBe(seededRandom(7)());
+    expect(mulberry32(7)()).toBe(mulberry32(7)());
   });
 });
 
