@@ -275,7 +275,7 @@ describe('bad ranking requests are 4xx JSON errors naming the field', () => {
 describe('GET / (the page)', () => {
   it('serves the HTML page without an API key while the API itself requires one', async () => {
     const keys = { API_KEYS: 'page-key' };
-    const page = await call('/', {}, keys);
+    const page = await call('/', { headers: { accept: 'text/html' } }, keys);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
     expect(page.headers.get('content-security-policy')).toContain("connect-src 'self'");

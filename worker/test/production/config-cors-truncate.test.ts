@@ -147,7 +147,7 @@ describe('AUTO_TRUNCATE', () => {
 
 describe('the page at GET /', () => {
   it('sends a Content-Security-Policy that allows exactly its inline script and style, by hash', async () => {
-    const response = await call('/');
+    const response = await call('/', { headers: { accept: 'text/html' } });
     expect(response.status).toBe(200);
     const policy = response.headers.get('content-security-policy') ?? '';
     expect(policy).not.toContain('unsafe-inline');

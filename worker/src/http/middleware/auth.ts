@@ -28,15 +28,16 @@ export async function isAuthorized(authorization: string | undefined, keys: read
 }
 
 /**
- * The paths that need no key: /health and the page at GET / (it holds no data, and sends the key typed into it).
+ * The paths that need no key, as in TEI: the health checks /health and /ping, and GET / (the page for a browser, which
+ * holds no data and sends the key typed into it; the health check otherwise).
  * @example isOpenPath('GET', '/health') // true
  */
 export function isOpenPath(method: string, path: string): boolean {
-  return path === '/health' || (path === '/' && method === 'GET');
+  return path === '/health' || path === '/ping' || (path === '/' && method === 'GET');
 }
 
 /**
- * Refuses a request without a configured key (401), except /health and the page. Logs once per app whether keys are
+ * Refuses a request without a configured key (401), except on the open paths above. Logs once per app whether keys are
  * configured.
  * @example app.use(apiKeyAuth())
  */

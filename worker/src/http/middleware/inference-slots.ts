@@ -8,8 +8,16 @@ import type { MiddlewareHandler } from 'hono';
 import { ApiError } from '../../errors.js';
 import type { AppEnv } from '../context.js';
 
-/** The routes that may run the model; /tokenize never does. */
-export const INFERENCE_PATHS: ReadonlySet<string> = new Set(['/v1/embeddings', '/embed', '/similarity', '/v1/rank']);
+/** The routes that may run the model (with TEI's aliases /, /invocations and /embeddings); /tokenize never does. */
+export const INFERENCE_PATHS: ReadonlySet<string> = new Set([
+  '/v1/embeddings',
+  '/embeddings',
+  '/embed',
+  '/',
+  '/invocations',
+  '/similarity',
+  '/v1/rank',
+]);
 
 /** In-flight embedding requests of this isolate, for /info and /metrics. */
 export interface InferenceSlots {

@@ -1,6 +1,7 @@
 /**
  * About the service rather than embeddings: GET /info (text-embeddings-inference's fields plus the bundle, auth mode,
- * counters and limits), GET /metrics (the same counters in Prometheus' text format), GET /health and the page at GET /.
+ * counters and limits), GET /metrics (the same counters in Prometheus' text format), GET /health with TEI's aliases
+ * GET /ping (SageMaker's) and GET / (the Inference API's), and the page at GET / for browsers.
  */
 import { type Context, Hono } from 'hono';
 import type { CostReport, EmbeddingService } from '../../embedding/service.js';
@@ -19,10 +20,22 @@ export interface IsolateCounts {
 /** @example app.route('/', metaRoutes(deps, { requests: new RequestCounts(), slots: { inFlight: 0, refused: 0 } })) */
 export function metaRoutes(deps: RouteDeps, isolate: IsolateCounts): Hono<AppEnv> {
   return new Hono<AppEnv>()
-    .get('/', () => playgroundResponse())
+    .get('/', (c) => root(c, deps))
     .get('/info', (c) => info(c, deps, isolate))
     .get('/metrics', (c) => metrics(c, deps, isolate))
-    .get('/health', (c) => health(c, deps));
+    .get('/health', (c) => health(c, deps))
+    .get('/ping', (c) => health(c, deps));
+}
+
+/**
+ * The page for a browser (its navigations accept text/html); the health check for anything else, as TEI answers GET /
+ * to load balancers and probes. The answer depends on Accept, hence `Vary: Accept` for caches in between.
+ */
+async function root(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
+  const wantsPage = c.req.header('accept')?.toLowerCase().includes('text/html') ?? false;
+  const response = wantsPage ? await playgroundResponse() : await health(c, deps);
+  response.headers.append('vary', 'Accept');
+  return response;
 }
 
 async function info(
@@ -88,7 +101,7 @@ const SERVICE_METRICS: Array<{ name: string; counter: keyof EmbeddingService['co
 
 /**
  * This isolate's counters in Prometheus' text format (each isolate counts its own: a scrape sees one isolate).
- * Behind the API key like every route but /health and the page.
+ * Behind the API key like every route but the health checks and the page.
  */
 function metrics(c: Context<AppEnv>, { service }: RouteDeps, isolate: IsolateCounts): Response {
   const { counters } = service;

@@ -1,6 +1,7 @@
 /**
- * OpenAI's API: POST /v1/embeddings (texts or token id arrays, float or base64 vectors, Matryoshka `dimensions`) and
- * GET /v1/models, so OpenAI's clients work against the worker unchanged.
+ * OpenAI's API: POST /v1/embeddings (texts or token id arrays, float or base64 vectors, Matryoshka `dimensions`; also at
+ * POST /embeddings, as text-embeddings-inference serves it) and GET /v1/models, so OpenAI's clients work against the
+ * worker unchanged.
  */
 import { type Context, Hono } from 'hono';
 import type { BundleManifest } from '../../../../bundle-format/manifest.js';
@@ -17,6 +18,7 @@ import { checkDimensions, responseVector } from '../wire/vector.js';
 export function openAiRoutes(deps: RouteDeps): Hono<AppEnv> {
   return new Hono<AppEnv>()
     .post('/v1/embeddings', (c) => embeddings(c, deps))
+    .post('/embeddings', (c) => embeddings(c, deps))
     .get('/v1/models', (c) => models(c, deps));
 }
 

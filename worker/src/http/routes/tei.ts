@@ -1,7 +1,9 @@
 /**
  * text-embeddings-inference's API: POST /embed, POST /similarity, POST /tokenize and POST /decode, with TEI's request
- * fields, error statuses (an over-long input is 413) and response bodies. /tokenize's `start`/`stop` are UTF-16 indices
- * into the input (`input.slice(start, stop)`), where TEI gives UTF-8 byte offsets; they match for ASCII text.
+ * fields, error statuses (an over-long input is 413) and response bodies; POST / and POST /invocations (SageMaker's)
+ * embed as TEI's do for an embedding model, or compare when the body is a similarity request. /tokenize's
+ * `start`/`stop` are UTF-16 indices into the input (`input.slice(start, stop)`), where TEI gives UTF-8 byte offsets;
+ * they match for ASCII text.
  */
 import { type Context, Hono } from 'hono';
 import type { EmbedRequest } from '../../embedding/embed.js';
@@ -10,6 +12,7 @@ import { scoreDocuments } from '../../embedding/score.js';
 import { type AppEnv, embed, embedHeaders, type RouteDeps } from '../context.js';
 import { checkInputs, parseBody } from '../wire/parse.js';
 import {
+  isSimilarityBody,
   TeiDecodeRequest,
   TeiEmbedRequest,
   TeiSimilarityRequest,
@@ -24,9 +27,20 @@ import { checkDimensions, responseVector } from '../wire/vector.js';
 export function teiRoutes(deps: RouteDeps): Hono<AppEnv> {
   return new Hono<AppEnv>()
     .post('/embed', (c) => embedTexts(c, deps))
+    .post('/', (c) => embedOrCompare(c, deps))
+    .post('/invocations', (c) => embedOrCompare(c, deps))
     .post('/similarity', (c) => similarity(c, deps))
     .post('/tokenize', (c) => tokenize(c, deps))
     .post('/decode', (c) => decode(c, deps));
+}
+
+/**
+ * /embed, or /similarity for a similarity body. TEI serves one of the two at its root by its TASK setting; here the body
+ * decides (its `inputs` is an object only in a similarity request), so Hugging Face's InferenceClient gets both
+ * featureExtraction and sentenceSimilarity from the one endpoint URL, as from an Inference Endpoint.
+ */
+async function embedOrCompare(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
+  return isSimilarityBody(await c.req.text()) ? similarity(c, deps) : embedTexts(c, deps);
 }
 
 async function embedTexts(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {

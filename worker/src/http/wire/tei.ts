@@ -1,6 +1,6 @@
 /**
  * text-embeddings-inference's wire format: the request schemas of POST /embed, /tokenize, /decode and /similarity, its
- * `inputs` as a list of texts, and the /embed response body.
+ * `inputs` as a list of texts, which of the two a body at POST / is, and the /embed response body.
  */
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
@@ -86,6 +86,20 @@ export const TeiSimilarityRequest = z.object({
     .optional(),
 });
 export type TeiSimilarityRequest = z.infer<typeof TeiSimilarityRequest>;
+
+/**
+ * True when the body is JSON whose `inputs` is an object: a /similarity request (an /embed one has a string or an
+ * array there). Anything else, malformed JSON included, is left to /embed's parser to refuse.
+ * @example isSimilarityBody('{"inputs":{"source_sentence":"a","sentences":["b"]}}') // true
+ */
+export function isSimilarityBody(body: string): boolean {
+  try {
+    const inputs = (JSON.parse(body) as { inputs?: unknown } | null)?.inputs;
+    return typeof inputs === 'object' && inputs !== null && !Array.isArray(inputs);
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Normalises TEI's `inputs` to an array of texts, checked against the input limits (param "inputs").
