@@ -1,7 +1,7 @@
 /**
  * About the service rather than embeddings: GET /info (text-embeddings-inference's fields plus the bundle, auth mode,
  * counters and limits), GET /metrics (the same counters in Prometheus' text format), GET /health with TEI's aliases
- * GET /ping (SageMaker's) and GET / (the Inference API's), and the page at GET / for browsers.
+ * GET /ping (SageMaker's) and GET / (the Inference API's), the page at GET / for browsers, and GET /openapi.json.
  */
 import { type Context, Hono } from 'hono';
 import type { CostReport, EmbeddingService } from '../../embedding/service.js';
@@ -9,6 +9,7 @@ import { ApiError } from '../../errors.js';
 import { type AppEnv, type RouteDeps, waitUntil } from '../context.js';
 import type { InferenceSlots } from '../middleware/inference-slots.js';
 import type { RequestCounts } from '../middleware/request-counts.js';
+import { openApiDocument } from '../openapi.js';
 import { playgroundResponse } from '../playground.js';
 
 /** What the app's middleware counts in this isolate, for /info and /metrics. */
@@ -24,7 +25,8 @@ export function metaRoutes(deps: RouteDeps, isolate: IsolateCounts): Hono<AppEnv
     .get('/info', (c) => info(c, deps, isolate))
     .get('/metrics', (c) => metrics(c, deps, isolate))
     .get('/health', (c) => health(c, deps))
-    .get('/ping', (c) => health(c, deps));
+    .get('/ping', (c) => health(c, deps))
+    .get('/openapi.json', (c) => c.json(openApiDocument()));
 }
 
 /**

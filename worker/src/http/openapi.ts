@@ -1,0 +1,123 @@
+/**
+ * GET /openapi.json: the API as an OpenAPI 3.0 document. Each request body's schema is generated (zod-to-json-schema)
+ * from the zod schema its route parses with, so the document cannot drift from what the worker accepts; a workerd
+ * test checks that it lists exactly the app's routes. Responses are described in words, with the one error body.
+ */
+import type { ZodTypeAny } from 'zod';
+import { zodToJsonSchema } from 'zod-to-json-schema';
+import { OpenAiEmbeddingsRequest } from './wire/openai.js';
+import { RankRequest } from './wire/rank.js';
+import { TeiDecodeRequest, TeiEmbedRequest, TeiSimilarityRequest, TeiTokenizeRequest } from './wire/tei.js';
+
+const REQUEST_SCHEMAS: Record<string, ZodTypeAny> = {
+  OpenAiEmbeddingsRequest,
+  TeiEmbedRequest,
+  TeiSimilarityRequest,
+  TeiTokenizeRequest,
+  TeiDecodeRequest,
+  RankRequest,
+};
+type RequestSchemaName = keyof typeof REQUEST_SCHEMAS;
+
+interface Operation {
+  summary: string;
+  /** The request body's schema, one of several (POST / takes an /embed or a /similarity body). */
+  body?: RequestSchemaName[];
+  /** Answered without an API key. */
+  open?: boolean;
+}
+
+const embedOrSimilarity: Operation = {
+  summary: "As /embed; as /similarity for a similarity body (TEI's root and SageMaker routes)",
+  body: ['TeiEmbedRequest', 'TeiSimilarityRequest'],
+};
+const health: Operation = { summary: 'Health: 200 {"status":"ok"}, or 503 with Retry-After', open: true };
+
+/** Every route, by path and method, as app.ts serves it. */
+const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation>>> = {
+  '/v1/embeddings': { post: { summary: 'Embeddings (OpenAI)', body: ['OpenAiEmbeddingsRequest'] } },
+  '/embeddings': { post: { summary: "As /v1/embeddings (TEI's alias)", body: ['OpenAiEmbeddingsRequest'] } },
+  '/embed': { post: { summary: 'Embeddings (TEI)', body: ['TeiEmbedRequest'] } },
+  '/': {
+    post: embedOrSimilarity,
+    get: { summary: 'The page for a browser (Accept: text/html); else as /health', open: true },
+  },
+  '/invocations': { post: embedOrSimilarity },
+  '/similarity': { post: { summary: 'Cosine similarity to a source sentence (TEI)', body: ['TeiSimilarityRequest'] } },
+  '/tokenize': { post: { summary: 'Tokens with offsets (TEI)', body: ['TeiTokenizeRequest'] } },
+  '/decode': { post: { summary: 'Token ids to text (TEI)', body: ['TeiDecodeRequest'] } },
+  '/v1/rank': { post: { summary: 'Documents ranked by cosine similarity to a query', body: ['RankRequest'] } },
+  '/v1/models': { get: { summary: "The bundle's model (OpenAI's list format)" } },
+  '/info': { get: { summary: "TEI's fields plus the bundle, counters, cost and limits" } },
+  '/metrics': { get: { summary: 'Counters in Prometheus text format' } },
+  '/health': { get: health },
+  '/ping': { get: { ...health, summary: "As /health (TEI's SageMaker alias)" } },
+  '/openapi.json': { get: { summary: 'This document', open: true } },
+};
+
+const ERROR_SCHEMA = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['message', 'type', 'param', 'code'],
+      properties: {
+        message: { type: 'string' },
+        type: { type: 'string' },
+        param: { type: 'string', nullable: true },
+        code: { type: 'string' },
+      },
+    },
+  },
+};
+
+/**
+ * @example openApiDocument().paths['/embed'].post // { summary, requestBody, responses }
+ */
+export function openApiDocument() {
+  const schemas: Record<string, unknown> = { Error: ERROR_SCHEMA };
+  for (const [name, schema] of Object.entries(REQUEST_SCHEMAS)) {
+    // A field normalised after parsing (truncation_direction) is described as sent ('input'); unknown fields are
+    // ignored by the routes' schemas, not refused, hence 'strict' (only a .strict() object would forbid them).
+    schemas[name] = zodToJsonSchema(schema, {
+      target: 'openApi3',
+      $refStrategy: 'none',
+      pipeStrategy: 'input',
+      removeAdditionalStrategy: 'strict',
+    });
+  }
+  const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [path, methods] of Object.entries(OPERATIONS)) {
+    paths[path] = {};
+    for (const [method, operation] of Object.entries(methods)) {
+      const body = operation.body;
+      paths[path][method] = {
+        summary: operation.summary,
+        ...(operation.open ? { security: [] } : {}),
+        ...(body === undefined
+          ? {}
+          : {
+              requestBody: {
+                required: true,
+                content: {
+                  'application/json': { schema: body.length === 1 ? ref(body[0]) : { oneOf: body.map(ref) } },
+                },
+              },
+            }),
+        responses: {
+          '200': { description: 'OK' },
+          default: { description: 'An error', content: { 'application/json': { schema: ref('Error') } } },
+        },
+      };
+    }
+  }
+  return {
+    openapi: '3.0.3',
+    info: { title: 'edge-embed', version: '1' },
+    components: { schemas, securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+    security: [{ apiKey: [] }],
+    paths,
+  };
+}
