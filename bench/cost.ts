@@ -38,6 +38,7 @@ import {
   CACHE_POLICY_MODES,
   CachePolicy,
   type CachePolicyMode,
+  DEFAULT_CACHE_API_READ_MIN_MS,
   estimateTokens,
 } from '../worker/src/cache-policy/policy.js';
 import {
@@ -206,6 +207,7 @@ async function runPolicy(mode: CachePolicyMode): Promise<PolicyRun> {
         admitAfter: num('admit-after'),
         maxTokens: manifest.maxTokens,
         kvWritesPerDay: num('writes-per-day'),
+        cacheApiReadMinMs: DEFAULT_CACHE_API_READ_MIN_MS,
       }),
       counters,
       // One simulated day: the budget never resets within a run.

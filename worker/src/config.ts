@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_BATCH_LIMITS } from '../../bundle-runtime/batch.js';
-import { CACHE_POLICY_MODES } from './cache-policy/policy.js';
+import { CACHE_POLICY_MODES, DEFAULT_CACHE_API_READ_MIN_MS } from './cache-policy/policy.js';
 import { LIST_PRICES } from './cache-policy/prices.js';
 import type { Env } from './env.js';
 
@@ -122,6 +122,12 @@ export const CACHE_VARS = {
     env: 'KV_ADMIT_AFTER',
     schema: positiveInt(3),
     description: 'accesses of a text (in the isolate, lately) before CACHE_POLICY=cost considers writing it to KV',
+  },
+  cacheApiReadMinMs: {
+    env: 'CACHE_API_READ_MIN_MS',
+    schema: z.coerce.number().nonnegative().default(DEFAULT_CACHE_API_READ_MIN_MS),
+    description:
+      'with the model loaded, CACHE_POLICY=cost looks a text up in the Cache API only if recomputing it takes this many CPU-ms',
   },
   hedgeAfterMs: {
     env: 'HEDGE_AFTER_MS',

@@ -102,7 +102,14 @@ describe('EmbeddingCache', () => {
     const lru = new ByteLruCache(1 << 20);
     // CACHE_POLICY=always: every LRU miss read from KV, every new entry written (worker/test/cache-policy/ has the rest).
     const cost = { prices: LIST_PRICES, cpuMsPerToken: 1, modelLoadCpuMs: 0 };
-    const policy = new CachePolicy({ mode: 'always', cost, admitAfter: 1, maxTokens: 128, kvWritesPerDay: 0 });
+    const policy = new CachePolicy({
+      mode: 'always',
+      cost,
+      admitAfter: 1,
+      maxTokens: 128,
+      kvWritesPerDay: 0,
+      cacheApiReadMinMs: 10,
+    });
     const cache = new EmbeddingCache({ lru, cacheApi: undefined, kv: store, policy, counters });
     const lookup = { tokens: [3, 3], modelLoaded: true, waitUntil: () => {} };
     kv.store.set('in-kv', encodeCachedEmbedding({ tokenCount: 3, vector: Float32Array.of(1, 0) }));

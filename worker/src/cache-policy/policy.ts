@@ -18,6 +18,9 @@ import { type CostModel, cpuCost, kvReadCost, kvWriteCost, recomputeCost } from 
 import { DailyWriteBudget } from './write-budget.js';
 
 export const CACHE_POLICY_MODES = ['cost', 'always', 'off'] as const;
+
+/** CACHE_API_READ_MIN_MS's default: below it, recomputing a text is about as fast as a Cache API round trip. */
+export const DEFAULT_CACHE_API_READ_MIN_MS = 10;
 export type CachePolicyMode = (typeof CACHE_POLICY_MODES)[number];
 
 /** What the config sets; may differ per request (vars), unlike the isolate's {@link CachePolicyState}. */
@@ -29,6 +32,12 @@ export interface CachePolicySettings {
   /** The model's maximum tokens: a longer text costs no more to recompute. */
   maxTokens: number;
   kvWritesPerDay: number;
+  /**
+   * With the model loaded, a text is looked up in the Cache API only if recomputing it takes at least this many ms of
+   * CPU: a lookup is a subrequest that costs latency (about 1.5 ms on Miniflare, hundreds of ms for a 200-document
+   * request) and saves only that CPU. In a fresh isolate every miss is looked up, as a hit may spare the model load.
+   */
+  cacheApiReadMinMs: number;
 }
 
 /** Counters per sketch row: enough to tell apart the few thousand texts an isolate's LRU holds (4 x 4 KiB). */
@@ -118,6 +127,19 @@ export class CachePolicy {
   /** Whether the Cache API tier is used at all. */
   get usesCacheApi(): boolean {
     return this.mode === 'cost';
+  }
+
+  /**
+   * Which LRU misses to look up in the Cache API (see `cacheApiReadMinMs`).
+   * @example policy.planCacheApiReads([{ key, tokens: 12 }], { modelLoaded: true }) // [false] for USE Lite
+   */
+  planCacheApiReads(candidates: readonly KeyTokens[], context: { modelLoaded: boolean }): boolean[] {
+    if (!this.usesCacheApi) return candidates.map(() => false);
+    if (!context.modelLoaded) return candidates.map(() => true);
+    const { cpuMsPerToken } = this.settings.cost;
+    return candidates.map(
+      ({ tokens }) => cpuMsPerToken * Math.min(tokens, this.settings.maxTokens) >= this.settings.cacheApiReadMinMs,
+    );
   }
 
   /** Whether KV is used at all. */

@@ -85,7 +85,7 @@ export class EmbeddingCache {
     counters.lruHits += found.filter((entry) => entry !== undefined).length;
     const freeHits = found.flatMap((entry, i) => (entry === undefined ? [] : [i]));
     const cacheApi = policy.usesCacheApi ? this.parts.cacheApi : undefined;
-    if (cacheApi !== undefined) freeHits.push(...(await this.readCacheApi(cacheApi, keys, found)));
+    if (cacheApi !== undefined) freeHits.push(...(await this.readCacheApi(cacheApi, keys, found, context)));
     const kv = policy.usesKv ? this.parts.kv : undefined;
     if (kv !== undefined) {
       await this.readKv(kv, cacheApi, keys, found, context);
@@ -103,16 +103,23 @@ export class EmbeddingCache {
     return requestKeys.map((key) => this.parts.lru.get(this.keyPrefix + key));
   }
 
-  /** Fills the LRU misses the Cache API has (into the LRU too); returns their indices. */
+  /** Fills the LRU misses the policy picks and the Cache API has (into the LRU too); returns their indices. */
   private async readCacheApi(
     cacheApi: EmbeddingStore,
     keys: readonly string[],
     found: Array<CachedEmbedding | undefined>,
+    context: LookupContext,
   ): Promise<number[]> {
-    const { lru, counters } = this.parts;
+    const { lru, counters, policy } = this.parts;
+    const candidates = missing(found);
+    const plan = policy.planCacheApiReads(
+      candidates.map((i) => ({ key: keys[i], tokens: context.tokens[i] })),
+      context,
+    );
     const hits: number[] = [];
     await Promise.all(
-      missing(found).map(async (i) => {
+      candidates.map(async (i, n) => {
+        if (!plan[n]) return;
         const entry = await cacheApi.get(keys[i]);
         if (entry === undefined) {
           counters.cacheApiMisses++;

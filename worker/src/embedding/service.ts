@@ -163,6 +163,7 @@ export class EmbeddingService {
         admitAfter: config.kvAdmitAfter,
         maxTokens: manifest.maxTokens,
         kvWritesPerDay: config.kvWriteBudgetPerDay,
+        cacheApiReadMinMs: config.cacheApiReadMinMs,
       },
       this.policyState,
     );

@@ -40,6 +40,8 @@ function isolate(mode: CachePolicyMode, options: IsolateOptions = {}) {
       admitAfter: options.admitAfter ?? 3,
       maxTokens: 128,
       kvWritesPerDay: options.budget ?? 1000,
+      // Every LRU miss goes to the Cache API here; policy.test.ts covers which ones the policy skips.
+      cacheApiReadMinMs: 0,
     }),
     counters,
   });

@@ -16,6 +16,7 @@ function policy(
       admitAfter: overrides.admitAfter ?? 3,
       maxTokens: 128,
       kvWritesPerDay: overrides.budget ?? 1000,
+      cacheApiReadMinMs: 10,
     },
     new CachePolicyState(new FrequencySketch(1024)),
   );
@@ -45,6 +46,15 @@ describe('the cache policy', () => {
     const slow = policy('cost', { cpuMsPerToken: 1 });
     // 0.5 (prior hit rate) x 128 ms x $0.02/M = $1.28e-6 saved against a $0.5e-6 read.
     expect(slow.planKvReads([short('a'), { key: 'b', tokens: 128 }], { modelLoaded: true })).toEqual([false, true]);
+  });
+
+  it('`cost` looks a text up in the Cache API in a fresh isolate, and once loaded only when recomputing it is slow', () => {
+    const texts = [short('a'), { key: 'b', tokens: 128 }];
+    // 0.25 ms per token: 10 tokens take 2.5 ms (cheaper than a lookup), 128 tokens 32 ms.
+    expect(policy('cost').planCacheApiReads(texts, { modelLoaded: false })).toEqual([true, true]);
+    expect(policy('cost').planCacheApiReads(texts, { modelLoaded: true })).toEqual([false, true]);
+    expect(policy('always').planCacheApiReads(texts, { modelLoaded: false })).toEqual([false, false]);
+    expect(policy('off').planCacheApiReads(texts, { modelLoaded: false })).toEqual([false, false]);
   });
 
   it('`cost` lets a fresh isolate read KV when a few misses could spare it the model load, not when many', () => {
