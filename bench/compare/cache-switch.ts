@@ -1,6 +1,6 @@
 /**
- * Wraps the worker's app for the benchmark: with the var BENCH_CACHE = "off" the request sees no EMBED_CACHE binding
- * and an empty in-isolate LRU (LRU_MAX_BYTES = 0), so every input is computed and nothing is written to KV. With
+ * Wraps the worker's app for the benchmark: with the var BENCH_CACHE = "off" the request sees no EMBED_CACHE binding,
+ * an empty in-isolate LRU (LRU_MAX_BYTES = 0) and CACHE_POLICY = "off" (no Cache API), so every input is computed. With
  * BENCH_KV_LATENCY = "cold" the EMBED_CACHE binding answers like production KV for keys this location has not read:
  * 50-300 ms per read, seeded (test/support/kv-latency.ts), one harness per isolate. With "flaky", 10% of reads fail,
  * 10% never answer and 20% of writes fail, on top of that latency.
@@ -31,7 +31,7 @@ function slow(kv: KvNamespaceLike, mode: string): KvNamespaceLike {
 }
 
 function bindingsFor(env: BenchEnv): Env {
-  if (env.BENCH_CACHE === 'off') return { ...env, EMBED_CACHE: undefined, LRU_MAX_BYTES: '0' };
+  if (env.BENCH_CACHE === 'off') return { ...env, EMBED_CACHE: undefined, LRU_MAX_BYTES: '0', CACHE_POLICY: 'off' };
   const mode = env.BENCH_KV_LATENCY;
   if ((mode === 'cold' || mode === 'flaky') && env.EMBED_CACHE !== undefined) {
     slowKv ??= slow(env.EMBED_CACHE, mode);
