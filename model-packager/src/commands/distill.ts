@@ -15,15 +15,9 @@ import { positiveInteger } from './options.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-interface DistillCommandOptions {
+/** The library's options as commander gives them (--out for outDir), plus what only the command does. */
+interface DistillCommandOptions extends Omit<DistillOptions, 'teacherDir' | 'outDir'> {
   out: string;
-  dims?: number;
-  pca: boolean;
-  weighting: 'sif' | 'none';
-  corpus: string[];
-  wordFrequencies?: string;
-  maxVocab?: number;
-  name?: string;
   sts?: string;
   json?: boolean;
 }

@@ -7,6 +7,7 @@
 import type { CachedEmbedding } from '../cache/codec.js';
 import type { EmbeddingCache } from '../cache/embedding-cache.js';
 import { type CacheInput, cacheKey, type VectorOptions } from '../cache/key.js';
+import { TIMED_OUT, withTimeout } from '../cache/timeout.js';
 import { estimateTokens } from '../cache-policy/policy.js';
 
 export interface CacheLookup {
@@ -33,8 +34,6 @@ export interface LookupOptions {
   /** With the model loaded, stop waiting for the shared tiers after this many ms; undefined: always wait. */
   hedgeAfterMs?: number;
 }
-
-const HEDGED = Symbol('hedged');
 
 /**
  * @example
@@ -68,22 +67,11 @@ export async function lookupCached(
     waitUntil: lookup.waitUntil,
   });
   const found =
-    lookup.modelLoaded && lookup.hedgeAfterMs !== undefined ? await hedge(reading, lookup.hedgeAfterMs) : await reading;
-  if (found !== HEDGED) return { keys, inputs: distinctInputs, slotOfInput, found, hedged: false };
+    lookup.modelLoaded && lookup.hedgeAfterMs !== undefined
+      ? await withTimeout(reading, lookup.hedgeAfterMs)
+      : await reading;
+  if (found !== TIMED_OUT) return { keys, inputs: distinctInputs, slotOfInput, found, hedged: false };
   // The read still finishes (and fills the LRU, counts and learns) in the background.
   lookup.waitUntil(reading);
   return { keys, inputs: distinctInputs, slotOfInput, found: cache.cachedInIsolate(keys), hedged: true };
-}
-
-/** The read's entries, or HEDGED when it has not settled within `afterMs`. */
-async function hedge<T>(reading: Promise<T>, afterMs: number): Promise<T | typeof HEDGED> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<typeof HEDGED>((resolve) => {
-    timer = setTimeout(() => resolve(HEDGED), afterMs);
-  });
-  try {
-    return await Promise.race([reading, deadline]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
 }
