@@ -33,16 +33,17 @@ export function registerFixtureCommand(program: Command): void {
   program
     .command('fixture')
     .description(
-      'write a BERT-family model folder (optimum export layout, seeded random weights, bert-base-uncased vocabulary; roberta: GPT-2 byte-level BPE)',
+      'write a BERT-family model folder (optimum export layout, seeded random weights, bert-base-uncased vocabulary; ' +
+        'cased-bert: a cased vocabulary derived from it; roberta: GPT-2 byte-level BPE)',
     )
     .argument('<out-dir>', 'folder to write (created if missing)')
     .addOption(
       new Option(
         '--preset <name>',
-        'tiny (BERT 2x32), minilm (all-MiniLM-L6-v2 size), roberta (2x64, byte-level BPE, no token_type_ids) or ' +
-          'albert (4 layers sharing weights, factorised 32-wide embeddings)',
+        'tiny (BERT 2x32), minilm (all-MiniLM-L6-v2 size), roberta (2x64, byte-level BPE, no token_type_ids), ' +
+          'albert (4 layers sharing weights, factorised 32-wide embeddings) or cased-bert (2x48, cased WordPiece, no lower-casing)',
       )
-        .choices(['tiny', 'minilm', 'roberta', 'albert'])
+        .choices(['tiny', 'minilm', 'roberta', 'albert', 'cased-bert'])
         .default('tiny'),
     )
     .addOption(
