@@ -70,8 +70,9 @@ describe('bad input', () => {
           failures.push(`threw: ${describeCase(request, 'no answer', String(error))}`);
           continue;
         }
-        const byCategory = (statuses[request.category] ??= {});
+        const byCategory = statuses[request.category] ?? {};
         byCategory[response.status] = (byCategory[response.status] ?? 0) + 1;
+        statuses[request.category] = byCategory;
         const text = await response.text();
         const found = problem(request, response.status, response.headers.get('content-type'), text);
         if (found !== undefined) failures.push(`${found}: ${describeCase(request, response.status, text)}`);
