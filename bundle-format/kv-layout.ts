@@ -10,16 +10,29 @@
  * wrong vectors. Uses only WebCrypto, so it runs in Node and in workerd.
  */
 import { isSha256Hex, sha256Hex } from './hash.js';
-import { type BundleManifest, checkContentHash } from './manifest.js';
+import { BUNDLE_FILES, type BundleManifest, checkContentHash } from './manifest.js';
 
 /** KV's maximum value size. */
 export const KV_VALUE_LIMIT_BYTES = 25 * 1024 * 1024;
 /** Default chunk size: 24 MiB, a margin under the limit. */
 export const DEFAULT_CHUNK_BYTES = 24 * 1024 * 1024;
 export const KV_BUNDLE_FORMAT = 1;
-/** The bundle files stored as chunks (the manifest travels inside the index). */
-export const KV_BUNDLE_FILES = ['model.onnx', 'tokenizer.json'] as const;
-export type KvBundleFile = (typeof KV_BUNDLE_FILES)[number];
+/** The bundle files stored as chunks (the manifest travels inside the index): the model by kind, and the tokenizer. */
+export type KvBundleFile = typeof BUNDLE_FILES.model | typeof BUNDLE_FILES.embeddings | typeof BUNDLE_FILES.tokenizer;
+
+/**
+ * The files a bundle of this manifest's kind stores in KV: a transformer's model.onnx, or a static bundle's
+ * embeddings.bin (its table), then tokenizer.json. A transformer's index is what it was before static bundles existed.
+ * @example kvBundleFiles(manifest) // ['embeddings.bin', 'tokenizer.json'] for a static bundle
+ */
+export function kvBundleFiles(manifest: Pick<BundleManifest, 'kind'>): [KvBundleFile, KvBundleFile] {
+  return [kvModelFile(manifest), BUNDLE_FILES.tokenizer];
+}
+
+/** The file the engine is built from: model.onnx, or embeddings.bin for a static bundle. */
+export function kvModelFile(manifest: Pick<BundleManifest, 'kind'>): KvBundleFile {
+  return manifest.kind === 'static' ? BUNDLE_FILES.embeddings : BUNDLE_FILES.model;
+}
 
 export interface KvChunkRef {
   sha256: string;
@@ -30,7 +43,8 @@ export interface KvBundleIndex {
   kvFormat: typeof KV_BUNDLE_FORMAT;
   /** The bundle's manifest.json, parsed (a reader validates it with parseBundleManifest before use). */
   manifest: BundleManifest;
-  chunks: Record<KvBundleFile, KvChunkRef[]>;
+  /** The chunks of each of {@link kvBundleFiles}. */
+  chunks: Partial<Record<KvBundleFile, KvChunkRef[]>>;
 }
 
 /** @example bundleIndexKey(manifest.contentHash) // 'bundle/3f9c…' */
@@ -54,7 +68,7 @@ export interface KvEntry {
  */
 export async function planKvBundle(
   manifest: BundleManifest,
-  files: Record<KvBundleFile, Uint8Array>,
+  files: Partial<Record<KvBundleFile, Uint8Array>>,
   chunkBytes = DEFAULT_CHUNK_BYTES,
 ): Promise<{ index: KvBundleIndex; entries: KvEntry[] }> {
   if (!Number.isInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > KV_VALUE_LIMIT_BYTES) {
@@ -62,20 +76,23 @@ export async function planKvBundle(
   }
   if (!isSha256Hex(manifest.contentHash)) throw new Error('manifest.json has no valid contentHash');
   await checkContentHash(manifest);
-  const chunks = {} as Record<KvBundleFile, KvChunkRef[]>;
+  const chunks: KvBundleIndex['chunks'] = {};
   const entries = new Map<string, Uint8Array>();
-  for (const name of KV_BUNDLE_FILES) {
+  for (const name of kvBundleFiles(manifest)) {
     const bytes = files[name];
+    if (bytes === undefined)
+      throw new Error(`${name} is missing (a ${manifest.kind ?? 'transformer'} bundle needs it)`);
     const expected = manifest.files?.[name];
     const actual = await sha256Hex(bytes);
     if (expected === undefined || expected.sha256 !== actual || expected.bytes !== bytes.byteLength) {
       throw new Error(`${name} does not match manifest.json (sha256 ${actual}, ${bytes.byteLength} bytes)`);
     }
-    chunks[name] = [];
+    const refs: KvChunkRef[] = [];
+    chunks[name] = refs;
     for (let offset = 0; offset < bytes.byteLength || offset === 0; offset += chunkBytes) {
       const chunk = bytes.subarray(offset, Math.min(offset + chunkBytes, bytes.byteLength));
       const sha256 = await sha256Hex(chunk);
-      chunks[name].push({ sha256, bytes: chunk.byteLength });
+      refs.push({ sha256, bytes: chunk.byteLength });
       entries.set(chunkKey(sha256), chunk);
       if (bytes.byteLength === 0) break;
     }
@@ -97,7 +114,7 @@ export function kvBundleIndexProblem(value: unknown, contentHash: string): strin
   if (typeof index.manifest !== 'object' || index.manifest === null) return 'the index has no manifest';
   if (index.manifest.contentHash !== contentHash)
     return `the index holds bundle ${String(index.manifest.contentHash)}, not ${contentHash}`;
-  for (const name of KV_BUNDLE_FILES) {
+  for (const name of kvBundleFiles(index.manifest)) {
     const refs = index.chunks?.[name];
     if (
       !Array.isArray(refs) ||

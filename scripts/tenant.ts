@@ -4,8 +4,9 @@
  * for bundles), its limits as vars (the top-level [vars] with the flags applied) and TENANT_ID, which prefixes its cache
  * keys. `--bundle <dir>` serves that bundle from KV: it sets BUNDLE_HASH to the bundle's contentHash and prints the
  * `edge-embed upload-bundle` command that puts it there, and points the environment's `main` at worker/src/index-kv.ts
- * (the worker without the compiled-in default model). API keys stay a secret: `npx wrangler secret put API_KEYS --env
- * <name>`. `npm run tenant -- list` prints the tenants. The file is appended to, so its comments survive.
+ * (the worker without the compiled-in default model), or, for a static bundle, at worker/src/index-static.ts (no ONNX
+ * Runtime either). `--static` alone serves the compiled-in bundles/static-default through index-static.ts. API keys
+ * stay a secret: `npx wrangler secret put API_KEYS --env <name>`. `npm run tenant -- list` prints the tenants. The file is appended to, so its comments survive.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -17,11 +18,15 @@ import { CONFIG_VARS, checkConfigVars, LIMIT_VARS } from '../worker/src/config.j
 /** A worker limit (a field of worker/src/config.ts's LIMIT_VARS); `--max-inputs` sets maxInputs, i.e. MAX_INPUTS. */
 type Limit = keyof typeof LIMIT_VARS;
 const LIMITS = Object.keys(LIMIT_VARS) as Limit[];
+/** The entry built without ONNX Runtime and the transformer, for tenants that serve a static bundle. */
+const STATIC_ENTRY = 'worker/src/index-static.ts';
 
 export interface AddTenantOptions {
   /** Path of wrangler.toml. */
   config: string;
   bundle?: string;
+  /** Serve a static bundle with the entry built without ONNX Runtime (worker/src/index-static.ts). */
+  static?: boolean;
   kvId?: string;
   bundleStoreId?: string;
   /** namespace_id of a RATE_LIMITER binding ([[env.<name>.ratelimits]]) set to the tenant's rate limit vars. */
@@ -135,16 +140,21 @@ export async function addTenant(
   vars.TENANT_ID = name;
 
   let uploadCommand: string | undefined;
+  let main = options.static === true ? STATIC_ENTRY : undefined;
   if (options.bundle !== undefined) {
     const manifestPath = join(options.bundle, 'manifest.json');
-    let manifest: { contentHash?: unknown };
+    let manifest: { contentHash?: unknown; kind?: unknown };
     try {
-      manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { contentHash?: unknown };
+      manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { contentHash?: unknown; kind?: unknown };
     } catch {
       throw new Error(`${options.bundle} is not a bundle: ${manifestPath} is missing or not JSON`);
     }
     if (!isSha256Hex(manifest.contentHash)) throw new Error(`${manifestPath} has no contentHash`);
+    if (options.static === true && manifest.kind !== 'static')
+      throw new Error(`--static needs a static bundle (edge-embed distill); ${options.bundle} is a transformer`);
     vars.BUNDLE_HASH = manifest.contentHash;
+    // A KV-served tenant ships without the compiled-in default model; a static one without ONNX Runtime as well.
+    main = manifest.kind === 'static' ? STATIC_ENTRY : 'worker/src/index-kv.ts';
     const dir = relative(process.cwd(), resolve(options.bundle)) || '.';
     uploadCommand = `node bin/edge-embed.mjs upload-bundle ${dir} --binding BUNDLE_STORE --env ${name} --remote`;
   }
@@ -161,8 +171,7 @@ export async function addTenant(
     env: {
       [name]: {
         name: `${parsed.name ?? 'edge-embed'}-${name}`,
-        // A KV-served tenant ships without the compiled-in default model.
-        ...(options.bundle === undefined ? {} : { main: 'worker/src/index-kv.ts' }),
+        ...(main === undefined ? {} : { main }),
         kv_namespaces: [namespace('EMBED_CACHE', options.kvId), namespace('BUNDLE_STORE', options.bundleStoreId)],
         ...(ratelimits === undefined ? {} : { ratelimits }),
         vars,
@@ -225,6 +234,10 @@ async function main(argv: string[]): Promise<void> {
     .command('add <name>')
     .description('add a tenant: its own worker, KV namespaces, limits and (optionally) a bundle served from KV')
     .option('--bundle <dir>', "serve this bundle from the tenant's BUNDLE_STORE (sets BUNDLE_HASH)")
+    .option(
+      '--static',
+      'serve a static bundle without ONNX Runtime (worker/src/index-static.ts): bundles/static-default, or --bundle',
+    )
     .option('--kv-id <id>', "id of the tenant's EMBED_CACHE namespace")
     .option('--bundle-store-id <id>', "id of the tenant's BUNDLE_STORE namespace")
     .option(
@@ -244,6 +257,7 @@ async function main(argv: string[]): Promise<void> {
     const result = await addTenant(name, {
       config,
       bundle: opts.bundle as string | undefined,
+      static: opts.static as boolean | undefined,
       kvId: opts.kvId as string | undefined,
       bundleStoreId: opts.bundleStoreId as string | undefined,
       rateLimitNamespace: opts.rateLimitNamespace as string | undefined,

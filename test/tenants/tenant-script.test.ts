@@ -81,6 +81,26 @@ describe('npm run tenant -- add', () => {
     expect(result.uploadCommand).toMatch(/upload-bundle .*minilm-fixture --binding BUNDLE_STORE --env hooli --remote$/);
   });
 
+  it('serves a static bundle with the entry built without ONNX Runtime: --static, or --bundle of a static bundle', async () => {
+    await addTenant('compiled', { config, static: true });
+    await addTenant('stored', { config, bundle: join(root, 'bundles/static-default') });
+    const manifest = JSON.parse(await readFile(join(root, 'bundles/static-default/manifest.json'), 'utf8')) as {
+      contentHash: string;
+    };
+    const { env } = parse(await readFile(config, 'utf8')) as unknown as {
+      env: Record<string, Tenant & { main?: string }>;
+    };
+    expect(env.compiled.main).toBe('worker/src/index-static.ts');
+    expect(env.compiled.vars.BUNDLE_HASH).toBeUndefined();
+    expect(env.stored.main).toBe('worker/src/index-static.ts');
+    expect(env.stored.vars.BUNDLE_HASH).toBe(manifest.contentHash);
+    const before = await readFile(config, 'utf8');
+    await expect(
+      addTenant('mixed', { config, static: true, bundle: join(root, 'bundles/minilm-fixture') }),
+    ).rejects.toThrow(/--static needs a static bundle/);
+    expect(await readFile(config, 'utf8')).toBe(before);
+  });
+
   it('refuses a bad name, an existing tenant and a folder that is not a bundle, leaving the file unchanged', async () => {
     await addTenant('umbrella', { config });
     const before = await readFile(config, 'utf8');

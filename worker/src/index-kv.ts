@@ -7,9 +7,13 @@
 import type { Hono } from 'hono';
 import type { Env } from './env.js';
 import { kvAppFor } from './kv-app.js';
+import { wasmHeapBytes, workerdOrt } from './runtime/ort-workerd.js';
+
+const workerdRuntime = { ort: workerdOrt, wasmHeapBytes };
 
 const worker: Pick<Hono<{ Bindings: Env }>, 'fetch'> = {
-  fetch: (request, env, executionCtx) => kvAppFor(env as Env | undefined).fetch(request, env, executionCtx),
+  fetch: (request, env, executionCtx) =>
+    kvAppFor(env as Env | undefined, workerdRuntime).fetch(request, env, executionCtx),
 };
 
 export default worker;

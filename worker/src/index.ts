@@ -10,12 +10,13 @@ import { type App, createApp } from './http/app.js';
 import { kvAppFor } from './kv-app.js';
 import { wasmHeapBytes, workerdOrt } from './runtime/ort-workerd.js';
 
-const defaultApp = createApp({ bundle: defaultBundle, ort: workerdOrt, wasmHeapBytes });
+const workerdRuntime = { ort: workerdOrt, wasmHeapBytes };
+const defaultApp = createApp({ bundle: defaultBundle, ...workerdRuntime });
 
 /** The app serving the bundle the env selects. */
 export function appFor(env: Env | undefined): App {
   const hash = env?.BUNDLE_HASH?.trim();
-  return hash === undefined || hash === '' ? defaultApp : kvAppFor(env);
+  return hash === undefined || hash === '' ? defaultApp : kvAppFor(env, workerdRuntime);
 }
 
 const worker: Pick<Hono<{ Bindings: Env }>, 'fetch'> = {

@@ -70,7 +70,7 @@ async function errorOf(
 describe('a bundle in KV (BUNDLE_STORE + BUNDLE_HASH)', () => {
   it('is served by BUNDLE_HASH with the vectors of the compiled-in bundle', async () => {
     const { index, entries } = await uploadDefaultBundle();
-    expect(index.chunks['model.onnx'].length).toBeGreaterThan(1);
+    expect(index.chunks['model.onnx']!.length).toBeGreaterThan(1);
     expect(entries.every((entry) => entry.value.byteLength <= 25 * 1024 * 1024)).toBe(true);
     const hash = index.manifest.contentHash;
     const env = { BUNDLE_HASH: hash };
@@ -94,7 +94,7 @@ describe('a bundle in KV (BUNDLE_STORE + BUNDLE_HASH)', () => {
 
   it('answers 503 naming a corrupt chunk, /health not ready, and recovers once the chunk is repaired', async () => {
     const { index } = await uploadDefaultBundle();
-    const victim = index.chunks['model.onnx'][2];
+    const victim = index.chunks['model.onnx']![2];
     const good = await store.get(chunkKey(victim.sha256), 'arrayBuffer');
     const corrupt = new Uint8Array(good!.slice(0));
     corrupt[100] ^= 0xff;
@@ -105,7 +105,7 @@ describe('a bundle in KV (BUNDLE_STORE + BUNDLE_HASH)', () => {
       await call('/v1/embeddings', { body: { input: 'never from a corrupt model' } }, {}, app),
     );
     expect(failed).toMatchObject({ status: 503, code: 'model_unavailable', retryAfter: '5' });
-    expect(failed.message).toContain(`chunk 3/${index.chunks['model.onnx'].length} of model.onnx`);
+    expect(failed.message).toContain(`chunk 3/${index.chunks['model.onnx']!.length} of model.onnx`);
     expect(failed.message).toContain('corrupt');
     const health = await errorOf(await call('/health', {}, {}, app));
     expect(health).toMatchObject({ status: 503, code: 'model_unavailable', retryAfter: '5' });

@@ -13,8 +13,14 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { chunkKey, DEFAULT_CHUNK_BYTES, KV_VALUE_LIMIT_BYTES, planKvBundle } from '../../../bundle-format/kv-layout.js';
-import { type BundleManifest, parseBundleManifest } from '../../../bundle-format/manifest.js';
+import {
+  chunkKey,
+  DEFAULT_CHUNK_BYTES,
+  KV_VALUE_LIMIT_BYTES,
+  kvBundleFiles,
+  planKvBundle,
+} from '../../../bundle-format/kv-layout.js';
+import { type BundleManifest, parseAnyBundleManifest } from '../../../bundle-format/manifest.js';
 import { PackError } from '../errors.js';
 import { positiveInteger } from './options.js';
 
@@ -64,14 +70,17 @@ async function readBundle(dir: string) {
   const manifestBytes = await read('manifest.json');
   let manifest: BundleManifest;
   try {
-    manifest = parseBundleManifest(JSON.parse(new TextDecoder().decode(manifestBytes)));
+    manifest = parseAnyBundleManifest(JSON.parse(new TextDecoder().decode(manifestBytes)));
   } catch (error) {
     throw new PackError(
       'bad-input',
       `${join(dir, 'manifest.json')} is not a valid bundle manifest: ${(error as Error).message}`,
     );
   }
-  return { manifest, model: await read('model.onnx'), tokenizer: await read('tokenizer.json') };
+  const files = Object.fromEntries(
+    await Promise.all(kvBundleFiles(manifest).map(async (name) => [name, await read(name)] as const)),
+  );
+  return { manifest, files };
 }
 
 /** Runs wrangler; resolves to its stdout. */
@@ -153,10 +162,10 @@ export async function uploadBundle(
   if (opts.local && opts.remote) throw new PackError('bad-option', 'give at most one of --local and --remote');
   if (opts.persistTo !== undefined && opts.remote)
     throw new PackError('bad-option', '--persist-to only applies to --local');
-  const { manifest, model, tokenizer } = await readBundle(dir);
+  const { manifest, files } = await readBundle(dir);
   let planned: Awaited<ReturnType<typeof planKvBundle>>;
   try {
-    planned = await planKvBundle(manifest, { 'model.onnx': model, 'tokenizer.json': tokenizer }, opts.chunkBytes);
+    planned = await planKvBundle(manifest, files, opts.chunkBytes);
   } catch (error) {
     throw new PackError('bad-input', `${dir}: ${(error as Error).message}`);
   }

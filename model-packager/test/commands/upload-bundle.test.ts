@@ -80,14 +80,14 @@ describe('edge-embed upload-bundle', () => {
       expect(kvBundleIndexProblem(index, manifest.contentHash)).toBeNull();
       for (const name of ['model.onnx', 'tokenizer.json'] as const) {
         const parts: Buffer[] = [];
-        for (const ref of index.chunks[name]) {
+        for (const ref of index.chunks[name]!) {
           const value = new Uint8Array((await kv.get(chunkKey(ref.sha256), 'arrayBuffer'))!);
           expect(await sha256Hex(value)).toBe(ref.sha256);
           parts.push(Buffer.from(value));
         }
         expect(Buffer.concat(parts).equals(await readFile(join(bundle, name)))).toBe(true);
       }
-      expect(index.chunks['model.onnx'].length).toBeGreaterThan(1);
+      expect(index.chunks['model.onnx']!.length).toBeGreaterThan(1);
     } finally {
       await mf.dispose();
     }
@@ -188,7 +188,7 @@ describe('edge-embed upload-bundle', () => {
         const index = JSON.parse((await kv.get(indexKey, 'text'))!) as KvBundleIndex;
         for (const name of ['model.onnx', 'tokenizer.json'] as const) {
           const parts: Buffer[] = [];
-          for (const ref of index.chunks[name]) {
+          for (const ref of index.chunks[name]!) {
             const value = new Uint8Array((await kv.get(chunkKey(ref.sha256), 'arrayBuffer'))!);
             expect(await sha256Hex(value)).toBe(ref.sha256);
             parts.push(Buffer.from(value));
@@ -205,6 +205,30 @@ describe('edge-embed upload-bundle', () => {
       expect(putsOf(runs)).toEqual(values.map((value) => value.key));
     } finally {
       await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('plans a static bundle as its table (embeddings.bin) and tokenizer, and refuses one whose table is missing', async () => {
+    const staticBundle = join(root, 'bundles/static-default');
+    const chunkBytes = 1024 * 1024;
+    const { contentHash, values } = await uploadBundle(staticBundle, { binding: 'B', chunkBytes, dryRun: true });
+    const table = new Uint8Array(await readFile(join(staticBundle, 'embeddings.bin')));
+    const firstChunk = chunkKey(await sha256Hex(table.subarray(0, chunkBytes)));
+    expect(values.map((value) => value.key)).toContain(firstChunk);
+    expect(values.filter((value) => value.key.startsWith('chunk/')).length).toBe(
+      Math.ceil(table.byteLength / chunkBytes) + 1,
+    );
+    expect(values.at(-1)?.key).toBe(bundleIndexKey(contentHash));
+
+    const noTable = await mkdtemp(join(tmpdir(), 'edge-embed-static-'));
+    try {
+      await cp(staticBundle, noTable, { recursive: true });
+      await rm(join(noTable, 'embeddings.bin'));
+      const result = await cli(['upload-bundle', noTable, '--binding', 'B', '--dry-run']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/is not a bundle: embeddings.bin is missing/);
+    } finally {
+      await rm(noTable, { recursive: true, force: true });
     }
   });
 

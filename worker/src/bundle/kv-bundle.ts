@@ -12,6 +12,7 @@ import {
   type KvBundleFile,
   type KvBundleIndex,
   kvBundleIndexProblem,
+  kvModelFile,
 } from '../../../bundle-format/kv-layout.js';
 import { checkContentHash } from '../../../bundle-format/manifest.js';
 import type { KvNamespaceLike } from '../env.js';
@@ -44,7 +45,10 @@ export function kvBundle(kv: Pick<KvNamespaceLike, 'get'> | undefined, contentHa
     manifest: async () => (await loadIndex()).manifest,
     tokenizer: async () =>
       JSON.parse(new TextDecoder().decode(await readFile(context, await loadIndex(), 'tokenizer.json'))) as object,
-    model: async () => readFile(context, await loadIndex(), 'model.onnx'),
+    model: async () => {
+      const index = await loadIndex();
+      return readFile(context, index, kvModelFile(index.manifest));
+    },
   };
 }
 
@@ -90,7 +94,7 @@ async function readIndex(context: KvBundleContext): Promise<KvBundleIndex> {
 
 /** A bundle file reassembled from its chunks, each checked against its hash, the whole against the manifest's. */
 async function readFile(context: KvBundleContext, index: KvBundleIndex, name: KvBundleFile): Promise<Uint8Array> {
-  const refs = index.chunks[name];
+  const refs = index.chunks[name] ?? [];
   const parts = await Promise.all(
     refs.map(async (ref, i) => {
       const what = `chunk ${i + 1}/${refs.length} of ${name} (${ref.sha256.slice(0, 12)})`;
