@@ -9,6 +9,9 @@ export default defineConfig({
     cloudflareTest({
       main: './worker/src/index.ts',
       wrangler: { configPath: './wrangler.toml' },
+      // Miniflare's Analytics Engine binding (its local simulator accepts data points and keeps none); wrangler.toml
+      // only shows it commented out, so a deployment writes nowhere until an operator binds a dataset.
+      miniflare: { analyticsEngineDatasets: { ANALYTICS: { dataset: 'edge_embed_test' } } },
     }),
   ],
   test: {

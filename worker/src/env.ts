@@ -1,4 +1,5 @@
 import type { ConfigVarName } from './config.js';
+import type { AnalyticsDataset } from './http/middleware/analytics.js';
 
 /** How a value is read: as bytes, optionally kept in the reading location's cache `cacheTtl` seconds (at least 30). */
 export type KvGetOptions = 'arrayBuffer' | { type: 'arrayBuffer'; cacheTtl?: number };
@@ -26,4 +27,6 @@ export interface Env extends Partial<Record<ConfigVarName, string>> {
   BUNDLE_HASH?: string;
   /** Used for RATE_LIMIT_REQUESTS when bound; without it each isolate counts on its own. */
   RATE_LIMITER?: RateLimitBinding;
+  /** Workers Analytics Engine: one data point per request when bound (docs/operations.md). */
+  ANALYTICS?: AnalyticsDataset;
 }

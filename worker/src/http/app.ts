@@ -1,5 +1,5 @@
 /**
- * The HTTP API (Hono): the middleware (request counts, request log and config, CORS, API keys, rate limit, body
+ * The HTTP API (Hono): the middleware (request counts, Analytics Engine data points, request log and config, CORS, API keys, rate limit, body
  * limit, inference slots) in front of the route groups of each API family, and the one place errors become responses.
  * The bundle and ORT runtime are passed in, so tests can build an app around any bundle.
  */
@@ -10,6 +10,7 @@ import type { BundleSource } from '../bundle/source.js';
 import { EmbeddingService } from '../embedding/service.js';
 import { ApiError, errorResponse, toApiError } from '../errors.js';
 import type { AppEnv } from './context.js';
+import { analytics } from './middleware/analytics.js';
 import { apiKeyAuth } from './middleware/auth.js';
 import { postBodyLimit } from './middleware/body-limit.js';
 import { corsFromConfig } from './middleware/cors.js';
@@ -45,7 +46,9 @@ export function createApp(deps: AppDeps): App {
   };
   const app = new Hono<AppEnv>();
   const isolate = { requests: new RequestCounts(), slots: { inFlight: 0, refused: 0 } };
-  app.use(requestCounts(isolate.requests, (path) => app.routes.some((route) => route.path === path)));
+  const isRoute = (path: string) => app.routes.some((route) => route.path === path && route.method !== 'ALL');
+  app.use(requestCounts(isolate.requests, isRoute));
+  app.use(analytics(routeDeps.now, isRoute));
   app.use(requestLog(routeDeps.now));
   app.use(corsFromConfig());
   // A 404 on a path some route serves under another method becomes a 405 listing those methods (from app.routes).

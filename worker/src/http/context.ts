@@ -15,6 +15,10 @@ export interface RequestLog {
   tokens?: number;
   cacheHits?: number;
   cacheMisses?: number;
+  /** The bundle that embedded, and the milliseconds its inference took (all of a request's calls). */
+  model?: string;
+  bundleHash?: string;
+  inferenceMs?: number;
   error?: string;
 }
 
@@ -53,7 +57,11 @@ export async function embed(
     now: deps.now,
   });
   service.countEmbeddings(request.inputs.length, result.inferenceTokens);
-  Object.assign(c.get('log'), {
+  const log = c.get('log');
+  Object.assign(log, {
+    model: manifest.modelName,
+    bundleHash: manifest.contentHash,
+    inferenceMs: Math.round(((log.inferenceMs ?? 0) + result.timings.inference) * 10) / 10,
     inputs: request.inputs.length,
     tokens: result.tokens.reduce((sum, tokens) => sum + tokens, 0),
     cacheHits: result.hits,
