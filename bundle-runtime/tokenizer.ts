@@ -107,11 +107,16 @@ export class BundleTokenizer {
   }
 
   /**
-   * Text of token ids, for /decode; ids outside the vocabulary are the caller's to refuse.
+   * Text of token ids, for /decode; ids outside the vocabulary are the caller's to refuse. Only the tokenizer.json
+   * decoder runs, as in the Rust tokenizers TEI uses: the library's extra transformers-style clean-up (" ?" -> "?")
+   * would change byte-level BPE text, which decodes exactly.
    * @example tokenizer.decode([101, 7592, 102], true) // 'hello'
    */
   decode(ids: readonly number[], skipSpecialTokens: boolean): string {
-    return this.tokenizer.decode([...ids], { skip_special_tokens: skipSpecialTokens });
+    return this.tokenizer.decode([...ids], {
+      skip_special_tokens: skipSpecialTokens,
+      clean_up_tokenization_spaces: false,
+    });
   }
 }
 
