@@ -227,6 +227,13 @@ export const CONFIG_VARS = {
     description:
       "POST /v1/embeddings: reject (400) token id inputs, or accept them as ids of the bundle's vocabulary (/tokenize's)",
   },
+  rerankTopK: {
+    env: 'RERANK_TOP_K',
+    schema: z.coerce.number().int().positive().optional(),
+    description:
+      'POST /v1/rank without rerank_top_k: the transformer re-scores the static top k (when the worker has both); unset: one stage',
+    read: blankToUndefined,
+  },
 } as const satisfies Record<string, ConfigVar>;
 
 /** The variables readConfig reads, e.g. 'MAX_INPUTS'. */

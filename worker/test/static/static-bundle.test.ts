@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { staticDefaultBundle } from '../../src/bundle/static-default-bundle.js';
+import type { Env } from '../../src/env.js';
 import { createApp } from '../../src/http/app.js';
 import { wasmHeapBytes } from '../../src/runtime/ort-workerd.js';
 import { call } from '../helpers.js';
@@ -24,8 +25,8 @@ interface RankBody {
   usage: { prompt_tokens: number };
 }
 
-async function rank(body: unknown, app?: typeof staticApp): Promise<RankBody> {
-  const response = await call('/v1/rank', { body }, {}, app);
+async function rank(body: unknown, app?: typeof staticApp, env: Partial<Env> = {}): Promise<RankBody> {
+  const response = await call('/v1/rank', { body }, env, app);
   if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
   return (await response.json()) as RankBody;
 }
@@ -114,5 +115,38 @@ describe('two-stage ranking on the default worker', () => {
   it('refuses a rerank_top_k that is not a positive integer', async () => {
     const response = await call('/v1/rank', { body: { query, documents, rerank_top_k: 0 } });
     expect(response.status).toBe(400);
+  });
+});
+
+describe('the tenant default RERANK_TOP_K', () => {
+  const tenant = { RERANK_TOP_K: '3' };
+  const stages = (body: RankBody) => body.results.map((r) => r.stage);
+
+  it('ranks a request without rerank_top_k in two stages with k from the var; the request’s own k wins', async () => {
+    const byDefault = await rank({ query, documents }, undefined, tenant);
+    const explicit = await rank({ query, documents, rerank_top_k: 3 }, undefined);
+    expect(stages(byDefault)).toEqual([...Array(3).fill('transformer'), ...Array(documents.length - 3).fill('static')]);
+    expect(byDefault.results).toEqual(explicit.results);
+    const own = await rank({ query, documents, rerank_top_k: 1 }, undefined, tenant);
+    expect(stages(own).filter((stage) => stage === 'transformer').length).toBe(1);
+    expect(stages(await rank({ query, documents }))).toEqual(documents.map(() => undefined));
+  });
+
+  it('is reported by /info with whether the worker can rank in two stages; a static-only worker ranks in one', async () => {
+    const infoOf = async (app?: typeof staticApp) =>
+      (await (await call('/info', {}, tenant, app)).json()) as { rerank_top_k: number; two_stage_ranking: boolean };
+    expect(await infoOf()).toMatchObject({ rerank_top_k: 3, two_stage_ranking: true });
+    expect(await infoOf(staticApp)).toMatchObject({ rerank_top_k: 3, two_stage_ranking: false });
+    const unset = (await (await call('/info')).json()) as { rerank_top_k: number | null };
+    expect(unset.rerank_top_k).toBeNull();
+    expect(stages(await rank({ query, documents }, staticApp, tenant))).toEqual(documents.map(() => undefined));
+  });
+
+  it('answers 500 config_invalid for a RERANK_TOP_K that is not a positive integer', async () => {
+    const response = await call('/v1/rank', { body: { query, documents } }, { RERANK_TOP_K: '0' });
+    expect(response.status).toBe(500);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('config_invalid');
+    expect(body.error.message).toContain('RERANK_TOP_K');
   });
 });

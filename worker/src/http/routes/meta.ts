@@ -5,6 +5,7 @@
  */
 import { type Context, Hono } from 'hono';
 import type { CostReport, EmbeddingService } from '../../embedding/service.js';
+import { firstStage } from '../../embedding/two-stage.js';
 import { ApiError } from '../../errors.js';
 import { type AppEnv, type RouteDeps, waitUntil } from '../context.js';
 import type { InferenceSlots } from '../middleware/inference-slots.js';
@@ -64,6 +65,9 @@ async function info(
     // What prompt_name / input_type can choose (name -> text prepended), and the one a request gets by default.
     prompts: manifest.prompts ?? {},
     default_prompt_name: config.defaultPromptName ?? manifest.defaultPromptName ?? null,
+    // RERANK_TOP_K, and whether /v1/rank can use it (a transformer with its static companion).
+    rerank_top_k: config.rerankTopK ?? null,
+    two_stage_ranking: (await firstStage(service, config)).problem === undefined,
     loaded: service.modelLoaded,
     wasm_heap_bytes: wasmHeapBytes?.() ?? null,
     auth: config.apiKeys.length === 0 ? 'open' : 'api_key',

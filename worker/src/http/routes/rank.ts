@@ -1,13 +1,14 @@
 /**
  * POST /v1/rank: documents ranked by cosine similarity to a query, sharing the embedding cache with the other routes.
  * With `rerank_top_k`, in two stages: the static bundle distilled from the served one (compiled in beside it) scores
- * every document for the price of a table lookup, and the transformer re-scores only the static top k.
+ * every document for the price of a table lookup, and the transformer re-scores only the static top k. A request
+ * without `rerank_top_k` gets the tenant's RERANK_TOP_K when the worker can rank in two stages, one stage otherwise.
  */
 import { type Context, Hono } from 'hono';
-import { isStaticManifest } from '../../../../bundle-format/manifest.js';
 import type { EmbedResult } from '../../embedding/embed.js';
 import { rankPrompts, withPrompt } from '../../embedding/prompts.js';
 import { scoreDocuments } from '../../embedding/score.js';
+import { firstStage } from '../../embedding/two-stage.js';
 import { ApiError } from '../../errors.js';
 import { type AppEnv, embed, embedHeaders, type RouteDeps } from '../context.js';
 import { checkInputs, parseBody } from '../wire/parse.js';
@@ -47,15 +48,15 @@ async function rank(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
         (request) => embed(c, stageDeps, stageManifest, request),
       );
     });
-  if (body.rerank_top_k === undefined) {
+  const stages = await twoStages(c, deps, body.rerank_top_k);
+  if (stages === undefined) {
     const { scores, embedded } = await score(deps, documents);
     return c.json(rankBody(body, byScore(scores), manifest.modelName, tokens(embedded)), 200, embedHeaders(embedded));
   }
 
-  const firstStage = await staticStage(c, deps);
-  const staticScored = await score(firstStage, documents);
+  const staticScored = await score(stages.first, documents);
   const staticOrder = byScore(staticScored.scores);
-  const rescored = staticOrder.slice(0, body.rerank_top_k).map(({ index }) => index);
+  const rescored = staticOrder.slice(0, stages.topK).map(({ index }) => index);
   const transformer = await score(
     deps,
     rescored.map((index) => documents[index]),
@@ -69,27 +70,22 @@ async function rank(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
   });
 }
 
-/** The served bundle's static companion, refused unless it was distilled from exactly the served bundle. */
-async function staticStage(c: Context<AppEnv>, deps: RouteDeps): Promise<RouteDeps> {
+/**
+ * The first stage and k when ranking in two stages: the request's rerank_top_k (refused with 400 if this worker cannot
+ * rank in two stages), else the tenant's RERANK_TOP_K where it can; undefined for one stage.
+ */
+async function twoStages(
+  c: Context<AppEnv>,
+  deps: RouteDeps,
+  requested: number | undefined,
+): Promise<{ first: RouteDeps; topK: number } | undefined> {
   const config = c.get('config');
-  const manifest = await deps.service.manifest(config);
-  const companion = deps.service.staticCompanion();
-  if (isStaticManifest(manifest) || companion === undefined) {
-    throw new ApiError(
-      'invalid_request',
-      'rerank_top_k needs a transformer bundle with a static bundle distilled from it; this worker serves none',
-      { param: 'rerank_top_k' },
-    );
-  }
-  const companionManifest = await companion.manifest(config);
-  if (!isStaticManifest(companionManifest) || companionManifest.static.teacher.contentHash !== manifest.contentHash) {
-    throw new ApiError(
-      'invalid_request',
-      `rerank_top_k: the compiled-in static bundle was not distilled from the served bundle ${manifest.contentHash.slice(0, 12)}; rebuild it (npm run build)`,
-      { param: 'rerank_top_k' },
-    );
-  }
-  return { ...deps, service: companion };
+  const topK = requested ?? config.rerankTopK;
+  if (topK === undefined) return undefined;
+  const stage = await firstStage(deps.service, config);
+  if (stage.service !== undefined) return { first: { ...deps, service: stage.service }, topK };
+  if (requested === undefined) return undefined;
+  throw new ApiError('invalid_request', `rerank_top_k: ${stage.problem}`, { param: 'rerank_top_k' });
 }
 
 function tokens(embedded: EmbedResult): number {
