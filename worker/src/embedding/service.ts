@@ -134,7 +134,7 @@ export class EmbeddingService {
     const model = costModelFor(config, manifest.bytes);
     const { counters } = this;
     return {
-      policy: config.cachePolicy,
+      policy: cachePolicyMode(config, manifest),
       model,
       cpuFigure: config.cpuMsPerToken === undefined ? 'bundle size' : 'CPU_MS_PER_TOKEN',
       usdPerMillionEmbeddings: costPerMillionEmbeddings(counters, model),
@@ -158,7 +158,7 @@ export class EmbeddingService {
     const cacheApi = cache === undefined ? undefined : new CacheApiEmbeddingStore(cache, storeOptions, this.counters);
     const policy = new CachePolicy(
       {
-        mode: config.cachePolicy,
+        mode: cachePolicyMode(config, manifest),
         cost: costModelFor(config, manifest.bytes),
         admitAfter: config.kvAdmitAfter,
         maxTokens: manifest.maxTokens,
@@ -176,6 +176,15 @@ export class EmbeddingService {
       keyPrefix: config.tenantId === undefined ? '' : `t:${config.tenantId}:`,
     });
   }
+}
+
+/**
+ * The policy a bundle is cached under. A static bundle's vector costs a table lookup, less than any Cache API or KV
+ * operation (each one I/O out of the isolate): under `cost` it stays in the isolate's LRU, where
+ * the transformer's would go to the Cache API and, when it pays, KV. `always` still uses KV for it.
+ */
+function cachePolicyMode(config: Config, manifest: BundleManifest): CachePolicy['mode'] {
+  return config.cachePolicy === 'cost' && isStaticManifest(manifest) ? 'off' : config.cachePolicy;
 }
 
 /** A static bundle's table runs in plain TypeScript, so serving one never loads ONNX Runtime's WASM. */

@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { staticDefaultBundle } from '../../src/bundle/static-default-bundle.js';
+import { cacheApiUrl } from '../../src/cache/cache-api.js';
+import { cacheKey } from '../../src/cache/key.js';
 import type { Env } from '../../src/env.js';
 import { createApp } from '../../src/http/app.js';
 import { wasmHeapBytes } from '../../src/runtime/ort-workerd.js';
@@ -148,5 +150,33 @@ describe('the tenant default RERANK_TOP_K', () => {
     const body = (await response.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('config_invalid');
     expect(body.error.message).toContain('RERANK_TOP_K');
+  });
+});
+
+describe('caching a static bundle under the default cost policy', () => {
+  const cachedInCacheApi = async (contentHash: string, text: string) => {
+    const key = await cacheKey(contentHash, { truncationDirection: 'right' }, { text });
+    return (await caches.default.match(new Request(cacheApiUrl(key)))) !== undefined;
+  };
+
+  it('keeps its vectors in the isolate: no Cache API or KV work, even in a fresh isolate; the transformer’s go to the Cache API', async () => {
+    const fresh = createApp({ bundle: staticDefaultBundle, ort: noOrt });
+    const text = 'a static vector costs less than any lookup';
+    const request = { body: { input: [text], model: 'any' } };
+    expect((await call('/v1/embeddings', request, {}, fresh)).headers.get('x-cache-misses')).toBe('1');
+    expect((await call('/v1/embeddings', request, {}, fresh)).headers.get('x-cache-hits')).toBe('1');
+    const info = (await (await call('/info', {}, {}, fresh)).json()) as {
+      bundle_hash: string;
+      counters: Record<string, number>;
+      cost: { cache_policy: string };
+    };
+    expect(info.cost.cache_policy).toBe('off');
+    expect(info.counters).toMatchObject({ lruHits: 1, cacheApiHits: 0, cacheApiMisses: 0, kvReads: 0, kvWrites: 0 });
+    expect(await cachedInCacheApi(info.bundle_hash, text)).toBe(false);
+
+    const transformerText = 'a transformer vector is worth keeping';
+    await call('/v1/embeddings', { body: { input: [transformerText] } });
+    const transformerHash = ((await (await call('/info')).json()) as { bundle_hash: string }).bundle_hash;
+    expect(await cachedInCacheApi(transformerHash, transformerText)).toBe(true);
   });
 });
