@@ -8,6 +8,7 @@
  * content hash), and a reader from before `kind` refuses a static manifest, which has no `files["model.onnx"]`.
  * Adding `prompts` did not need one either: a bundle without them keeps its content hash; the one thing an older worker
  * misses in a bundle with prompts is the prompts themselves, and it still serves the model's plain vectors.
+ * Adding the cross-encoder kind did not need one: a reader from before it refuses the manifest's output `logits`.
  */
 import { z } from 'zod';
 import { SHA256_HEX, sha256Hex } from './hash.js';
@@ -22,12 +23,17 @@ export const BUNDLE_FILES = {
   embeddings: 'embeddings.bin',
 } as const;
 
-/** transformer: an ONNX graph run by ONNX Runtime; static: one vector per vocabulary piece, averaged (no ORT). */
-export const BundleKind = z.enum(['transformer', 'static']);
+/**
+ * transformer: an ONNX graph run by ONNX Runtime; static: one vector per vocabulary piece, averaged (no ORT);
+ * cross-encoder: an ONNX graph that reads a (query, document) pair and outputs relevance logits (re-ranking).
+ */
+export const BundleKind = z.enum(['transformer', 'static', 'cross-encoder']);
 export type BundleKind = z.infer<typeof BundleKind>;
 
-/** Name of the one graph output every bundle has: [batch, dimensions] float32. */
+/** Name of the one graph output every embedding bundle has: [batch, dimensions] float32. */
 export const SENTENCE_EMBEDDING_OUTPUT = 'sentence_embedding';
+/** Name of a cross-encoder bundle's one graph output: [batch, 1 or 2] float32 relevance logits. */
+export const LOGITS_OUTPUT = 'logits';
 
 const Sha256Hex = z.string().regex(SHA256_HEX, 'expected a lowercase hex sha256');
 const byteCount = z.number().int().nonnegative();
@@ -64,6 +70,45 @@ export const StaticTableInfo = z.object({
 export type StaticTableInfo = z.infer<typeof StaticTableInfo>;
 
 /**
+ * How a cross-encoder turns its logits into a relevance score: `sigmoid` of the one logit, or `softmax` over two
+ * logits taken at `index` (the "relevant" label). The raw score is the logit (one logit) or logit[index] minus the
+ * other logit (two), so sigmoid(raw) is the score either way.
+ */
+export const ScoreActivation = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('sigmoid') }),
+  z.object({ type: z.literal('softmax'), index: z.union([z.literal(0), z.literal(1)]) }),
+]);
+export type ScoreActivation = z.infer<typeof ScoreActivation>;
+
+/**
+ * A cross-encoder's pair framing, as its tokenizer's post-processor adds it: `bert` is [CLS] q [SEP] d [SEP] with
+ * token types 0 then 1; `roberta` is <s> q </s></s> d </s>.
+ */
+export const PairFraming = z.enum(['bert', 'roberta']);
+export type PairFraming = z.infer<typeof PairFraming>;
+
+/** What a cross-encoder bundle adds: its score activation, pair framing, head precision and pair fidelity. */
+export const CrossEncoderInfo = z.object({
+  /** Logits per pair (the graph's output width). */
+  labels: z.union([z.literal(1), z.literal(2)]),
+  activation: ScoreActivation,
+  pairFraming: PairFraming,
+  /** Precision the classification head (pooler + classifier) was kept in, chosen by measured fidelity. */
+  head: z.enum(['int8', 'fp32']),
+  /**
+   * Packed vs original (fp32, unpruned) scores over the same (query, document) pairs: Spearman's rho and the largest
+   * absolute difference of the activated scores. `source` says which texts the pairs were made from.
+   */
+  fidelity: z.object({
+    source: z.string(),
+    pairs: z.number().int().nonnegative(),
+    spearman: z.number(),
+    maxAbsDiff: z.number(),
+  }),
+});
+export type CrossEncoderInfo = z.infer<typeof CrossEncoderInfo>;
+
+/**
  * Both kinds share one schema. A static bundle (`edge-embed distill`) keeps the transformer fields' meaning for the
  * vector it serves (pooling `mean` of the looked-up rows, `normalize` true, `quantization` int8-storage: int8 rows
  * dequantized on lookup, `wasmHeapBytes` null since no WASM runs), lists embeddings.bin in `files` instead of
@@ -86,7 +131,8 @@ const ManifestFields = z.object({
   normalize: z.boolean(),
   /** Graph inputs, in the names the graph uses; token_type_ids only for models that take it. */
   inputs: z.array(z.enum(['input_ids', 'attention_mask', 'token_type_ids'])).min(1),
-  output: z.literal(SENTENCE_EMBEDDING_OUTPUT),
+  /** sentence_embedding; a cross-encoder's is logits. */
+  output: z.enum([SENTENCE_EMBEDDING_OUTPUT, LOGITS_OUTPUT]),
   /** Integer dtype of input_ids / attention_mask / token_type_ids. */
   inputDtype: z.enum(['int64', 'int32']),
   /** Arguments for `new Tokenizer(tokenizerJson, tokenizerConfig)` from @huggingface/tokenizers. */
@@ -133,6 +179,12 @@ const ManifestFields = z.object({
   createdBy: z.string(),
   static: StaticTableInfo.optional(),
   /**
+   * Only in a cross-encoder bundle (kind cross-encoder). It keeps the other fields' meaning where they have one:
+   * `dimensions` is the number of logits, `pooling` cls (the classifier reads the first token), `normalize` false,
+   * `fidelity` null (pair fidelity is here).
+   */
+  crossEncoder: CrossEncoderInfo.optional(),
+  /**
    * sentence-transformers prompts (config_sentence_transformers.json, or `pack --prompt`): name -> text the worker
    * prepends to a text before tokenizing it when a request names the prompt, e.g. { query: 'query: ' }. Absent in
    * bundles without prompts; a reader from before prompts ignores the field.
@@ -152,6 +204,14 @@ export const BundleManifest = ManifestFields.superRefine((m, ctx) => {
   need(!isStatic || m.files['model.onnx'] === undefined, ['files', 'model.onnx'], 'a static bundle has no model.onnx');
   need(!isStatic || m.static !== undefined, ['static'], 'Required (static bundle)');
   need(isStatic || m.static === undefined, ['static'], 'only a static bundle has it');
+  const isCrossEncoder = m.kind === 'cross-encoder';
+  need(!isCrossEncoder || m.crossEncoder !== undefined, ['crossEncoder'], 'Required (cross-encoder bundle)');
+  need(isCrossEncoder || m.crossEncoder === undefined, ['crossEncoder'], 'only a cross-encoder bundle has it');
+  need(
+    (m.output === LOGITS_OUTPUT) === isCrossEncoder,
+    ['output'],
+    isCrossEncoder ? `a cross-encoder's output is ${LOGITS_OUTPUT}` : `expected ${SENTENCE_EMBEDDING_OUTPUT}`,
+  );
   need(
     m.defaultPromptName == null || m.prompts?.[m.defaultPromptName] !== undefined,
     ['defaultPromptName'],
@@ -165,6 +225,11 @@ export type TransformerBundleManifest = BundleManifest & {
   files: { 'model.onnx': z.infer<typeof BundleFile> };
   static?: undefined;
 };
+export type CrossEncoderBundleManifest = BundleManifest & {
+  kind: 'cross-encoder';
+  files: { 'model.onnx': z.infer<typeof BundleFile> };
+  crossEncoder: CrossEncoderInfo;
+};
 export type StaticBundleManifest = BundleManifest & {
   kind: 'static';
   files: { 'embeddings.bin': z.infer<typeof BundleFile>; 'model.onnx'?: undefined };
@@ -176,22 +241,42 @@ export function isStaticManifest(manifest: BundleManifest): manifest is StaticBu
   return manifest.kind === 'static';
 }
 
+/** @example isCrossEncoderManifest(manifest) ? rerankRoutes(...) : embeddingRoutes(...) */
+export function isCrossEncoderManifest(manifest: BundleManifest): manifest is CrossEncoderBundleManifest {
+  return manifest.kind === 'cross-encoder';
+}
+
 /** What the content hash covers: the file hashes and the manifest fields that change the vector for a given text. */
 export type ContentHashFields = Pick<
   BundleManifest,
   'formatVersion' | 'files' | 'tokenizerConfig' | 'maxTokens' | 'pooling' | 'normalize' | 'inputs' | 'inputDtype'
 > &
-  Partial<Pick<BundleManifest, 'kind' | 'dimensions' | 'prompts' | 'defaultPromptName'>>;
+  Partial<Pick<BundleManifest, 'kind' | 'dimensions' | 'prompts' | 'defaultPromptName' | 'crossEncoder'>>;
 
 /**
  * The manifest fields that change the vector for a given text; everything in contentHash besides file hashes. A static
  * bundle's start with `kind` and hash its table and dimensions, so no static bundle can share a transformer's namespace;
  * a transformer's stay as they were (no `kind`), so existing hashes, and so caches, are unchanged. Prompts decide
  * the text a request's vector is computed from, so they count, but only when present: JSON.stringify drops an
- * undefined field, so a bundle without prompts keeps the hash it had before prompts existed.
+ * undefined field, so a bundle without prompts keeps the hash it had before prompts existed. A cross-encoder's start
+ * with `kind` too and add what turns its logits into a score (activation, pair framing).
  */
 export function vectorAffectingFields(m: ContentHashFields) {
   const prompts = promptFields(m);
+  if (m.kind === 'cross-encoder') {
+    return {
+      kind: m.kind,
+      formatVersion: m.formatVersion,
+      model: m.files['model.onnx']?.sha256,
+      tokenizer: m.files['tokenizer.json'].sha256,
+      tokenizerConfig: m.tokenizerConfig,
+      maxTokens: m.maxTokens,
+      inputs: m.inputs,
+      inputDtype: m.inputDtype,
+      activation: m.crossEncoder?.activation,
+      pairFraming: m.crossEncoder?.pairFraming,
+    };
+  }
   if (m.kind === 'static') {
     return {
       kind: m.kind,
@@ -258,7 +343,19 @@ export function parseBundleManifest(json: unknown): TransformerBundleManifest {
   if (isStaticManifest(manifest)) {
     throw new Error('invalid bundle manifest: kind: this is a static bundle (embeddings.bin), not a transformer');
   }
+  if (isCrossEncoderManifest(manifest)) {
+    throw new Error('invalid bundle manifest: kind: this is a cross-encoder (it scores pairs), not an embedding model');
+  }
   return manifest as TransformerBundleManifest;
+}
+
+/** Parses a cross-encoder bundle's manifest, throwing an Error naming the first bad field, or the bundle's kind. */
+export function parseCrossEncoderManifest(json: unknown): CrossEncoderBundleManifest {
+  const manifest = parseAnyBundleManifest(json);
+  if (!isCrossEncoderManifest(manifest)) {
+    throw new Error(`invalid bundle manifest: kind: this is a ${manifest.kind ?? 'transformer'}, not a cross-encoder`);
+  }
+  return manifest;
 }
 
 /** Parses any bundle's manifest (kind transformer or static), throwing an Error whose message names the first bad field. */

@@ -19,6 +19,8 @@ export interface EmbedOptions {
   limits?: BatchLimits;
   /** Called after each micro-batch with the number of sequences it embedded (progress bars). */
   onBatch?: (done: number) => void;
+  /** Token types per sequence (a cross-encoder's pairs: 0 for the query, 1 for the document); default all 0. */
+  tokenTypes?: readonly number[][];
 }
 
 export class Embedder {
@@ -39,7 +41,11 @@ export class Embedder {
     const vectors = new Array<Float32Array>(sequences.length);
     const lengths = sequences.map((ids) => ids.length);
     for (const batch of planMicroBatches(lengths, options.limits ?? this.limits)) {
-      const batchVectors = await this.embedBatch(batch.map((index) => sequences[index]));
+      const types = options.tokenTypes;
+      const batchVectors = await this.embedBatch(
+        batch.map((index) => sequences[index]),
+        types && batch.map((index) => types[index]),
+      );
       batch.forEach((index, i) => {
         vectors[index] = batchVectors[i];
       });
@@ -64,9 +70,9 @@ export class Embedder {
   }
 
   /** One vector per sequence from a single engine run, after any runs already queued. */
-  private embedBatch(sequences: readonly number[][]): Promise<Float32Array[]> {
+  private embedBatch(sequences: readonly number[][], tokenTypes?: readonly number[][]): Promise<Float32Array[]> {
     const run = this.queue.then(async () => {
-      const vectors = await this.engine.run(sequences);
+      const vectors = await this.engine.run(sequences, tokenTypes);
       this.counters.inferences++;
       this.counters.embeddedSequences += sequences.length;
       return vectors;

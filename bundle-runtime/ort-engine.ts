@@ -38,10 +38,11 @@ export async function createOrtEngine(
   const session = await ort.createSession(model);
   return {
     name: 'onnxruntime-web',
-    async run(sequences) {
+    async run(sequences, tokenTypes) {
       const width = Math.max(1, ...sequences.map((ids) => ids.length));
       const feeds: Record<string, Tensor> = {};
-      for (const name of spec.inputs) feeds[name] = inputTensor(ort, spec.inputDtype, name, sequences, width);
+      for (const name of spec.inputs)
+        feeds[name] = inputTensor(ort, spec.inputDtype, name, { sequences, tokenTypes }, width);
       const output = (await session.run(feeds))[spec.output];
       if (output === undefined) throw new Error(`the graph has no output ${spec.output}`);
       return spec.pool === undefined ? rows(output, sequences.length) : pooledRows(output, sequences, spec.pool);
@@ -76,19 +77,22 @@ function pooledRows(
   });
 }
 
-/** One input as a [batch, width] tensor: ids padded with 0, mask 1 on real tokens, token types all 0. */
+/** One input as a [batch, width] tensor: ids padded with 0, mask 1 on real tokens, token types as given (else 0). */
 function inputTensor(
   ort: OrtRuntime,
   dtype: OrtGraphSpec['inputDtype'],
   name: GraphInputName,
-  sequences: readonly number[][],
+  batch: { sequences: readonly number[][]; tokenTypes?: readonly number[][] },
   width: number,
 ): Tensor {
+  const { sequences, tokenTypes } = batch;
   const values = new Int32Array(sequences.length * width);
   sequences.forEach((ids, row) => {
+    const types = tokenTypes?.[row];
     for (let column = 0; column < ids.length; column++) {
       if (name === 'input_ids') values[row * width + column] = ids[column];
       else if (name === 'attention_mask') values[row * width + column] = 1;
+      else if (types !== undefined) values[row * width + column] = types[column];
     }
   });
   const dims = [sequences.length, width];

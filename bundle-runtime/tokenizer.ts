@@ -14,6 +14,38 @@ export interface TokenizedInput {
   fullLength: number;
 }
 
+/** A (query, document) pair framed for a cross-encoder, e.g. [CLS] q [SEP] d [SEP]. */
+export interface TokenizedPair {
+  ids: number[];
+  /** Token type of each id: the post-processor's (BERT: 0 up to the first [SEP], 1 after). */
+  typeIds: number[];
+  /** Tokens of the whole pair before the document was cut. */
+  fullLength: number;
+}
+
+/** The special tokens and token types a tokenizer's post-processor puts around and between a pair's two texts. */
+export interface PairTemplate {
+  prefix: number[];
+  middle: number[];
+  suffix: number[];
+  prefixTypes: number[];
+  middleTypes: number[];
+  suffixTypes: number[];
+  queryType: number;
+  documentType: number;
+}
+
+/** A query that leaves no room for its document (a pair's query is never cut). */
+export class QueryTooLongError extends Error {
+  constructor(
+    readonly tokens: number,
+    readonly maxTokens: number,
+  ) {
+    super(`the query is ${tokens} tokens with the pair's special tokens; the model takes at most ${maxTokens}`);
+    this.name = 'QueryTooLongError';
+  }
+}
+
 export interface TokenDetail {
   id: number;
   text: string;
@@ -34,6 +66,7 @@ export class BundleTokenizer {
   private readonly suffix: number[];
   private readonly aligner: TokenAligner;
   private readonly unknownToken: string | undefined;
+  private template: PairTemplate | undefined;
   readonly vocabularySize: number;
 
   constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown>) {
@@ -72,6 +105,39 @@ export class BundleTokenizer {
           ? content.slice(0, room)
           : content.slice(content.length - room);
     return { ids: [...this.prefix, ...kept, ...this.suffix], fullLength };
+  }
+
+  /**
+   * Encodes a (query, document) pair as a cross-encoder reads it, cutting only the document (from `direction`'s end)
+   * to fit maxTokens, as Hugging Face's "only_second" truncation does; throws {@link QueryTooLongError} when the query
+   * alone leaves no room.
+   * @example tokenizer.encodePair('capital of france', 'paris is ...', 512, 'right') // [CLS] q [SEP] d [SEP]
+   */
+  encodePair(query: string, document: string, maxTokens: number, direction: TruncationDirection): TokenizedPair {
+    const t = this.pairTemplate();
+    const q = this.tokenizer.encode(query, { add_special_tokens: false }).ids;
+    const d = this.tokenizer.encode(document, { add_special_tokens: false }).ids;
+    const framing = t.prefix.length + t.middle.length + t.suffix.length;
+    const room = maxTokens - framing - q.length;
+    if (room < 0) throw new QueryTooLongError(framing + q.length, maxTokens);
+    const kept = d.length <= room ? d : direction === 'right' ? d.slice(0, room) : d.slice(d.length - room);
+    return {
+      ids: [...t.prefix, ...q, ...t.middle, ...kept, ...t.suffix],
+      typeIds: [
+        ...t.prefixTypes,
+        ...q.map(() => t.queryType),
+        ...t.middleTypes,
+        ...kept.map(() => t.documentType),
+        ...t.suffixTypes,
+      ],
+      fullLength: framing + q.length + d.length,
+    };
+  }
+
+  /** The post-processor's pair framing, measured once on a probe pair; throws when the tokenizer frames no pairs. */
+  pairTemplate(): PairTemplate {
+    this.template ??= measurePairTemplate(this.tokenizer);
+    return this.template;
   }
 
   /** Tokens of a text for /tokenize. */
@@ -131,6 +197,28 @@ function unknownTokenOf(json: {
     if (Array.isArray(entry) && typeof entry[0] === 'string') return entry[0];
   }
   return undefined;
+}
+
+function measurePairTemplate(tokenizer: Tokenizer): PairTemplate {
+  const pair = tokenizer.encode('a', { text_pair: 'b', return_token_type_ids: true });
+  const types = pair.token_type_ids ?? pair.ids.map(() => 0);
+  const a = tokenizer.encode('a', { add_special_tokens: false }).ids;
+  const b = tokenizer.encode('b', { add_special_tokens: false }).ids;
+  const aStart = indexOfSequence(pair.ids, a);
+  const bOffset = aStart < 0 ? -1 : indexOfSequence(pair.ids.slice(aStart + a.length), b);
+  if (aStart < 0 || bOffset < 0) throw new Error("the tokenizer's post-processor does not frame text pairs");
+  const bStart = aStart + a.length + bOffset;
+  const bEnd = bStart + b.length;
+  return {
+    prefix: pair.ids.slice(0, aStart),
+    middle: pair.ids.slice(aStart + a.length, bStart),
+    suffix: pair.ids.slice(bEnd),
+    prefixTypes: types.slice(0, aStart),
+    middleTypes: types.slice(aStart + a.length, bStart),
+    suffixTypes: types.slice(bEnd),
+    queryType: types[aStart],
+    documentType: types[bStart],
+  };
 }
 
 function indexOfSequence(haystack: number[], needle: number[]): number {

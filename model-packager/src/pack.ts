@@ -14,6 +14,7 @@ import { SAMPLE_SENTENCES } from './measure/sample-sentences.js';
 import type { ModelProto } from './onnx/proto.js';
 import { readOnnxModel } from './onnx/read-model.js';
 import { encodeOnnxModel } from './onnx/write-model.js';
+import { packCrossEncoder } from './pack-cross-encoder.js';
 import { appendDenseHead } from './passes/append-dense-head.js';
 import { appendPooling } from './passes/append-pooling.js';
 import { inspectBertGraph } from './passes/inspect-bert-graph.js';
@@ -51,6 +52,8 @@ export interface PackOptions {
   /** Texts for the fidelity check; default: the corpus, else built-in English sentences. */
   evalText?: string[];
   minCosine?: number;
+  /** A cross-encoder's gate: Spearman's rho of packed vs original pair scores. */
+  minSpearman?: number;
   maxBytes?: number;
   maxHeapBytes?: number;
   /** Model name written to the manifest (default: the model folder's name). */
@@ -69,6 +72,7 @@ export interface PackResult {
 export const PACK_DEFAULTS = {
   quantization: 'int8-compute' as QuantizationMode,
   minCosine: 0.99,
+  minSpearman: 0.99,
   maxBytes: KV_VALUE_BYTES,
   maxHeapBytes: ISOLATE_MEMORY_BYTES,
 };
@@ -126,6 +130,7 @@ function settle(options: PackOptions) {
   const settled = {
     quantization: options.quantization ?? PACK_DEFAULTS.quantization,
     minCosine: options.minCosine ?? PACK_DEFAULTS.minCosine,
+    minSpearman: options.minSpearman ?? PACK_DEFAULTS.minSpearman,
     maxBytes: options.maxBytes ?? PACK_DEFAULTS.maxBytes,
     maxHeapBytes: options.maxHeapBytes ?? PACK_DEFAULTS.maxHeapBytes,
   };
@@ -134,6 +139,9 @@ function settle(options: PackOptions) {
   }
   if (!(settled.minCosine >= -1 && settled.minCosine <= 1)) {
     throw new PackError('bad-option', `--min-cosine must be between -1 and 1, got ${settled.minCosine}`);
+  }
+  if (!(settled.minSpearman >= -1 && settled.minSpearman <= 1)) {
+    throw new PackError('bad-option', `--min-spearman must be between -1 and 1, got ${settled.minSpearman}`);
   }
   if (!(settled.maxBytes > 0))
     throw new PackError('bad-option', `--max-bytes must be positive, got ${settled.maxBytes}`);
@@ -157,6 +165,8 @@ async function readSource(modelDir: string, reporter: Reporter) {
   step.done(
     `${info.layers} layers, hidden ${info.hidden}, vocabulary ${vocab.tokens.length}, ${info.layerNorm} LayerNorm, opset ${info.opset}, inputs ${info.inputs.join('+')}`,
   );
+  // A cross-encoder has no sentence-transformers pooling files; the notes about their defaults do not apply to it.
+  if (info.classifier) source.notes = source.notes.filter((n) => !/1_Pooling|modules\.json/.test(n));
   for (const note of source.notes) reporter.note(note);
   return { source, info, originalTokenizer, vocabularySize: vocab.tokens.length };
 }
@@ -325,9 +335,40 @@ export function bundlePrompts(
   return { prompts, defaultPromptName: source.defaultPromptName };
 }
 
+/** A sequence-classification export (a cross-encoder) after the shared read and prune stages. */
+async function packClassifier(
+  options: PackOptions,
+  settled: ReturnType<typeof settle>,
+  src: Source,
+  pruned: { texts: TextInputs; tokenizerJson: object; prune: PruneReport | null },
+  reporter: Reporter,
+): Promise<PackResult> {
+  if (Object.keys(bundlePrompts(src.source, options.prompts)).length > 0)
+    throw new PackError('bad-option', 'a cross-encoder takes no prompts (--prompt, config_sentence_transformers.json)');
+  const { texts, prune } = pruned;
+  const manifest = await packCrossEncoder(
+    {
+      source: src.source,
+      info: src.info,
+      originalTokenizer: src.originalTokenizer,
+      prunedTokenizer: pruned.tokenizerJson,
+      tokenizerConfig: scalarConfig(src.source.tokenizerConfig),
+      vocabulary: { before: prune?.before ?? src.vocabularySize, after: prune?.after ?? src.vocabularySize },
+      evaluation: chooseEvalTexts(texts.evalTexts, texts.corpusTexts, texts.wordFrequencies),
+      settled,
+      outDir: options.outDir,
+      modelName: options.name ?? src.source.modelName,
+      createdBy: PACKAGER_VERSION,
+    },
+    reporter,
+  );
+  return { manifest, prune, quantization: { embeddings: null, matmuls: null }, notes: src.source.notes };
+}
+
 /**
  * Packs a model folder into a bundle: read -> inspect -> prune vocabulary -> quantize -> append pooling -> measure
- * fidelity and budget -> write. Nothing is written unless every check passes.
+ * fidelity and budget -> write. Nothing is written unless every check passes. A sequence-classification export (a
+ * cross-encoder, output logits) takes its own path after pruning (pack-cross-encoder.ts).
  *
  * @example
  *   const { manifest } = await packModel({ modelDir: 'all-MiniLM-L6-v2', outDir: 'bundles/minilm', corpus: ['docs.txt'] });
@@ -337,6 +378,7 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
   const src = await readSource(options.modelDir, reporter);
   const texts = await readTextInputs(options);
   const { tokenizerJson, prune } = pruneStage(src, texts, options.maxVocab, reporter);
+  if (src.info.classifier) return packClassifier(options, settled, src, { texts, tokenizerJson, prune }, reporter);
   const quantization = quantizeStage(src, settled.quantization, reporter);
   const { modelBytes, tokenizerBytes } = appendHeadStage(src, tokenizerJson, reporter);
   const measured = await measureStage(src, texts, { modelBytes, tokenizerJson }, reporter);

@@ -41,9 +41,10 @@ export function registerFixtureCommand(program: Command): void {
       new Option(
         '--preset <name>',
         'tiny (BERT 2x32), minilm (all-MiniLM-L6-v2 size), roberta (2x64, byte-level BPE, no token_type_ids), ' +
-          'albert (4 layers sharing weights, factorised 32-wide embeddings) or cased-bert (2x48, cased WordPiece, no lower-casing)',
+          'albert (4 layers sharing weights, factorised 32-wide embeddings), cased-bert (2x48, cased WordPiece, no ' +
+          'lower-casing) or cross-encoder (MiniLM-L6 size + one relevance logit, as ms-marco-MiniLM-L-6-v2)',
       )
-        .choices(['tiny', 'minilm', 'roberta', 'albert', 'cased-bert'])
+        .choices(['tiny', 'minilm', 'roberta', 'albert', 'cased-bert', 'cross-encoder'])
         .default('tiny'),
     )
     .addOption(
@@ -84,8 +85,9 @@ export function registerFixtureCommand(program: Command): void {
       console.log(
         `fixture ${opts.preset} written to ${outDir}: ${(modelBytes / 2 ** 20).toFixed(1)} MiB of ONNX ` +
           `(opset ${options.opset}, ${options.layers} layers, hidden ${options.hidden}, ` +
-          `${options.tokenTypeIds ? 'with' : 'without'} token_type_ids, ${options.pooling} pooling` +
-          `${options.normalize ? ', normalized' : ''}${options.externalData ? ', external data' : ''})`,
+          `${options.tokenTypeIds ? 'with' : 'without'} token_type_ids, ` +
+          `${options.head ? `${options.head.labels} logit${options.head.labels > 1 ? 's' : ''}` : `${options.pooling} pooling`}` +
+          `${options.normalize && !options.head ? ', normalized' : ''}${options.externalData ? ', external data' : ''})`,
       );
     });
 }

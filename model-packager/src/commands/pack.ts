@@ -49,6 +49,12 @@ export function registerPackCommand(program: Command): void {
       PACK_DEFAULTS.minCosine,
     )
     .option(
+      '--min-spearman <x>',
+      'cross-encoders: fail when the Spearman correlation of packed vs original pair scores is below this',
+      Number,
+      PACK_DEFAULTS.minSpearman,
+    )
+    .option(
       '--max-bytes <n>',
       'fail when model.onnx + tokenizer.json exceed this many bytes (default: 25 MiB, one KV value)',
       positiveInteger('--max-bytes'),
@@ -80,6 +86,7 @@ export function registerPackCommand(program: Command): void {
           quantization: opts.quantization,
           evalText: opts.evalText,
           minCosine: opts.minCosine,
+          minSpearman: opts.minSpearman,
           maxBytes: opts.maxBytes,
           maxHeapBytes: opts.maxHeapMb * 1048576,
           name: opts.name,

@@ -65,3 +65,18 @@ export function tensorByteLength(tensor: TensorProto): number {
     tensor.doubleData.length * 8
   );
 }
+
+/** The value of a one-element int64/int32 tensor. */
+export function integerScalar(tensor: TensorProto): number | undefined {
+  if (tensorDims(tensor).reduce((a, b) => a * b, 1) !== 1) return undefined;
+  const raw = tensor.rawData && tensor.rawData.length > 0 ? tensor.rawData : undefined;
+  if (tensor.dataType === DataType.INT64) {
+    if (raw) return Number(new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getBigInt64(0, true));
+    return tensor.int64Data.length === 1 ? Number(tensor.int64Data[0]) : undefined;
+  }
+  if (tensor.dataType === DataType.INT32) {
+    if (raw) return new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getInt32(0, true);
+    return tensor.int32Data.length === 1 ? tensor.int32Data[0] : undefined;
+  }
+  return undefined;
+}

@@ -24,8 +24,10 @@ export interface BertGraphInfo {
   /** Graph inputs in canonical order (input_ids, attention_mask, token_type_ids). */
   inputs: BertInputName[];
   inputDtype: 'int64' | 'int32';
-  /** 'last_hidden_state' */
+  /** The output the passes build on: 'last_hidden_state', or a sequence classifier's (cross-encoder's) 'logits'. */
   hiddenOutput: string;
+  /** A sequence-classification export (output logits [batch, labels]); labels null when the graph does not declare it. */
+  classifier: { labels: 1 | 2 | null } | null;
   hidden: number;
   /** Number of attention Softmax nodes. */
   layers: number;
@@ -35,6 +37,7 @@ export interface BertGraphInfo {
 const MIN_OPSET = 11;
 const INPUT_ORDER: BertInputName[] = ['input_ids', 'attention_mask', 'token_type_ids'];
 const HIDDEN_OUTPUT = 'last_hidden_state';
+const LOGITS_OUTPUT = 'logits';
 
 /** Ops of an already-quantized graph: quantizing again would stack int8 on int8. */
 const QUANTIZED_OPS = new Set([
@@ -226,39 +229,19 @@ export function inspectBertGraph(model: ModelProto): BertGraphInfo {
   }
   const inputDtype = dtypes[0] === DataType.INT32 ? 'int32' : 'int64';
 
-  const outputs = (graph.output as ValueInfoProto[]).map((o) => o.name);
-  const hiddenOutputs = outputs.filter((o) => o === HIDDEN_OUTPUT);
-  if (hiddenOutputs.length === 0) {
-    refuse(
-      `the graph has no ${HIDDEN_OUTPUT} output (outputs: ${listOf(outputs) || 'none'}); expected a feature-extraction export whose output is ${HIDDEN_OUTPUT} [batch, sequence, hidden]`,
-    );
-  }
-  if (hiddenOutputs.length > 1)
-    refuse(`the graph declares ${HIDDEN_OUTPUT} ${hiddenOutputs.length} times; expected one such output`);
   const producers = producerMap(graph);
-  if (!producers.has(HIDDEN_OUTPUT))
-    refuse(`no node computes the ${HIDDEN_OUTPUT} output; expected it to be the encoder's last hidden state`);
-  const hiddenInfo = (graph.output as ValueInfoProto[]).find((o) => o.name === HIDDEN_OUTPUT)!;
-  const hiddenType = elemTypeOf(hiddenInfo);
-  if (hiddenType !== undefined && hiddenType !== DataType.FLOAT) {
-    refuse(`${HIDDEN_OUTPUT} is ${DataType[hiddenType]}; expected float32 (an fp32 export)`);
-  }
-
+  const output = findModelOutput(graph.output as ValueInfoProto[], producers);
   const wordEmbedding = findWordEmbedding(nodes, initializers, producers);
-  const outputDims = hiddenInfo.type?.tensorType?.shape?.dim ?? [];
-  if (outputDims.length > 0 && outputDims.length !== 3) {
-    refuse(`${HIDDEN_OUTPUT} has rank ${outputDims.length}; expected [batch, sequence, hidden]`);
-  }
   // The encoder width may differ from the table's (factorised embeddings: ALBERT, Universal Sentence Encoder).
-  const declaredHidden = outputDims[2]?.dimValue ? toNumber(outputDims[2].dimValue as number) : undefined;
-  const hidden = declaredHidden ?? wordEmbedding.hidden;
+  const hidden = output.classifier ? wordEmbedding.hidden : (output.declaredWidth ?? wordEmbedding.hidden);
 
   return {
     opset,
     layerNorm: nodes.some((n) => n.opType === 'LayerNormalization') ? 'fused' : 'decomposed',
     inputs: INPUT_ORDER.filter((name) => names.includes(name)),
     inputDtype,
-    hiddenOutput: HIDDEN_OUTPUT,
+    hiddenOutput: output.name,
+    classifier: output.classifier,
     hidden,
     layers: nodes.filter((n) => n.opType === 'Softmax').length,
     wordEmbedding: {
@@ -267,6 +250,44 @@ export function inspectBertGraph(model: ModelProto): BertGraphInfo {
       vocabSize: wordEmbedding.vocabSize,
     },
   };
+}
+
+/**
+ * The encoder's last_hidden_state [batch, sequence, hidden] (feature extraction), else a sequence classifier's logits
+ * [batch, 1 or 2] (a cross-encoder): declared once, computed by a node, float32.
+ */
+function findModelOutput(
+  outputs: ValueInfoProto[],
+  producers: Map<string, NodeProto>,
+): { name: string; classifier: BertGraphInfo['classifier']; declaredWidth: number | undefined } {
+  const names = outputs.map((o) => o.name);
+  const name = names.includes(HIDDEN_OUTPUT) ? HIDDEN_OUTPUT : names.includes(LOGITS_OUTPUT) ? LOGITS_OUTPUT : null;
+  if (name === null) {
+    refuse(
+      `the graph has no ${HIDDEN_OUTPUT} or ${LOGITS_OUTPUT} output (outputs: ${listOf(names) || 'none'}); expected a feature-extraction export whose output is ${HIDDEN_OUTPUT} [batch, sequence, hidden], or a sequence-classification (cross-encoder) export whose output is ${LOGITS_OUTPUT} [batch, 1 or 2]`,
+    );
+  }
+  const declared = outputs.filter((o) => o.name === name);
+  if (declared.length > 1) refuse(`the graph declares ${name} ${declared.length} times; expected one such output`);
+  if (!producers.has(name)) refuse(`no node computes the ${name} output`);
+  const type = elemTypeOf(declared[0]);
+  if (type !== undefined && type !== DataType.FLOAT)
+    refuse(`${name} is ${DataType[type]}; expected float32 (an fp32 export)`);
+  const dims = declared[0].type?.tensorType?.shape?.dim ?? [];
+  const dimValue = (k: number) => (dims[k]?.dimValue ? toNumber(dims[k].dimValue as number) : undefined);
+  if (name === HIDDEN_OUTPUT) {
+    if (dims.length > 0 && dims.length !== 3)
+      refuse(`${name} has rank ${dims.length}; expected [batch, sequence, hidden]`);
+    return { name, classifier: null, declaredWidth: dimValue(2) };
+  }
+  if (dims.length > 0 && dims.length !== 2) refuse(`${name} has rank ${dims.length}; expected [batch, labels]`);
+  const labels = dimValue(1) ?? null;
+  if (labels !== null && labels !== 1 && labels !== 2) {
+    refuse(
+      `${name} has ${labels} labels; a cross-encoder has 1 (a relevance logit) or 2 (irrelevant, relevant), not a multi-class classifier`,
+    );
+  }
+  return { name, classifier: { labels: labels as 1 | 2 | null }, declaredWidth: undefined };
 }
 
 /** The Gather whose indices are input_ids (directly or through Cast) and whose data is a 2-D float initializer. */

@@ -21,7 +21,7 @@ import {
   type TensorProto,
   type ValueInfoProto,
 } from '../onnx/proto.js';
-import { float32Tensor, readFloat32, tensorDims } from '../onnx/tensor.js';
+import { float32Tensor, integerScalar, readFloat32, tensorDims } from '../onnx/tensor.js';
 import { type ChangedWord, compareWordTokenization } from '../vocab/changed-words.js';
 import { chooseKeptIds } from '../vocab/keep-set.js';
 import { rewriteTokenizerJson } from '../vocab/rewrite-tokenizer.js';
@@ -117,21 +117,6 @@ function comparedTokenIds(graph: GraphProto): Map<string, number> {
     if (id !== undefined) found.set(node.name || node.output[0], id);
   }
   return found;
-}
-
-/** The value of a one-element int64/int32 tensor. */
-function integerScalar(tensor: TensorProto): number | undefined {
-  if (tensorDims(tensor).reduce((a, b) => a * b, 1) !== 1) return undefined;
-  const raw = tensor.rawData && tensor.rawData.length > 0 ? tensor.rawData : undefined;
-  if (tensor.dataType === DataType.INT64) {
-    if (raw) return Number(new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getBigInt64(0, true));
-    return tensor.int64Data.length === 1 ? Number(tensor.int64Data[0]) : undefined;
-  }
-  if (tensor.dataType === DataType.INT32) {
-    if (raw) return new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getInt32(0, true);
-    return tensor.int32Data.length === 1 ? tensor.int32Data[0] : undefined;
-  }
-  return undefined;
 }
 
 /** A declared shape (old IR versions list initializers as graph inputs) with the vocabulary dimension replaced. */

@@ -149,10 +149,11 @@ function weightKN(match: LinearMatch): { data: Float32Array; k: number; n: numbe
 }
 
 /** The linear layers of the graph, by node; refuses a graph with none. */
-function findLinearLayers(graph: GraphProto): Map<NodeProto, LinearMatch> {
+function findLinearLayers(graph: GraphProto, keep: ReadonlySet<string>): Map<NodeProto, LinearMatch> {
   const inits = initializerMap(graph);
   const matches = new Map<NodeProto, LinearMatch>();
   for (const node of graph.node as NodeProto[]) {
+    if (keep.has(node.name)) continue;
     const match = matchLinear(node, inits);
     if (match) matches.set(node, match);
   }
@@ -319,7 +320,8 @@ function emitQuantizedLayer(rewrite: Rewrite, match: LinearMatch, out: NodeProto
 }
 
 /**
- * Quantizes the weights of every linear layer to int8 with per-output-channel scales.
+ * Quantizes the weights of every linear layer to int8 with per-output-channel scales, except the nodes named in `keep`
+ * (e.g. a cross-encoder's classification head, kept fp32 when that scores closer to the original).
  *
  * @example
  *   const { report } = quantizeMatMulWeights(model, 'int8-storage');
@@ -328,11 +330,12 @@ function emitQuantizedLayer(rewrite: Rewrite, match: LinearMatch, out: NodeProto
 export function quantizeMatMulWeights(
   model: ModelProto,
   mode: MatMulQuantizationMode,
+  keep: ReadonlySet<string> = new Set(),
 ): { model: ModelProto; report: QuantizeReport } {
   const graph = model.graph as GraphProto | null | undefined;
   if (!graph) throw new PackError('corrupt-onnx', 'quantizeMatMulWeights: the model has no graph');
   const opset = supportedOpset(model, mode);
-  const layers = findLinearLayers(graph);
+  const layers = findLinearLayers(graph, keep);
   const rewrite: Rewrite = {
     mode,
     opset,

@@ -58,10 +58,16 @@ describe('inspectBertGraph accepts', () => {
         : ['input_ids', 'attention_mask'],
       inputDtype: 'int64',
       hiddenOutput: 'last_hidden_state',
+      classifier: null,
       hidden: 32,
       layers: 2,
       wordEmbedding: { initializer: 'embeddings.word_embeddings.weight', gatherNode: WORD_GATHER, vocabSize: VOCAB },
     });
+  });
+
+  it('a sequence classifier (cross-encoder): output logits with its label count', () => {
+    const info = inspectBertGraph(buildBertModel({ ...FIXTURE_PRESETS.tiny, head: { labels: 2 } }, VOCAB));
+    expect([info.hiddenOutput, info.classifier, info.hidden]).toEqual(['logits', { labels: 2 }, 32]);
   });
 
   it('the MiniLM-sized graph: 6 layers, hidden 384', () => {
@@ -142,7 +148,7 @@ describe('inspectBertGraph refuses', () => {
     nodes.at(-1)!.output[0] = 'token_embeddings';
     graph.output.push(onnx.ValueInfoProto.create({ name: 'sentence_embedding' }));
     expect(refusal(model)).toMatch(
-      /^the graph has no last_hidden_state output \(outputs: token_embeddings, sentence_embedding\); expected a feature-extraction export/,
+      /^the graph has no last_hidden_state or logits output \(outputs: token_embeddings, sentence_embedding\); expected a feature-extraction export/,
     );
   });
 
