@@ -144,6 +144,12 @@ describe('shapeVector and base64', () => {
   it('encodes little-endian float32 bytes', () => {
     expect(float32ToBase64(Float32Array.of(1, -2))).toBe(btoa(String.fromCharCode(0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0)));
   });
+
+  it('encodes only the bytes of a vector that is a view into a larger buffer', () => {
+    const batch = Float32Array.of(7, 1, -2, 9);
+    expect(float32ToBase64(batch.subarray(1, 3))).toBe(float32ToBase64(Float32Array.of(1, -2)));
+    expect(float32ToBase64(new Float32Array(0))).toBe('');
+  });
 });
 
 describe('BundleTokenizer', () => {
