@@ -129,6 +129,13 @@ export const CACHE_VARS = {
     description:
       'with the model loaded, CACHE_POLICY=cost looks a text up in the Cache API only if recomputing it takes this many CPU-ms',
   },
+  // Each Cache API read or write is a subrequest: Workers allow 50 per request on the free plan, 10,000 on paid.
+  cacheApiMaxOps: {
+    env: 'CACHE_API_MAX_OPS',
+    schema: z.coerce.number().int().nonnegative().default(50),
+    description:
+      'Cache API reads and writes per embedding request (each is a subrequest; the free plan allows 50 per request)',
+  },
   hedgeAfterMs: {
     env: 'HEDGE_AFTER_MS',
     schema: z.coerce.number().int().nonnegative().default(10),

@@ -28,6 +28,8 @@ export interface CacheCounters {
   kvWritesOverBudget: number;
   /** Distinct keys no tier had. */
   misses: number;
+  /** Cache API reads and writes skipped: the request had spent its `cacheApiOpsPerRequest`. */
+  cacheApiOverCap: number;
 }
 
 export function emptyCacheCounters(): CacheCounters {
@@ -40,6 +42,7 @@ export function emptyCacheCounters(): CacheCounters {
     kvWrites: 0,
     kvWritesOverBudget: 0,
     misses: 0,
+    cacheApiOverCap: 0,
   };
 }
 
@@ -53,6 +56,11 @@ export interface EmbeddingCacheParts {
   keyPrefix?: string;
   /** Milliseconds since the epoch, for the daily write budget. */
   now?: () => number;
+  /**
+   * Cache API reads and writes this cache (one per embedding call) may make: each is a subrequest, and Workers cap
+   * subrequests per request (50 on the free plan). Reads come first; writes get what is left. Unlimited by default.
+   */
+  cacheApiOpsPerRequest?: number;
 }
 
 export interface LookupContext {
@@ -67,10 +75,20 @@ export interface LookupContext {
 export class EmbeddingCache {
   private readonly keyPrefix: string;
   private readonly now: () => number;
+  private cacheApiOpsLeft: number;
 
   constructor(private readonly parts: EmbeddingCacheParts) {
     this.keyPrefix = parts.keyPrefix ?? '';
     this.now = parts.now ?? (() => Date.now());
+    this.cacheApiOpsLeft = parts.cacheApiOpsPerRequest ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** How many of `wanted` Cache API operations may still be made (taken from what is left); the rest are counted. */
+  private takeCacheApiOps(wanted: number): number {
+    const granted = Math.min(wanted, this.cacheApiOpsLeft);
+    this.cacheApiOpsLeft -= granted;
+    this.parts.counters.cacheApiOverCap += wanted - granted;
+    return granted;
   }
 
   /**
@@ -116,10 +134,11 @@ export class EmbeddingCache {
       candidates.map((i) => ({ key: keys[i], tokens: context.tokens[i] })),
       context,
     );
+    const planned = candidates.filter((_, n) => plan[n]);
+    const reads = planned.slice(0, this.takeCacheApiOps(planned.length));
     const hits: number[] = [];
     await Promise.all(
-      candidates.map(async (i, n) => {
-        if (!plan[n]) return;
+      reads.map(async (i) => {
         const entry = await cacheApi.get(keys[i]);
         if (entry === undefined) {
           counters.cacheApiMisses++;
@@ -158,7 +177,7 @@ export class EmbeddingCache {
         counters.kvHits++;
         found[i] = entry;
         lru.set(keys[i], entry);
-        if (cacheApi !== undefined) context.waitUntil(cacheApi.put(keys[i], entry));
+        if (cacheApi !== undefined && this.takeCacheApiOps(1) === 1) context.waitUntil(cacheApi.put(keys[i], entry));
       }),
     );
   }
@@ -191,7 +210,10 @@ export class EmbeddingCache {
     for (const [key, entry] of prefixed) lru.set(key, entry);
     if (prefixed.length === 0) return;
     const cacheApi = policy.usesCacheApi ? this.parts.cacheApi : undefined;
-    if (cacheApi !== undefined) waitUntil(Promise.all(prefixed.map(([key, entry]) => cacheApi.put(key, entry))));
+    if (cacheApi !== undefined) {
+      const writes = prefixed.slice(0, this.takeCacheApiOps(prefixed.length));
+      if (writes.length > 0) waitUntil(Promise.all(writes.map(([key, entry]) => cacheApi.put(key, entry))));
+    }
     const kv = policy.usesKv ? this.parts.kv : undefined;
     if (kv === undefined) return;
     const plan = policy.planKvWrites(

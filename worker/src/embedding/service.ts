@@ -174,6 +174,7 @@ export class EmbeddingService {
       policy,
       counters: this.counters,
       keyPrefix: config.tenantId === undefined ? '' : `t:${config.tenantId}:`,
+      cacheApiOpsPerRequest: config.cacheApiMaxOps,
     });
   }
 }

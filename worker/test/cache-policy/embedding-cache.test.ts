@@ -24,13 +24,15 @@ interface IsolateOptions {
   cpuMsPerToken?: number;
   /** Tokens of every text. */
   tokens?: number;
+  /** Cache API reads and writes per request (unlimited by default). */
+  cacheApiOps?: number;
 }
 
 function isolate(mode: CachePolicyMode, options: IsolateOptions = {}) {
   const tokens = options.tokens ?? 10;
   const counters = { ...emptyCacheCounters(), kvErrors: 0, kvTimeouts: 0, cacheApiErrors: 0 };
   const storeOptions = { timeoutMs: 500, ttlSeconds: 3600, dimensions: DIMENSIONS };
-  const cache = new EmbeddingCache({
+  const parts = {
     lru: new ByteLruCache(1024 * 1024),
     cacheApi: new CacheApiEmbeddingStore(caches.default, storeOptions, counters),
     kv: new KvEmbeddingStore(options.kv ?? kvNamespace, storeOptions, counters),
@@ -44,11 +46,14 @@ function isolate(mode: CachePolicyMode, options: IsolateOptions = {}) {
       cacheApiReadMinMs: 0,
     }),
     counters,
-  });
+    cacheApiOpsPerRequest: options.cacheApiOps,
+  };
   const background: Promise<unknown>[] = [];
   const waitUntil = (promise: Promise<unknown>) => background.push(promise);
   /** One request: look the keys up, "compute" the misses, store them, and wait for the background work. */
   async function request(keys: string[], modelLoaded = true) {
+    // One EmbeddingCache per request, as the worker makes one per embedding call (the Cache API cap is per request).
+    const cache = new EmbeddingCache(parts);
     const found = await cache.getMany(keys, { tokens: keys.map(() => tokens), modelLoaded, waitUntil });
     const computed = keys.flatMap((key, i) =>
       found[i] === undefined ? [[key, entryFor(i + 1, tokens)] as const] : [],
@@ -104,6 +109,21 @@ describe('the embedding cache under each policy', () => {
     await always.request(fresh);
     await always.request(fresh);
     expect(always.counters).toMatchObject({ kvReads: 5, kvWrites: 5, lruHits: 5, cacheApiHits: 0, cacheApiMisses: 0 });
+  });
+
+  it('makes at most CACHE_API_MAX_OPS Cache API reads and writes per request, reads first', async () => {
+    const keys = uniqueKeys(3);
+    const capped = isolate('cost', { cacheApiOps: 4 });
+    await capped.request(keys);
+    // Three reads (all miss), then one of the three writes; two skipped.
+    expect(capped.counters).toMatchObject({ cacheApiMisses: 3, cacheApiOverCap: 2, misses: 3 });
+    await capped.request(uniqueKeys(5));
+    expect(capped.counters).toMatchObject({ cacheApiMisses: 7, cacheApiOverCap: 2 + 1 + 5 });
+    // Elsewhere (a fresh LRU, no cap): only the first key was written to the data centre's cache.
+    const other = isolate('cost');
+    const found = await other.request(keys);
+    expect(found.map((entry) => entry !== undefined)).toEqual([true, false, false]);
+    expect(other.counters).toMatchObject({ cacheApiHits: 1, cacheApiMisses: 2, cacheApiOverCap: 0 });
   });
 
   it('`off` keeps to the LRU', async () => {

@@ -101,6 +101,11 @@ const SERVICE_METRICS: Array<{ name: string; counter: keyof EmbeddingService['co
   { name: 'te_kv_errors', counter: 'kvErrors', help: 'KV operations that failed' },
   { name: 'te_kv_timeouts', counter: 'kvTimeouts', help: 'KV reads slower than KV_TIMEOUT_MS' },
   { name: 'te_cache_api_errors', counter: 'cacheApiErrors', help: 'Cache API operations that failed' },
+  {
+    name: 'te_cache_api_over_cap',
+    counter: 'cacheApiOverCap',
+    help: 'Cache API reads and writes skipped: the request had made CACHE_API_MAX_OPS',
+  },
   { name: 'te_model_load_count', counter: 'modelLoads', help: 'Model loads' },
   { name: 'te_model_load_failure', counter: 'modelLoadFailures', help: 'Model loads that failed' },
 ];
