@@ -8,6 +8,7 @@ import { DEFAULT_BATCH_LIMITS } from '../../bundle-runtime/batch.js';
 import { CACHE_POLICY_MODES, DEFAULT_CACHE_API_READ_MIN_MS } from './cache-policy/policy.js';
 import { LIST_PRICES } from './cache-policy/prices.js';
 import type { Env } from './env.js';
+import { ModelSpecsSchema } from './models/spec.js';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -199,6 +200,13 @@ export const CONFIG_VARS = {
       .regex(/^[0-9a-f]{64}$/, 'must be a bundle contentHash (64 lowercase hex digits) or empty')
       .optional(),
     description: 'serve the bundle with this contentHash from BUNDLE_STORE instead of the compiled-in one',
+    read: (value: string | undefined) => blankToUndefined(value === undefined ? undefined : String(value).trim()),
+  },
+  models: {
+    env: 'MODELS',
+    schema: ModelSpecsSchema,
+    description:
+      'several models: name=source,... (source: default, static-default or kv:<contentHash>); requests choose by `model`',
     read: (value: string | undefined) => blankToUndefined(value === undefined ? undefined : String(value).trim()),
   },
   corsAllowOrigins: {

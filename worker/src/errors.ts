@@ -14,6 +14,7 @@ export type ApiErrorKind =
   | 'unsupported_media_type'
   | 'unauthorized'
   | 'not_found'
+  | 'model_not_found'
   | 'method_not_allowed'
   | 'rate_limit_exceeded'
   | 'model_unavailable'
@@ -39,6 +40,8 @@ const KINDS: Record<ApiErrorKind, KindInfo> = {
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
   unauthorized: { status: 401, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'invalid_request_error' },
+  // OpenAI's answer to a `model` it does not serve.
+  model_not_found: { status: 404, type: 'invalid_request_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   // OpenAI's 429 body: type "requests" (the limit that was hit), code rate_limit_exceeded.
   rate_limit_exceeded: { status: 429, type: 'requests' },

@@ -13,7 +13,11 @@ import { kvAppFor } from './kv-app.js';
 import { noOrt } from './runtime/no-ort.js';
 
 const staticRuntime = { ort: noOrt };
-const staticApp = createApp({ bundle: staticDefaultBundle, ...staticRuntime });
+const staticApp = createApp({
+  bundle: staticDefaultBundle,
+  compiled: { 'static-default': staticDefaultBundle },
+  ...staticRuntime,
+});
 
 /** The app serving the bundle the env selects: BUNDLE_HASH's from KV, else the compiled-in static bundle. */
 export function staticAppFor(env: Env | undefined): App {

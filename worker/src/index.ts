@@ -4,14 +4,14 @@
  * backend in workerd. Nothing is loaded here; the model and tokenizer load on the first request that needs them.
  */
 import type { Hono } from 'hono';
-import { defaultBundle } from './bundle/default-bundle.js';
+import { compiledBundles, defaultBundle } from './bundle/default-bundle.js';
 import type { Env } from './env.js';
 import { type App, createApp } from './http/app.js';
 import { kvAppFor } from './kv-app.js';
 import { wasmHeapBytes, workerdOrt } from './runtime/ort-workerd.js';
 
 const workerdRuntime = { ort: workerdOrt, wasmHeapBytes };
-const defaultApp = createApp({ bundle: defaultBundle, ...workerdRuntime });
+const defaultApp = createApp({ bundle: defaultBundle, compiled: compiledBundles, ...workerdRuntime });
 
 /** The app serving the bundle the env selects. */
 export function appFor(env: Env | undefined): App {

@@ -10,6 +10,7 @@
 import manifest from '../../../bundles/default/manifest.json';
 import model from '../../../bundles/default/model.onnx';
 import tokenizer from '../../../bundles/default/tokenizer.json';
+import type { COMPILED_BUNDLE_NAMES } from '../models/spec.js';
 import type { BundleSource } from './source.js';
 import { staticDefaultBundle } from './static-default-bundle.js';
 
@@ -26,3 +27,9 @@ const selected = typeof EDGE_EMBED_BUNDLE === 'string' ? EDGE_EMBED_BUNDLE : 'de
 
 export const defaultBundle: BundleSource =
   selected === 'static-default' ? staticDefaultBundle : transformerDefaultBundle;
+
+/** The compiled-in bundles by the name a MODELS source gives them (models/spec.ts's COMPILED_BUNDLE_NAMES). */
+export const compiledBundles: Readonly<Record<(typeof COMPILED_BUNDLE_NAMES)[number], BundleSource>> = {
+  default: transformerDefaultBundle,
+  'static-default': staticDefaultBundle,
+};

@@ -10,12 +10,16 @@ export type FirstStage = { service: EmbeddingService; problem?: undefined } | { 
 
 /**
  * The served bundle's static companion, or why it cannot be one: the served bundle is static, has no companion, or
- * the companion was distilled from another bundle (its vectors would rank for a different model).
+ * the companion was distilled from another bundle (its vectors would rank for a different model). `companion` is the
+ * model registry's service for it when MODELS lists it too (so it loads once).
  * @example const stage = await firstStage(service, config); if (stage.problem === undefined) stage.service.manifest(config)
  */
-export async function firstStage(service: EmbeddingService, config: Config): Promise<FirstStage> {
+export async function firstStage(
+  service: EmbeddingService,
+  config: Config,
+  companion = service.staticCompanion(),
+): Promise<FirstStage> {
   const manifest = await service.manifest(config);
-  const companion = service.staticCompanion();
   if (isStaticManifest(manifest) || companion === undefined) {
     return { problem: 'needs a transformer bundle with a static bundle distilled from it; this worker serves none' };
   }

@@ -7,8 +7,8 @@ import { type Context, Hono } from 'hono';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
 import type { BundleSource } from '../bundle/source.js';
-import { EmbeddingService } from '../embedding/service.js';
 import { ApiError, errorResponse, toApiError } from '../errors.js';
+import { ModelCatalog } from '../models/catalog.js';
 import type { AppEnv } from './context.js';
 import { analytics } from './middleware/analytics.js';
 import { apiKeyAuth } from './middleware/auth.js';
@@ -25,7 +25,10 @@ import { rankRoutes } from './routes/rank.js';
 import { teiRoutes } from './routes/tei.js';
 
 export interface AppDeps {
+  /** What the app serves without MODELS. */
   bundle: BundleSource;
+  /** The bundles compiled in, by the name MODELS gives them (`default`, `static-default`). */
+  compiled?: Readonly<Record<string, BundleSource>>;
   ort: OrtRuntime;
   /** Bytes of ORT's WASM memory, for /info. */
   wasmHeapBytes?: () => number;
@@ -40,7 +43,7 @@ export type App = Hono<AppEnv>;
  */
 export function createApp(deps: AppDeps): App {
   const routeDeps = {
-    service: new EmbeddingService(deps.bundle, deps.ort),
+    models: new ModelCatalog(deps),
     now: deps.now ?? (() => performance.now()),
     wasmHeapBytes: deps.wasmHeapBytes,
   };

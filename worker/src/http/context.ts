@@ -8,6 +8,8 @@ import type { Config } from '../config.js';
 import { type EmbedRequest, type EmbedResult, embedInputs } from '../embedding/embed.js';
 import type { EmbeddingService } from '../embedding/service.js';
 import type { Env } from '../env.js';
+import type { ModelCatalog } from '../models/catalog.js';
+import type { ModelRole, ServedModel } from '../models/registry.js';
 
 /** The fields a request adds to its one log line. */
 export interface RequestLog {
@@ -24,13 +26,34 @@ export interface RequestLog {
 
 export type AppEnv = { Bindings: Env; Variables: { config: Config; log: RequestLog } };
 
-/** What every route group is built around: one per app, so one per bundle. */
-export interface RouteDeps {
-  service: EmbeddingService;
+/** What every route group is built around: one per app. */
+export interface AppRouteDeps {
+  /** The models the app serves (MODELS, or the one bundle it was built around). */
+  models: ModelCatalog;
   /** Milliseconds, for Server-Timing and logs. */
   now: () => number;
   /** Bytes of ORT's WASM memory, for /info. */
   wasmHeapBytes?: () => number;
+}
+
+/** A route's dependencies once it has chosen its model. */
+export interface RouteDeps extends AppRouteDeps {
+  service: EmbeddingService;
+}
+
+/**
+ * The model a request's `model` names (absent: the default one for the role), with the deps to embed with it.
+ * @example const { model, deps: modelDeps } = await selectModel(c, deps, body.model, 'embedding')
+ */
+export async function selectModel(
+  c: Context<AppEnv>,
+  deps: AppRouteDeps,
+  requested: string | undefined,
+  role: ModelRole,
+): Promise<{ model: ServedModel; deps: RouteDeps }> {
+  const config = c.get('config');
+  const model = await deps.models.registry(c.env ?? {}, config).select(requested, role, config);
+  return { model, deps: { ...deps, service: model.service } };
 }
 
 /**

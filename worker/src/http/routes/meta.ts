@@ -7,7 +7,7 @@ import { type Context, Hono } from 'hono';
 import type { CostReport, EmbeddingService } from '../../embedding/service.js';
 import { firstStage } from '../../embedding/two-stage.js';
 import { ApiError } from '../../errors.js';
-import { type AppEnv, type RouteDeps, waitUntil } from '../context.js';
+import { type AppEnv, type AppRouteDeps, selectModel, waitUntil } from '../context.js';
 import type { InferenceSlots } from '../middleware/inference-slots.js';
 import type { RequestCounts } from '../middleware/request-counts.js';
 import { openApiDocument } from '../openapi.js';
@@ -20,7 +20,7 @@ export interface IsolateCounts {
 }
 
 /** @example app.route('/', metaRoutes(deps, { requests: new RequestCounts(), slots: { inFlight: 0, refused: 0 } })) */
-export function metaRoutes(deps: RouteDeps, isolate: IsolateCounts): Hono<AppEnv> {
+export function metaRoutes(deps: AppRouteDeps, isolate: IsolateCounts): Hono<AppEnv> {
   return new Hono<AppEnv>()
     .get('/', (c) => root(c, deps))
     .get('/info', (c) => info(c, deps, isolate))
@@ -34,20 +34,20 @@ export function metaRoutes(deps: RouteDeps, isolate: IsolateCounts): Hono<AppEnv
  * The page for a browser (its navigations accept text/html); the health check for anything else, as TEI answers GET /
  * to load balancers and probes. The answer depends on Accept, hence `Vary: Accept` for caches in between.
  */
-async function root(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
+async function root(c: Context<AppEnv>, deps: AppRouteDeps): Promise<Response> {
   const wantsPage = c.req.header('accept')?.toLowerCase().includes('text/html') ?? false;
   const response = wantsPage ? await playgroundResponse() : await health(c, deps);
   response.headers.append('vary', 'Accept');
   return response;
 }
 
-async function info(
-  c: Context<AppEnv>,
-  { service, wasmHeapBytes }: RouteDeps,
-  isolate: IsolateCounts,
-): Promise<Response> {
+/** The default embedding model's figures at the top level, as TEI's /info; every served model under `models`. */
+async function info(c: Context<AppEnv>, deps: AppRouteDeps, isolate: IsolateCounts): Promise<Response> {
   const config = c.get('config');
-  const manifest = await service.manifest(config);
+  const { model } = await selectModel(c, deps, undefined, 'embedding');
+  const { manifest, service } = model;
+  const registry = deps.models.registry(c.env ?? {}, config);
+  const served = await registry.list(config);
   return c.json({
     model_id: manifest.modelName,
     model_sha: manifest.contentHash,
@@ -67,9 +67,16 @@ async function info(
     default_prompt_name: config.defaultPromptName ?? manifest.defaultPromptName ?? null,
     // RERANK_TOP_K, and whether /v1/rank can use it (a transformer with its static companion).
     rerank_top_k: config.rerankTopK ?? null,
-    two_stage_ranking: (await firstStage(service, config)).problem === undefined,
+    two_stage_ranking: (await firstStage(service, config, registry.companion(model))).problem === undefined,
     loaded: service.modelLoaded,
-    wasm_heap_bytes: wasmHeapBytes?.() ?? null,
+    models: served.map(({ id, kind, manifest: { contentHash }, service: { modelLoaded, counters } }) => ({
+      id,
+      kind,
+      bundle_hash: contentHash,
+      loaded: modelLoaded,
+      model_loads: counters.modelLoads,
+    })),
+    wasm_heap_bytes: deps.wasmHeapBytes?.() ?? null,
     auth: config.apiKeys.length === 0 ? 'open' : 'api_key',
     counters: { ...service.counters, ...prefixKeys('lru', service.lruStats) },
     cost: costInfo(service.costReport(config, manifest)),
@@ -111,10 +118,11 @@ const SERVICE_METRICS: Array<{ name: string; counter: keyof EmbeddingService['co
 ];
 
 /**
- * This isolate's counters in Prometheus' text format (each isolate counts its own: a scrape sees one isolate).
- * Behind the API key like every route but the health checks and the page.
+ * This isolate's counters in Prometheus' text format (each isolate counts its own: a scrape sees one isolate); the
+ * model figures are the default embedding model's. Behind the API key like every route but the health checks and the page.
  */
-function metrics(c: Context<AppEnv>, { service }: RouteDeps, isolate: IsolateCounts): Response {
+async function metrics(c: Context<AppEnv>, deps: AppRouteDeps, isolate: IsolateCounts): Promise<Response> {
+  const { service } = (await selectModel(c, deps, undefined, 'embedding')).model;
   const { counters } = service;
   const lines: string[] = [];
   const family = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>) => {
@@ -164,13 +172,13 @@ function costInfo(report: CostReport) {
 }
 
 /**
- * Healthy once the bundle's manifest parses; never loads the model (a health probe must stay cheap). After a failed
+ * Healthy once the default embedding model's manifest parses; never loads the model (a health probe must stay cheap). After a failed
  * model load it answers 503 until a load succeeds, and retries the load in the background (at most once per
  * RETRY_AFTER_SECONDS), so the service recovers by itself once the cause is gone.
  */
-async function health(c: Context<AppEnv>, { service }: RouteDeps): Promise<Response> {
+async function health(c: Context<AppEnv>, deps: AppRouteDeps): Promise<Response> {
   const config = c.get('config');
-  await service.manifest(config);
+  const { service } = (await selectModel(c, deps, undefined, 'embedding')).model;
   const failedMsAgo = service.modelFailedMsAgo;
   if (failedMsAgo !== undefined) {
     if (failedMsAgo >= config.retryAfterSeconds * 1000) {

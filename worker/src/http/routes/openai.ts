@@ -9,26 +9,27 @@ import type { CacheInput } from '../../cache/key.js';
 import type { EmbedRequest } from '../../embedding/embed.js';
 import { inputTypePrompt, requestPrompt } from '../../embedding/prompts.js';
 import { ApiError } from '../../errors.js';
-import { type AppEnv, embed, embedHeaders, type RouteDeps } from '../context.js';
+import { type AppEnv, type AppRouteDeps, embed, embedHeaders, selectModel } from '../context.js';
 import { OpenAiEmbeddingsRequest, openAiEmbeddingsBody, openAiInputs } from '../wire/openai.js';
 import { checkInputs, parseBody } from '../wire/parse.js';
 import { checkDimensions, responseVector } from '../wire/vector.js';
 
 /** @example app.route('/', openAiRoutes(deps)) */
-export function openAiRoutes(deps: RouteDeps): Hono<AppEnv> {
+export function openAiRoutes(deps: AppRouteDeps): Hono<AppEnv> {
   return new Hono<AppEnv>()
     .post('/v1/embeddings', (c) => embeddings(c, deps))
     .post('/embeddings', (c) => embeddings(c, deps))
     .get('/v1/models', (c) => models(c, deps));
 }
 
-async function embeddings(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
+async function embeddings(c: Context<AppEnv>, appDeps: AppRouteDeps): Promise<Response> {
   const config = c.get('config');
   const body = parseBody(await c.req.text(), OpenAiEmbeddingsRequest);
   const single = typeof body.input === 'string' || typeof body.input[0] === 'number';
   checkInputs(openAiInputs(body.input), config, 'input', single);
   checkTokenIdsAccepted(body.input, config.tokenIdInputs);
-  const manifest = await deps.service.manifest(config);
+  const { model, deps } = await selectModel(c, appDeps, body.model, 'embedding');
+  const { manifest } = model;
   checkDimensions(manifest, body.dimensions);
   const inputs = withRequestPrompt(body, openAiInputs(body.input), manifest, config.defaultPromptName);
   // OpenAI refuses an over-long input; AUTO_TRUNCATE (TEI's --auto-truncate) embeds its first max tokens instead.
@@ -43,7 +44,7 @@ async function embeddings(c: Context<AppEnv>, deps: RouteDeps): Promise<Response
   const vectors = result.embeddings.map((entry) => responseVector(entry.vector, manifest, body.dimensions, true));
   // result.tokens counts the tokens embedded (after truncation): that is what usage reports.
   const promptTokens = result.tokens.reduce((sum, tokens) => sum + tokens, 0);
-  const responseBody = openAiEmbeddingsBody(vectors, body.encoding_format, manifest.modelName, promptTokens);
+  const responseBody = openAiEmbeddingsBody(vectors, body.encoding_format, model.id, promptTokens);
   const headers = embedHeaders(result);
   if (config.autoTruncate) {
     const truncated = result.embeddings.filter((entry) => entry.tokenCount > manifest.maxTokens).length;
@@ -93,10 +94,18 @@ function withRequestPrompt(
   return inputs.map((input) => ('text' in input ? { text: prompt + input.text } : input));
 }
 
-async function models(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
-  const manifest = await deps.service.manifest(c.get('config'));
+/** OpenAI's model list, each model with its kind (transformer or static embedder) beyond OpenAI's fields. */
+async function models(c: Context<AppEnv>, deps: AppRouteDeps): Promise<Response> {
+  const config = c.get('config');
+  const served = await deps.models.registry(c.env ?? {}, config).list(config);
   return c.json({
     object: 'list',
-    data: [{ id: manifest.modelName, object: 'model', created: 0, owned_by: 'edge-embed' }],
+    data: served.map((model) => ({
+      id: model.id,
+      object: 'model',
+      created: 0,
+      owned_by: 'edge-embed',
+      kind: model.kind,
+    })),
   });
 }

@@ -1,8 +1,10 @@
 /**
- * POST /v1/rank: documents ranked by cosine similarity to a query, sharing the embedding cache with the other routes.
- * With `rerank_top_k`, in two stages: the static bundle distilled from the served one (compiled in beside it) scores
- * every document for the price of a table lookup, and the transformer re-scores only the static top k. A request
- * without `rerank_top_k` gets the tenant's RERANK_TOP_K when the worker can rank in two stages, one stage otherwise.
+ * POST /v1/rank: documents ranked by cosine similarity to a query with the `model` it names (else the default embedding
+ * model), sharing the embedding cache with the other routes. With `rerank_top_k`, in two stages: `model` scores every
+ * document and `rerank_model` re-scores its top k. Without `rerank_model`, the first stage is the static bundle distilled
+ * from `model` (compiled in beside it), which scores every document for the price of a table lookup, and `model`
+ * re-scores. A request without `rerank_top_k` gets the tenant's RERANK_TOP_K when it can rank in two stages, one stage
+ * otherwise.
  */
 import { type Context, Hono } from 'hono';
 import type { EmbedResult } from '../../embedding/embed.js';
@@ -10,16 +12,24 @@ import { rankPrompts, withPrompt } from '../../embedding/prompts.js';
 import { scoreDocuments } from '../../embedding/score.js';
 import { firstStage } from '../../embedding/two-stage.js';
 import { ApiError } from '../../errors.js';
-import { type AppEnv, embed, embedHeaders, type RouteDeps } from '../context.js';
+import type { ServedModel } from '../../models/registry.js';
+import { type AppEnv, type AppRouteDeps, embed, embedHeaders, type RouteDeps, selectModel } from '../context.js';
 import { checkInputs, parseBody } from '../wire/parse.js';
-import { byScore, documentText, RankRequest, rankBody, twoStageOrder } from '../wire/rank.js';
+import { byScore, documentText, RankRequest, type RankStage, rankBody, twoStageOrder } from '../wire/rank.js';
 
 /** @example app.route('/', rankRoutes(deps)) */
-export function rankRoutes(deps: RouteDeps): Hono<AppEnv> {
+export function rankRoutes(deps: AppRouteDeps): Hono<AppEnv> {
   return new Hono<AppEnv>().post('/v1/rank', (c) => rank(c, deps));
 }
 
-async function rank(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
+/** A model as one ranking stage: its route deps and what a result says scored it. */
+interface Stage {
+  id: string;
+  label: RankStage;
+  deps: RouteDeps;
+}
+
+async function rank(c: Context<AppEnv>, appDeps: AppRouteDeps): Promise<Response> {
   const config = c.get('config');
   const body = parseBody(await c.req.text(), RankRequest);
   const documents = body.documents.map(documentText);
@@ -30,9 +40,8 @@ async function rank(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
     'documents',
     false,
   );
-  const manifest = await deps.service.manifest(config);
-  const score = (stageDeps: RouteDeps, stageDocuments: readonly string[]) =>
-    stageDeps.service.manifest(config).then((stageManifest) => {
+  const score = (stage: Stage, stageDocuments: readonly string[]) =>
+    stage.deps.service.manifest(config).then((stageManifest) => {
       // With the model's query and document prompts (e5's `query: ` / `passage: `), when it has them.
       const prompts = rankPrompts(stageManifest, config.defaultPromptName);
       return scoreDocuments(
@@ -45,47 +54,75 @@ async function rank(c: Context<AppEnv>, deps: RouteDeps): Promise<Response> {
           truncationDirection: 'right',
           tooLongKind: 'context_length_exceeded',
         },
-        (request) => embed(c, stageDeps, stageManifest, request),
+        (request) => embed(c, stage.deps, stageManifest, request),
       );
     });
-  const stages = await twoStages(c, deps, body.rerank_top_k);
-  if (stages === undefined) {
-    const { scores, embedded } = await score(deps, documents);
-    return c.json(rankBody(body, byScore(scores), manifest.modelName, tokens(embedded)), 200, embedHeaders(embedded));
+  const stages = await rankStages(c, appDeps, body);
+  if (stages.second === undefined || stages.topK === undefined) {
+    const { scores, embedded } = await score(stages.first, documents);
+    return c.json(rankBody(body, byScore(scores), stages.first.id, tokens(embedded)), 200, embedHeaders(embedded));
   }
 
-  const staticScored = await score(stages.first, documents);
-  const staticOrder = byScore(staticScored.scores);
-  const rescored = staticOrder.slice(0, stages.topK).map(({ index }) => index);
-  const transformer = await score(
-    deps,
+  const firstScored = await score(stages.first, documents);
+  const firstOrder = byScore(firstScored.scores);
+  const rescored = firstOrder.slice(0, stages.topK).map(({ index }) => index);
+  const second = await score(
+    stages.second,
     rescored.map((index) => documents[index]),
   );
-  const order = twoStageOrder(staticOrder, rescored, transformer.scores);
-  const promptTokens = tokens(staticScored.embedded) + tokens(transformer.embedded);
-  return c.json(rankBody(body, order, manifest.modelName, promptTokens), 200, {
-    ...embedHeaders(transformer.embedded),
-    'x-static-cache-hits': String(staticScored.embedded.hits),
-    'x-static-cache-misses': String(staticScored.embedded.misses),
+  const order = twoStageOrder(firstOrder, rescored, second.scores, [stages.first.label, stages.second.label]);
+  const promptTokens = tokens(firstScored.embedded) + tokens(second.embedded);
+  const prefix = stages.first.label === 'static' ? 'x-static' : 'x-first-stage';
+  return c.json(rankBody(body, order, stages.second.id, promptTokens), 200, {
+    ...embedHeaders(second.embedded),
+    [`${prefix}-cache-hits`]: String(firstScored.embedded.hits),
+    [`${prefix}-cache-misses`]: String(firstScored.embedded.misses),
   });
 }
 
 /**
- * The first stage and k when ranking in two stages: the request's rerank_top_k (refused with 400 if this worker cannot
- * rank in two stages), else the tenant's RERANK_TOP_K where it can; undefined for one stage.
+ * The stages the request asks for: `model` alone; `model` then `rerank_model`; or `model`'s static companion then it.
+ * k is the request's rerank_top_k, else the tenant's RERANK_TOP_K where two stages are possible.
  */
-async function twoStages(
+async function rankStages(
   c: Context<AppEnv>,
-  deps: RouteDeps,
-  requested: number | undefined,
-): Promise<{ first: RouteDeps; topK: number } | undefined> {
+  appDeps: AppRouteDeps,
+  body: RankRequest,
+): Promise<{ first: Stage; second?: Stage; topK?: number }> {
   const config = c.get('config');
-  const topK = requested ?? config.rerankTopK;
-  if (topK === undefined) return undefined;
-  const stage = await firstStage(deps.service, config);
-  if (stage.service !== undefined) return { first: { ...deps, service: stage.service }, topK };
-  if (requested === undefined) return undefined;
+  const topK = body.rerank_top_k ?? config.rerankTopK;
+  if (body.rerank_model !== undefined && topK === undefined) {
+    throw new ApiError(
+      'invalid_request',
+      "rerank_model re-scores the first stage's best rerank_top_k documents: give rerank_top_k",
+      {
+        param: 'rerank_top_k',
+      },
+    );
+  }
+  const chosen = await selectModel(c, appDeps, body.model, 'embedding');
+  const first = stageOf(chosen.model, chosen.deps);
+  if (topK === undefined) return { first };
+  if (body.rerank_model !== undefined) {
+    const reranker = await selectModel(c, appDeps, body.rerank_model, 'embedding');
+    return { first, second: stageOf(reranker.model, reranker.deps), topK };
+  }
+  const companion = appDeps.models.registry(c.env ?? {}, config).companion(chosen.model);
+  const stage = await firstStage(chosen.model.service, config, companion);
+  if (stage.service !== undefined) {
+    const { modelName } = await stage.service.manifest(config);
+    return {
+      first: { id: modelName, label: 'static', deps: { ...appDeps, service: stage.service } },
+      second: first,
+      topK,
+    };
+  }
+  if (body.rerank_top_k === undefined) return { first };
   throw new ApiError('invalid_request', `rerank_top_k: ${stage.problem}`, { param: 'rerank_top_k' });
+}
+
+function stageOf(model: ServedModel, deps: RouteDeps): Stage {
+  return { id: model.id, label: model.kind, deps };
 }
 
 function tokens(embedded: EmbedResult): number {

@@ -1,9 +1,10 @@
 /**
  * The wire format of POST /v1/rank: a query and documents (strings or `{id, text}`) in, documents by descending score
- * out. With `rerank_top_k`, ranking has two stages: the static bundle scores every document, the transformer re-scores
- * the static top k, and each result says which stage scored it.
+ * out. With `rerank_top_k`, ranking has two stages: one model scores every document, another re-scores the top k, and
+ * each result says which kind of model scored it.
  */
 import { z } from 'zod';
+import type { BundleKind } from '../../../../bundle-format/manifest.js';
 
 const rankDocument = z.union(
   [z.string(), z.object({ id: z.union([z.string(), z.number()]).optional(), text: z.string() })],
@@ -17,8 +18,10 @@ export const RankRequest = z.object({
   return_documents: z.boolean().default(false),
   model: z.string().optional(),
   truncate: z.boolean().default(false),
-  /** Two-stage ranking: how many of the static stage's best documents the transformer re-scores. */
+  /** Two-stage ranking: how many of the first stage's best documents the second stage re-scores. */
   rerank_top_k: z.number({ invalid_type_error: 'must be a positive integer' }).int().positive().optional(),
+  /** Two-stage ranking's second stage (`model` is the first); absent: `model` re-scores after its static companion. */
+  rerank_model: z.string({ invalid_type_error: 'must be a model name' }).optional(),
 });
 export type RankRequest = z.infer<typeof RankRequest>;
 
@@ -27,7 +30,8 @@ export function documentText(document: RankRequest['documents'][number]): string
   return typeof document === 'string' ? document : document.text;
 }
 
-export type RankStage = 'static' | 'transformer';
+/** The kind of the model that scored a result. */
+export type RankStage = BundleKind;
 
 export interface RankResult {
   index: number;
@@ -54,21 +58,23 @@ export function byScore(scores: readonly number[]): Ranked[] {
 }
 
 /**
- * Two-stage order: the re-scored documents by the transformer's score, then every other document in the static order.
+ * Two-stage order: the re-scored documents by the second stage's score, then every other document in the first
+ * stage's order; `stages` labels the first and second stage's results.
  * @example twoStageOrder(byScore(staticScores), [3, 0], [0.4, 0.8]) // [0 (transformer), 3 (transformer), rest (static)]
  */
 export function twoStageOrder(
-  staticOrder: readonly Ranked[],
+  firstOrder: readonly Ranked[],
   rescored: readonly number[],
-  transformerScores: readonly number[],
+  secondScores: readonly number[],
+  stages: readonly [RankStage, RankStage] = ['static', 'transformer'],
 ): Ranked[] {
-  const top = byScore(transformerScores).map(
-    ({ index, score }): Ranked => ({ index: rescored[index], score, stage: 'transformer' }),
+  const top = byScore(secondScores).map(
+    ({ index, score }): Ranked => ({ index: rescored[index], score, stage: stages[1] }),
   );
   const seen = new Set(rescored);
-  const rest = staticOrder
+  const rest = firstOrder
     .filter(({ index }) => !seen.has(index))
-    .map(({ index, score }): Ranked => ({ index, score, stage: 'static' }));
+    .map(({ index, score }): Ranked => ({ index, score, stage: stages[0] }));
   return [...top, ...rest];
 }
 

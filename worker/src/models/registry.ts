@@ -1,0 +1,131 @@
+/**
+ * The models one worker serves, by name, each behind its own EmbeddingService: nothing is read until a request needs
+ * it, and a model is loaded only by a request that uses it. A request's `model` picks one; without one, a route gets
+ * the first model whose kind suits it. Built from MODELS (named, strict) or, without MODELS, around the one bundle the
+ * worker serves (its manifest's model name; any requested name is answered by it, as before MODELS existed).
+ */
+import type { BundleKind, BundleManifest } from '../../../bundle-format/manifest.js';
+import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
+import type { BundleSource } from '../bundle/source.js';
+import type { Config } from '../config.js';
+import { EmbeddingService } from '../embedding/service.js';
+import { ApiError } from '../errors.js';
+
+/** What a route uses a model for, and the bundle kinds that can do it. */
+export const ROLE_KINDS = {
+  embedding: ['transformer', 'static'],
+} as const satisfies Record<string, readonly BundleKind[]>;
+export type ModelRole = keyof typeof ROLE_KINDS;
+
+/** A model a request chose, with its manifest read. */
+export interface ServedModel {
+  /** The name /v1/models lists and responses report. */
+  id: string;
+  kind: BundleKind;
+  manifest: BundleManifest;
+  service: EmbeddingService;
+}
+
+interface Entry {
+  /** Undefined for the one model of a worker without MODELS: its manifest's model name is its id. */
+  name: string | undefined;
+  source: BundleSource;
+  service: EmbeddingService;
+}
+
+export class ModelRegistry {
+  private constructor(
+    private readonly entries: readonly Entry[],
+    private readonly strict: boolean,
+  ) {}
+
+  /** @example ModelRegistry.single(defaultBundle, workerdOrt) // the worker without MODELS */
+  static single(source: BundleSource, ort: OrtRuntime): ModelRegistry {
+    return new ModelRegistry([{ name: undefined, source, service: new EmbeddingService(source, ort) }], false);
+  }
+
+  /** @example ModelRegistry.named([['use', defaultBundle], ['static', staticDefaultBundle]], workerdOrt) */
+  static named(models: ReadonlyArray<readonly [string, BundleSource]>, ort: OrtRuntime): ModelRegistry {
+    const entries = models.map(([name, source]) => ({ name, source, service: new EmbeddingService(source, ort) }));
+    return new ModelRegistry(entries, true);
+  }
+
+  /**
+   * The model `requested` names (by name, or by its manifest's model name), else the first model of the role's kinds.
+   * Unknown -> 404 model_not_found listing the names; a model of another kind -> 400.
+   */
+  async select(requested: string | undefined, role: ModelRole, config: Config): Promise<ServedModel> {
+    if (this.strict && requested !== undefined) {
+      const model = await this.byName(requested, config);
+      if (!fits(model.kind, role)) {
+        throw new ApiError(
+          'invalid_request',
+          `model "${model.id}" is a ${model.kind} model; this route needs ${roleText(role)}`,
+          {
+            param: 'model',
+          },
+        );
+      }
+      return model;
+    }
+    for (const entry of this.entries) {
+      const model = await served(entry, config);
+      if (fits(model.kind, role)) return model;
+    }
+    throw new ApiError('model_not_found', `no ${roleText(role)} is served here; models: ${await this.names(config)}`, {
+      param: 'model',
+    });
+  }
+
+  /** Every model with its manifest (read, not loaded), in MODELS' order. */
+  list(config: Config): Promise<ServedModel[]> {
+    return Promise.all(this.entries.map((entry) => served(entry, config)));
+  }
+
+  /**
+   * The static bundle distilled from the model and compiled in beside it (two-stage ranking's default first stage):
+   * the registry's own model when MODELS lists that bundle too, so it is loaded once; undefined when there is none.
+   */
+  companion(model: ServedModel): EmbeddingService | undefined {
+    const entry = this.entries.find((candidate) => candidate.service === model.service);
+    const companion = entry?.source.staticCompanion;
+    if (companion === undefined) return undefined;
+    return this.entries.find((candidate) => candidate.source === companion)?.service ?? model.service.staticCompanion();
+  }
+
+  private async byName(requested: string, config: Config): Promise<ServedModel> {
+    const entry = this.entries.find((candidate) => candidate.name === requested);
+    if (entry !== undefined) return served(entry, config);
+    // A client that names the bundle's own model (as /info's model_id says) still reaches it.
+    for (const model of await this.list(config)) if (model.manifest.modelName === requested) return model;
+    throw new ApiError(
+      'model_not_found',
+      `The model \`${requested}\` does not exist; models: ${await this.names(config)}`,
+      { param: 'model' },
+    );
+  }
+
+  private async names(config: Config): Promise<string> {
+    const named = this.entries.every((entry) => entry.name !== undefined);
+    const ids = named ? this.entries.map((entry) => entry.name) : (await this.list(config)).map((model) => model.id);
+    return ids.join(', ');
+  }
+}
+
+async function served(entry: Entry, config: Config): Promise<ServedModel> {
+  const manifest = await entry.service.manifest(config);
+  return {
+    id: entry.name ?? manifest.modelName,
+    kind: manifest.kind ?? 'transformer',
+    manifest,
+    service: entry.service,
+  };
+}
+
+function fits(kind: BundleKind, role: ModelRole): boolean {
+  return (ROLE_KINDS[role] as readonly BundleKind[]).includes(kind);
+}
+
+function roleText(role: ModelRole): string {
+  return `an ${role} model (${ROLE_KINDS[role].join(' or ')})`;
+}

@@ -1,0 +1,168 @@
+/**
+ * Several models in one worker (MODELS), inside workerd: each named model gives its own bundle's vectors, `model`
+ * chooses, an unknown name is 404 model_not_found naming the served ones, a model nobody asks for is never loaded (its
+ * ONNX Runtime session is never created), and /v1/rank runs two stages over any two of them.
+ */
+import { describe, expect, it } from 'vitest';
+import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
+import { compiledBundles, defaultBundle } from '../../src/bundle/default-bundle.js';
+import { staticDefaultBundle } from '../../src/bundle/static-default-bundle.js';
+import type { Env } from '../../src/env.js';
+import { type App, createApp } from '../../src/http/app.js';
+import { workerdOrt } from '../../src/runtime/ort-workerd.js';
+import { call, cosine } from '../helpers.js';
+
+/** workerd's ORT, counting the sessions (model loads) it creates. */
+function countingOrt(): OrtRuntime & { sessions: number } {
+  const ort = {
+    Tensor: workerdOrt.Tensor,
+    sessions: 0,
+    createSession: (model: Uint8Array) => {
+      ort.sessions++;
+      return workerdOrt.createSession(model);
+    },
+  };
+  return ort;
+}
+
+/** An app of its own (its own registry and loads), built as worker/src/index.ts builds the default one. */
+function modelsApp(ort: OrtRuntime = workerdOrt): App {
+  return createApp({ bundle: defaultBundle, compiled: compiledBundles, ort });
+}
+
+const MODELS = 'use=default,static=static-default';
+const texts = ['A cat sat on the mat.', 'Quarterly earnings fell sharply.'];
+
+interface EmbeddingsBody {
+  model: string;
+  data: Array<{ embedding: number[] }>;
+}
+
+async function embeddings(app: App, body: Record<string, unknown>, env: Partial<Env> = {}): Promise<EmbeddingsBody> {
+  const response = await call('/v1/embeddings', { body: { input: texts, ...body } }, env, app);
+  if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
+  return (await response.json()) as EmbeddingsBody;
+}
+
+describe('MODELS: several models in one worker', () => {
+  const app = modelsApp();
+  const env = { MODELS };
+
+  it('lists each model with its kind on /v1/models and /info', async () => {
+    const listed = (await (await call('/v1/models', {}, env, app)).json()) as {
+      data: Array<{ id: string; kind: string; object: string }>;
+    };
+    expect(listed.data.map(({ id, kind, object }) => ({ id, kind, object }))).toEqual([
+      { id: 'use', kind: 'transformer', object: 'model' },
+      { id: 'static', kind: 'static', object: 'model' },
+    ]);
+    const info = (await (await call('/info', {}, env, app)).json()) as { models: Array<{ id: string; kind: string }> };
+    expect(info.models.map(({ id, kind }) => [id, kind])).toEqual([
+      ['use', 'transformer'],
+      ['static', 'static'],
+    ]);
+  });
+
+  it("gives each model's own vectors, the same as an app serving that bundle alone, and reports the chosen name", async () => {
+    const [use, statics, unnamed] = await Promise.all([
+      embeddings(app, { model: 'use' }, env),
+      embeddings(app, { model: 'static' }, env),
+      embeddings(app, {}, env),
+    ]);
+    const alone = {
+      use: await embeddings(createApp({ bundle: defaultBundle, ort: workerdOrt }), {}),
+      static: await embeddings(createApp({ bundle: staticDefaultBundle, ort: workerdOrt }), {}),
+    };
+    expect([use.model, statics.model, unnamed.model]).toEqual(['use', 'static', 'use']);
+    for (const [index] of texts.entries()) {
+      expect(cosine(use.data[index].embedding, alone.use.data[index].embedding)).toBeGreaterThan(0.9999);
+      expect(cosine(statics.data[index].embedding, alone.static.data[index].embedding)).toBeGreaterThan(0.9999);
+      // Without `model`, the first embedding model MODELS lists.
+      expect(unnamed.data[index].embedding).toEqual(use.data[index].embedding);
+    }
+    // The two bundles disagree, so a request answered by the wrong one fails the checks above.
+    expect(cosine(use.data[0].embedding, statics.data[0].embedding)).toBeLessThan(0.99);
+  });
+
+  it("answers a model named by its bundle's own model name (as /info's model_id says)", async () => {
+    const modelId = ((await (await call('/info', {}, {}, app)).json()) as { model_id: string }).model_id;
+    expect((await embeddings(app, { model: modelId }, env)).model).toBe('use');
+  });
+
+  it('answers an unknown model with 404 model_not_found naming the served ones, as OpenAI does', async () => {
+    for (const path of ['/v1/embeddings', '/v1/rank']) {
+      const body = { input: 'hi', query: 'hi', documents: ['a'], model: 'gpt-4o' };
+      const response = await call(path, { body }, env, app);
+      expect(response.status).toBe(404);
+      const { error } = (await response.json()) as { error: { code: string; param: string; message: string } };
+      expect(error).toMatchObject({ code: 'model_not_found', param: 'model' });
+      expect(error.message).toContain('gpt-4o');
+      expect(error.message).toContain('use, static');
+    }
+  });
+});
+
+describe('lazy loading', () => {
+  it('never loads a model nobody asks for', async () => {
+    const ort = countingOrt();
+    const app = modelsApp(ort);
+    const env = { MODELS: 'static=static-default,use=default' };
+    // Texts no cache tier holds yet, so the static model has to run.
+    const input = ['lazy loading: never asked for', 'lazy loading: the default'];
+    expect((await embeddings(app, { model: 'static', input }, env)).model).toBe('static');
+    expect((await embeddings(app, { input }, env)).model).toBe('static');
+    await call('/v1/models', {}, env, app);
+    const info = (await (await call('/info', {}, env, app)).json()) as {
+      models: Array<{ id: string; loaded: boolean; model_loads: number }>;
+    };
+    expect(info.models.map(({ id, loaded, model_loads }) => [id, loaded, model_loads])).toEqual([
+      ['static', true, 1],
+      ['use', false, 0],
+    ]);
+    expect(ort.sessions).toBe(0);
+    // Asked for once, it loads: the counter above could have moved.
+    await embeddings(app, { model: 'use', input }, env);
+    expect(ort.sessions).toBe(1);
+  });
+});
+
+describe('without MODELS', () => {
+  it('serves the one bundle under its model name and answers whatever `model` a request names, as before', async () => {
+    const app = modelsApp();
+    const listed = (await (await call('/v1/models', {}, {}, app)).json()) as {
+      data: Array<{ id: string; kind: string }>;
+    };
+    expect(listed.data).toHaveLength(1);
+    expect(listed.data[0].kind).toBe('transformer');
+    const named = await embeddings(app, { model: 'whatever' });
+    const unnamed = await embeddings(app, {});
+    expect(named.model).toBe(listed.data[0].id);
+    expect(named.data).toEqual(unnamed.data);
+  });
+});
+
+describe('a bad MODELS var', () => {
+  it.each([
+    ['use=default,use=static-default', 'listed twice'],
+    ['use=somewhere', 'kv:<bundle contentHash>'],
+    ['use', 'not name=source'],
+  ])('%s fails every request with 500 config_invalid naming MODELS', async (models, message) => {
+    const response = await call('/v1/embeddings', { body: { input: 'hi' } }, { MODELS: models }, modelsApp());
+    expect(response.status).toBe(500);
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('config_invalid');
+    expect(error.message).toContain('MODELS');
+    expect(error.message).toContain(message);
+  });
+
+  it('refuses MODELS beside BUNDLE_HASH, and a compiled-in source the entry does not have', async () => {
+    const both = { MODELS, BUNDLE_HASH: 'a'.repeat(64) };
+    const bundleHash = await call('/v1/embeddings', { body: { input: 'hi' } }, both, modelsApp());
+    expect(bundleHash.status).toBe(500);
+    expect(await bundleHash.text()).toContain('MODELS and BUNDLE_HASH');
+    const kvOnly = createApp({ bundle: defaultBundle, ort: workerdOrt });
+    const missing = await call('/v1/embeddings', { body: { input: 'hi' } }, { MODELS }, kvOnly);
+    expect(missing.status).toBe(500);
+    expect(await missing.text()).toContain('no compiled-in bundle default');
+  });
+});
