@@ -285,10 +285,15 @@ export class ConfigInvalidError extends Error {
  */
 export function checkConfigVars(vars: Readonly<Record<string, unknown>>): ConfigProblem[] {
   const entries: ConfigVar[] = Object.values(CONFIG_VARS);
-  return entries.flatMap((entry) => {
+  const problems = entries.flatMap((entry) => {
     const result = entry.schema.safeParse((entry.read ?? blankToUndefined)(vars[entry.env] as string | undefined));
     return result.success ? [] : [{ variable: entry.env as ConfigVarName, message: result.error.issues[0].message }];
   });
+  const isSet = (name: string) => blankToUndefined(vars[name] as string | undefined) !== undefined;
+  if (isSet('MODELS') && isSet('BUNDLE_HASH')) {
+    problems.push({ variable: 'MODELS', message: 'set with BUNDLE_HASH: name that bundle in MODELS (name=kv:<hash>)' });
+  }
+  return problems;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The Workers entry: the API around the bundle compiled into the worker, or, when the BUNDLE_HASH var names one, a
  * bundle read from the BUNDLE_STORE KV namespace (so a tenant switches model without a code deploy), running ORT's WASM
- * backend in workerd. Nothing is loaded here; the model and tokenizer load on the first request that needs them.
+ * backend in workerd; with the MODELS var, several named models (compiled-in or from KV), chosen by each request's
+ * `model`. Nothing is loaded here; a model and its tokenizer load on the first request that needs them.
  */
 import type { Hono } from 'hono';
 import { compiledBundles, defaultBundle } from './bundle/default-bundle.js';

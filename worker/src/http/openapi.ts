@@ -47,7 +47,7 @@ const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation>>> = {
   '/tokenize': { post: { summary: 'Tokens with offsets (TEI)', body: ['TeiTokenizeRequest'] } },
   '/decode': { post: { summary: 'Token ids to text (TEI)', body: ['TeiDecodeRequest'] } },
   '/v1/rank': { post: { summary: 'Documents ranked by cosine similarity to a query', body: ['RankRequest'] } },
-  '/v1/models': { get: { summary: "The bundle's model (OpenAI's list format)" } },
+  '/v1/models': { get: { summary: "The served models and their kinds (OpenAI's list format)" } },
   '/info': { get: { summary: "TEI's fields plus the bundle, counters, cost and limits" } },
   '/metrics': { get: { summary: 'Counters in Prometheus text format' } },
   '/health': { get: health },

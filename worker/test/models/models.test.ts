@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
 import { compiledBundles, defaultBundle } from '../../src/bundle/default-bundle.js';
 import { staticDefaultBundle } from '../../src/bundle/static-default-bundle.js';
+import { checkConfigVars } from '../../src/config.js';
 import type { Env } from '../../src/env.js';
 import { type App, createApp } from '../../src/http/app.js';
 import { workerdOrt } from '../../src/runtime/ort-workerd.js';
@@ -160,6 +161,9 @@ describe('a bad MODELS var', () => {
     const bundleHash = await call('/v1/embeddings', { body: { input: 'hi' } }, both, modelsApp());
     expect(bundleHash.status).toBe(500);
     expect(await bundleHash.text()).toContain('MODELS and BUNDLE_HASH');
+    // npm run tenant and deploy:dry-run refuse the pair before a deploy.
+    expect(checkConfigVars(both).map(({ variable }) => variable)).toEqual(['MODELS']);
+    expect(checkConfigVars({ MODELS })).toEqual([]);
     const kvOnly = createApp({ bundle: defaultBundle, ort: workerdOrt });
     const missing = await call('/v1/embeddings', { body: { input: 'hi' } }, { MODELS }, kvOnly);
     expect(missing.status).toBe(500);
