@@ -10,6 +10,7 @@ import type { EmbeddingService } from '../embedding/service.js';
 import type { Env } from '../env.js';
 import type { ModelCatalog } from '../models/catalog.js';
 import type { ModelRole, ServedModel } from '../models/registry.js';
+import { holdInferenceSlot } from './middleware/inference-slots.js';
 
 /** The fields a request adds to its one log line. */
 export interface RequestLog {
@@ -24,7 +25,11 @@ export interface RequestLog {
   error?: string;
 }
 
-export type AppEnv = { Bindings: Env; Variables: { config: Config; log: RequestLog } };
+export type AppEnv = {
+  Bindings: Env;
+  /** holdInferenceSlot: set by the inference-slots middleware (call `holdInferenceSlot(c)` from its file). */
+  Variables: { config: Config; log: RequestLog; holdInferenceSlot?: () => void };
+};
 
 /** What every route group is built around: one per app. */
 export interface AppRouteDeps {
@@ -68,6 +73,7 @@ export async function embed(
 ): Promise<EmbedResult> {
   const config = c.get('config');
   const { service } = deps;
+  holdInferenceSlot(c);
   const result = await embedInputs(request, {
     manifest,
     tokenizer: () => service.tokenizer(config),

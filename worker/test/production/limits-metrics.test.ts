@@ -109,6 +109,24 @@ describe('MAX_CONCURRENT_INFERENCES', () => {
     const info = (await (await call('/info', {}, env)).json()) as { limits: Record<string, unknown> };
     expect(info.limits).toMatchObject({ max_concurrent_inferences: 1, inferences_in_flight: 0, rate_limiter: 'off' });
   });
+
+  it('counts every request that reaches the embedding core, whichever route, never /tokenize or a refused body', async () => {
+    const env = { MAX_CONCURRENT_INFERENCES: '1' };
+    const texts = mixedTexts('slots on every route', 4);
+    // A fresh app: the first request to embed holds its slot through the model load, long after the others arrive.
+    const app = createApp({ bundle: defaultBundle, ort: workerdOrt });
+    const [similarity, rank, tokenize, refused] = await Promise.all([
+      call('/similarity', { body: { inputs: { source_sentence: texts[0], sentences: [texts[1]] } } }, env, app),
+      call('/v1/rank', { body: { query: texts[2], documents: [texts[3]] } }, env, app),
+      call('/tokenize', { body: { inputs: texts[0] } }, env, app),
+      call('/v1/embeddings', { body: { input: '' } }, env, app),
+    ]);
+    // One of the two embedding routes got the one slot, the other was refused; the rest never asked for one.
+    expect([similarity.status, rank.status].sort()).toEqual([200, 503]);
+    expect([tokenize.status, refused.status]).toEqual([200, 400]);
+    const info = (await (await call('/info', {}, env, app)).json()) as { limits: Record<string, unknown> };
+    expect(info.limits).toMatchObject({ inferences_in_flight: 0 });
+  });
 });
 
 describe('GET /metrics', () => {
