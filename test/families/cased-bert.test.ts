@@ -28,7 +28,10 @@ const MAX_VOCAB = 4000;
 
 let work: string;
 const dir = (name: string) => join(work, name);
-type TokenizerJson = { normalizer: Record<string, unknown>; model: { vocab: Record<string, number> } };
+type TokenizerJson = {
+  normalizer: Record<string, unknown> & { normalizers?: unknown[] };
+  model: { vocab: Record<string, number> };
+};
 const readJson = async (path: string) => JSON.parse(await readFile(path, 'utf8'));
 
 async function pack(name: string, quantization: 'int8-compute' | 'none'): Promise<string> {
@@ -87,6 +90,31 @@ describe('cased BERT packed', () => {
     });
     const fromVocab = new Tokenizer(await readJson(join(dir('vocab-only-bundle'), 'tokenizer.json')), {});
     for (const text of CORPUS) expect(tokens(fromVocab, text), text).toEqual(tokens(bundled, text));
+  });
+
+  it('lower-cases first when sentence_bert_config.json says do_lower_case, as sentence-transformers does', async () => {
+    const folder = dir('st-lowercase');
+    await fixtureCli([folder, '--preset', 'cased-bert']);
+    const stConfig = join(folder, 'sentence_bert_config.json');
+    await writeFile(stConfig, JSON.stringify({ ...(await readJson(stConfig)), do_lower_case: true }));
+    const out = dir('st-lowercase-bundle');
+    await packModel({ modelDir: folder, outDir: out, corpus: [dir('corpus.txt')], maxVocab: MAX_VOCAB });
+    const json = (await readJson(join(out, 'tokenizer.json'))) as TokenizerJson;
+    expect(json.normalizer.normalizers).toEqual([
+      { type: 'Lowercase' },
+      expect.objectContaining({ type: 'BertNormalizer', lowercase: false }),
+    ]);
+    const pieces = new Tokenizer(json, {}).encode('Apple Café', { add_special_tokens: false }).tokens;
+    // Lower-cased, accents kept (Python's str.lower()).
+    expect(pieces).toEqual(['apple', 'caf', '##é']);
+    const { post } = workerOn(out);
+    const [upper, lower] = (await (await post('/embed', { inputs: ['Apple', 'apple'] })).json()) as number[][];
+    expect(cosine(upper, lower)).toBeGreaterThan(0.9999);
+    // The fp32 reference reads the folder the same way, so the packed vectors still match it.
+    const reference = await modelDirEmbedder(folder);
+    const [fromReference] = await reference.embed(['Apple']);
+    await reference.close();
+    expect(cosine(fromReference, upper)).toBeGreaterThan(0.99);
   });
 
   it('gives text whose tokenization uses only kept tokens the same pieces and the fp32 vectors', async () => {

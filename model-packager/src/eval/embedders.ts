@@ -26,6 +26,7 @@ import { PackError } from '../errors.js';
 import { DataType } from '../onnx/proto.js';
 import { decodeOnnxModel } from '../onnx/read-model.js';
 import { applyDenseHead, type DenseHead, readDenseModule } from '../readers/dense-module.js';
+import { withSentenceTransformersLowercase } from '../readers/sentence-transformers-lowercase.js';
 import { nodeOrt } from '../runtime/ort-node.js';
 
 export interface SentenceEmbedder {
@@ -212,7 +213,7 @@ export async function modelDirEmbedder(dir: string, maxBatchSize?: number): Prom
   return graphEmbedder({
     label: `model folder ${dir} (fp32, ${pooling} pooling${dense.length > 0 ? `, ${dense.length} Dense` : ''}${normalize ? ', normalized' : ''})`,
     modelBytes: bytes,
-    tokenizerJson: await readJsonFile(join(dir, 'tokenizer.json')),
+    tokenizerJson: withSentenceTransformersLowercase(await readJsonFile(join(dir, 'tokenizer.json')), stConfig),
     tokenizerConfig,
     maxTokens: maxTokensOf(stConfig, tokenizerConfig, config),
     graph: {

@@ -7,6 +7,7 @@ import { PackError } from '../errors.js';
 import type { ModelProto } from '../onnx/proto.js';
 import { readOnnxFile } from '../onnx/read-model.js';
 import { type DenseHead, readDenseModule } from './dense-module.js';
+import { withSentenceTransformersLowercase } from './sentence-transformers-lowercase.js';
 import { wordPieceTokenizerFromVocab } from './wordpiece-from-vocab.js';
 
 /** Everything the packer needs from a sentence-transformers / optimum export folder. */
@@ -146,6 +147,13 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
     | undefined;
   const poolingConfig = await readJson(root, join('1_Pooling', 'config.json'), false, sourceFiles);
   const stConfig = (await readJson(root, 'sentence_bert_config.json', false, sourceFiles)) ?? {};
+  const asTokenized = withSentenceTransformersLowercase(tokenizerJson, stConfig);
+  if (asTokenized !== tokenizerJson) {
+    notes.push(
+      'sentence_bert_config.json do_lower_case: texts are lower-cased before tokenizing, as sentence-transformers does',
+    );
+    tokenizerJson = asTokenized;
+  }
   const { prompts, defaultPromptName } = promptsFrom(
     await readJson(root, 'config_sentence_transformers.json', false, sourceFiles),
   );
