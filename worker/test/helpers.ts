@@ -2,6 +2,10 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import type { Hono } from 'hono';
+import { sha256Hex } from '../../bundle-format/hash.js';
+import { planKvBundle } from '../../bundle-format/kv-layout.js';
+import { type BundleManifest, computeContentHash } from '../../bundle-format/manifest.js';
+import type { BundleSource } from '../src/bundle/source.js';
 import type { Env } from '../src/env.js';
 import worker from '../src/index.js';
 
@@ -68,4 +72,22 @@ export function mixedTexts(tag: string, count: number): string[] {
     (_, i) =>
       `${tag} ${i} ${Array.from({ length: 1 + ((i * 7) % 40) }, (_, j) => words[(i + j) % words.length]).join(' ')}`,
   );
+}
+
+/**
+ * A bundle as `upload-bundle` stores it in BUNDLE_STORE, in 1 MiB chunks; returns its contentHash. The JSON module
+ * import re-serialises tokenizer.json, so the manifest's tokenizer hash (and with it the contentHash) is recomputed.
+ */
+export async function uploadBundle(bundle: BundleSource): Promise<string> {
+  const manifest = structuredClone((await bundle.manifest()) as BundleManifest);
+  const tokenizer = new TextEncoder().encode(JSON.stringify(await bundle.tokenizer()));
+  manifest.files['tokenizer.json'] = { bytes: tokenizer.byteLength, sha256: await sha256Hex(tokenizer) };
+  const { contentHash: _, ...withoutHash } = manifest;
+  manifest.contentHash = await computeContentHash(withoutHash);
+  const modelFile = manifest.kind === 'static' ? 'embeddings.bin' : 'model.onnx';
+  const files = { [modelFile]: await bundle.model(), 'tokenizer.json': tokenizer };
+  const { entries } = await planKvBundle(manifest, files as Parameters<typeof planKvBundle>[1], 1024 * 1024);
+  const store = testEnv.BUNDLE_STORE as unknown as KVNamespace;
+  for (const entry of entries) await store.put(entry.key, entry.value);
+  return manifest.contentHash;
 }

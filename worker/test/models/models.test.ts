@@ -1,7 +1,8 @@
 /**
  * Several models in one worker (MODELS), inside workerd: each named model gives its own bundle's vectors, `model`
  * chooses, an unknown name is 404 model_not_found naming the served ones, a model nobody asks for is never loaded (its
- * ONNX Runtime session is never created), and /v1/rank runs two stages over any two of them.
+ * ONNX Runtime session is never created), a model can come from BUNDLE_STORE, and /v1/rank runs two stages over any
+ * two of them.
  */
 import { describe, expect, it } from 'vitest';
 import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
@@ -11,7 +12,7 @@ import { checkConfigVars } from '../../src/config.js';
 import type { Env } from '../../src/env.js';
 import { type App, createApp } from '../../src/http/app.js';
 import { workerdOrt } from '../../src/runtime/ort-workerd.js';
-import { call, cosine } from '../helpers.js';
+import { call, cosine, uploadBundle } from '../helpers.js';
 
 /** workerd's ORT, counting the sessions (model loads) it creates. */
 function countingOrt(): OrtRuntime & { sessions: number } {
@@ -168,5 +169,114 @@ describe('a bad MODELS var', () => {
     const missing = await call('/v1/embeddings', { body: { input: 'hi' } }, { MODELS }, kvOnly);
     expect(missing.status).toBe(500);
     expect(await missing.text()).toContain('no compiled-in bundle default');
+  });
+});
+
+describe('a model from BUNDLE_STORE (kv:<contentHash>)', () => {
+  it('serves the uploaded bundle beside a compiled-in one, with the vectors of its compiled-in copy', async () => {
+    const hash = await uploadBundle(staticDefaultBundle);
+    const env = { MODELS: `use=default,kv-static=kv:${hash}` };
+    const app = modelsApp();
+    const fromKv = await embeddings(app, { model: 'kv-static' }, env);
+    const compiled = await embeddings(app, { model: 'static' }, { MODELS });
+    expect(fromKv.model).toBe('kv-static');
+    for (const [index] of texts.entries()) {
+      expect(cosine(fromKv.data[index].embedding, compiled.data[index].embedding)).toBeGreaterThan(0.9999);
+    }
+    const listed = (await (await call('/v1/models', {}, env, app)).json()) as {
+      data: Array<{ id: string; kind: string }>;
+    };
+    expect(listed.data.map(({ id, kind }) => [id, kind])).toEqual([
+      ['use', 'transformer'],
+      ['kv-static', 'static'],
+    ]);
+  });
+
+  it('answers 503 naming the bundle when the hash is not in BUNDLE_STORE, and only for that model', async () => {
+    const env = { MODELS: `use=default,gone=kv:${'e'.repeat(64)}` };
+    const app = modelsApp();
+    const response = await call('/v1/embeddings', { body: { input: 'hi', model: 'gone' } }, env, app);
+    expect(response.status).toBe(503);
+    expect(await response.text()).toContain('eeeeeeeeeeee');
+    expect((await embeddings(app, { model: 'use' }, env)).model).toBe('use');
+  });
+});
+
+interface RankAnswer {
+  model: string;
+  results: Array<{ index: number; score: number; stage?: string }>;
+}
+
+describe('/v1/rank over named models', () => {
+  // Texts no other test embeds, so no cache tier holds them and each stage's model has to run.
+  const query = 'How would I bake a chocolate layer cake at home?';
+  const documents = [
+    'Shares slid on Thursday as bond yields climbed again.',
+    'Whisk the cocoa, flour and sugar, then fold in the eggs and bake the layers.',
+    'The visiting side scored twice in stoppage time.',
+    'Dark chocolate frosting keeps a layer cake moist.',
+    'The council delayed its vote on the new library.',
+  ];
+  const rank = async (app: App, body: Record<string, unknown>, env: Partial<Env>, tag = '') => {
+    const tagged = { query: query + tag, documents: documents.map((document) => document + tag) };
+    const response = await call('/v1/rank', { body: { ...tagged, ...body } }, env, app);
+    return { status: response.status, body: (await response.json()) as RankAnswer & { error?: { param: string } } };
+  };
+
+  it("ranks with the model it names: its own scores, not the other model's", async () => {
+    const app = modelsApp();
+    const env = { MODELS };
+    const [use, statics] = [await rank(app, { model: 'use' }, env), await rank(app, { model: 'static' }, env)];
+    expect([use.body.model, statics.body.model]).toEqual(['use', 'static']);
+    const scores = (answer: RankAnswer) => answer.results.map(({ index, score }) => [index, score]);
+    expect(scores(use.body)).not.toEqual(scores(statics.body));
+  });
+
+  it('runs model then rerank_model as two stages, the same ranking as the static companion then its transformer', async () => {
+    const ort = countingOrt();
+    const app = modelsApp(ort);
+    const env = { MODELS };
+    const tag = ' (two stages)';
+    const loads = async () => {
+      const info = (await (await call('/info', {}, env, app)).json()) as {
+        models: Array<{ id: string; model_loads: number }>;
+      };
+      return info.models.map(({ id, model_loads }) => [id, model_loads]);
+    };
+    const companion = await rank(app, { model: 'use', rerank_top_k: 2 }, env, tag);
+    // The companion stage is MODELS' own static model (loaded once, and reported), not a second copy of it.
+    expect(await loads()).toEqual([
+      ['use', 1],
+      ['static', 1],
+    ]);
+    const explicit = await rank(app, { model: 'static', rerank_model: 'use', rerank_top_k: 2 }, env, tag);
+    const legacy = await rank(modelsApp(), { rerank_top_k: 2 }, {}, tag);
+    expect(explicit.status).toBe(200);
+    expect(explicit.body.model).toBe('use');
+    expect(explicit.body.results.map((result) => result.stage)).toEqual([
+      'transformer',
+      'transformer',
+      'static',
+      'static',
+      'static',
+    ]);
+    expect(companion.body.results).toEqual(explicit.body.results);
+    expect(legacy.body.results.map(({ index, stage }) => [index, stage])).toEqual(
+      explicit.body.results.map(({ index, stage }) => [index, stage]),
+    );
+    expect(await loads()).toEqual([
+      ['use', 1],
+      ['static', 1],
+    ]);
+    expect(ort.sessions).toBe(1);
+  });
+
+  it('refuses rerank_model without a k, and an unknown rerank_model', async () => {
+    const app = modelsApp();
+    const noK = await rank(app, { rerank_model: 'use' }, { MODELS });
+    expect(noK.status).toBe(400);
+    expect(noK.body.error?.param).toBe('rerank_top_k');
+    const unknown = await rank(app, { rerank_model: 'bge', rerank_top_k: 2 }, { MODELS });
+    expect(unknown.status).toBe(404);
   });
 });
