@@ -4,6 +4,7 @@
  * whose body changes fails there until this file (and so the document) says the same.
  */
 import { z } from 'zod';
+import { BundleKind } from '../../../../bundle-format/manifest.js';
 
 const tokenCount = z.number().int().nonnegative();
 const usage = z.object({ prompt_tokens: tokenCount, total_tokens: tokenCount });
@@ -84,6 +85,16 @@ export const InfoResponse = z
     prompts: z.record(z.string(), z.string()),
     default_prompt_name: z.string().nullable(),
     loaded: z.boolean(),
+    /** Every served model (MODELS, else the one bundle): whether this isolate loaded it, and how often. */
+    models: z.array(
+      z.object({
+        id: z.string(),
+        kind: BundleKind,
+        bundle_hash: z.string(),
+        loaded: z.boolean(),
+        model_loads: z.number().int().nonnegative(),
+      }),
+    ),
   })
   .passthrough();
 
