@@ -95,6 +95,7 @@ const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation>>> = {
   '/health': { get: health },
   '/ping': { get: { ...health, summary: "As /health (TEI's SageMaker alias)" } },
   '/openapi.json': { get: { summary: 'This document', open: true, response: ['OpenApiResponse'] } },
+  '/docs': { get: { summary: 'This document as a page', open: true, text: 'text/html' } },
 };
 
 const ERROR_SCHEMA = {

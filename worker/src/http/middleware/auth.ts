@@ -29,11 +29,13 @@ export async function isAuthorized(authorization: string | undefined, keys: read
 
 /**
  * The paths that need no key, as in TEI: the health checks /health and /ping, GET / (the page for a browser, which
- * holds no data and sends the key typed into it; the health check otherwise) and the API's description /openapi.json.
+ * holds no data and sends the key typed into it; the health check otherwise) and the API's description, /openapi.json
+ * and its page /docs.
  * @example isOpenPath('GET', '/health') // true
  */
 export function isOpenPath(method: string, path: string): boolean {
-  return path === '/health' || path === '/ping' || path === '/openapi.json' || (path === '/' && method === 'GET');
+  const described = path === '/openapi.json' || path === '/docs';
+  return path === '/health' || path === '/ping' || described || (path === '/' && method === 'GET');
 }
 
 /**

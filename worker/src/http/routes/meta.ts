@@ -1,12 +1,14 @@
 /**
  * About the service rather than embeddings: GET /info (text-embeddings-inference's fields plus the bundle, auth mode,
  * counters and limits), GET /metrics (the same counters in Prometheus' text format), GET /health with TEI's aliases
- * GET /ping (SageMaker's) and GET / (the Inference API's), the page at GET / for browsers, and GET /openapi.json.
+ * GET /ping (SageMaker's) and GET / (the Inference API's), the page at GET / for browsers, and GET /openapi.json with
+ * its page GET /docs.
  */
 import { type Context, Hono } from 'hono';
 import type { CostReport, EmbeddingService } from '../../embedding/service.js';
 import { firstStage } from '../../embedding/two-stage.js';
 import { ApiError } from '../../errors.js';
+import { API_DOCS_HEADERS, apiDocsPage } from '../api-docs.js';
 import { type AppEnv, type AppRouteDeps, selectModel, waitUntil } from '../context.js';
 import type { InferenceSlots } from '../middleware/inference-slots.js';
 import type { RequestCounts } from '../middleware/request-counts.js';
@@ -27,7 +29,8 @@ export function metaRoutes(deps: AppRouteDeps, isolate: IsolateCounts): Hono<App
     .get('/metrics', (c) => metrics(c, deps, isolate))
     .get('/health', (c) => health(c, deps))
     .get('/ping', (c) => health(c, deps))
-    .get('/openapi.json', (c) => c.json(openApiDocument()));
+    .get('/openapi.json', (c) => c.json(openApiDocument()))
+    .get('/docs', (c) => c.html(apiDocsPage(), 200, API_DOCS_HEADERS));
 }
 
 /**
