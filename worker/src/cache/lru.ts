@@ -53,3 +53,21 @@ export class ByteLruCache {
     return key.length * 2 + entry.vector.byteLength + ENTRY_OVERHEAD_BYTES;
   }
 }
+
+/**
+ * An LRU created on first use with the config's size, which several services may hold: the models of one worker share
+ * the isolate's LRU_MAX_BYTES (their keys hold the bundle hash, so they never share an entry).
+ */
+export class SharedLru {
+  private cache: ByteLruCache | undefined;
+
+  get current(): ByteLruCache | undefined {
+    return this.cache;
+  }
+
+  /** @example sharedLru.get(config.lruMaxBytes).get(key) */
+  get(maxBytes: number): ByteLruCache {
+    this.cache ??= new ByteLruCache(maxBytes);
+    return this.cache;
+  }
+}

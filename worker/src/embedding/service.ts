@@ -15,7 +15,7 @@ import { type BundleSource, BundleUnavailableError } from '../bundle/source.js';
 import { type CacheApiCounters, CacheApiEmbeddingStore, defaultCache } from '../cache/cache-api.js';
 import { type CacheCounters, EmbeddingCache, emptyCacheCounters } from '../cache/embedding-cache.js';
 import { KvEmbeddingStore, type KvStoreCounters } from '../cache/kv.js';
-import { ByteLruCache } from '../cache/lru.js';
+import { SharedLru } from '../cache/lru.js';
 import { CachePolicy, CachePolicyState } from '../cache-policy/policy.js';
 import { type CostModel, costModelFor, costPerMillionEmbeddings } from '../cache-policy/prices.js';
 import type { Config } from '../config.js';
@@ -59,14 +59,15 @@ export class EmbeddingService {
   private readonly manifestValue: Lazy<BundleManifest>;
   private readonly tokenizerValue: Lazy<BundleTokenizer>;
   private readonly modelValue: Lazy<Embedder>;
-  private lru: ByteLruCache | undefined;
   private companion: EmbeddingService | undefined;
   /** When the last model load failed (Date.now()), until one succeeds: /health reports not ready meanwhile. */
   private modelFailedAt: number | undefined;
 
+  /** @param lru the in-isolate LRU; a worker's models share one (models/registry.ts), else each service has its own. */
   constructor(
     private readonly source: BundleSource,
     private readonly ort: OrtRuntime,
+    private readonly lru = new SharedLru(),
   ) {
     this.manifestValue = new Lazy(async () => parseAnyBundleManifest(await source.manifest()));
     this.tokenizerValue = new Lazy(async () => {
@@ -108,7 +109,7 @@ export class EmbeddingService {
   }
 
   get lruStats(): { entries: number; bytes: number } {
-    return { entries: this.lru?.size ?? 0, bytes: this.lru?.bytes ?? 0 };
+    return { entries: this.lru.current?.size ?? 0, bytes: this.lru.current?.bytes ?? 0 };
   }
 
   manifest(config: Config): Promise<BundleManifest> {
@@ -146,7 +147,6 @@ export class EmbeddingService {
    * under the request's CACHE_POLICY with this isolate's policy memory.
    */
   cache(env: Env, config: Config, manifest: BundleManifest): EmbeddingCache {
-    this.lru ??= new ByteLruCache(config.lruMaxBytes);
     const storeOptions = {
       timeoutMs: config.kvTimeoutMs,
       ttlSeconds: config.cacheTtlSeconds,
@@ -168,7 +168,7 @@ export class EmbeddingService {
       this.policyState,
     );
     return new EmbeddingCache({
-      lru: this.lru,
+      lru: this.lru.get(config.lruMaxBytes),
       cacheApi,
       kv,
       policy,

@@ -7,6 +7,7 @@
 import type { BundleKind, BundleManifest } from '../../../bundle-format/manifest.js';
 import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
 import type { BundleSource } from '../bundle/source.js';
+import { SharedLru } from '../cache/lru.js';
 import type { Config } from '../config.js';
 import { EmbeddingService } from '../embedding/service.js';
 import { ApiError } from '../errors.js';
@@ -46,7 +47,9 @@ export class ModelRegistry {
 
   /** @example ModelRegistry.named([['use', defaultBundle], ['static', staticDefaultBundle]], workerdOrt) */
   static named(models: ReadonlyArray<readonly [string, BundleSource]>, ort: OrtRuntime): ModelRegistry {
-    const entries = models.map(([name, source]) => ({ name, source, service: new EmbeddingService(source, ort) }));
+    // One LRU for all: LRU_MAX_BYTES bounds the isolate however many models it serves.
+    const lru = new SharedLru();
+    const entries = models.map(([name, source]) => ({ name, source, service: new EmbeddingService(source, ort, lru) }));
     return new ModelRegistry(entries, true);
   }
 

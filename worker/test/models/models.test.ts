@@ -128,6 +128,17 @@ describe('lazy loading', () => {
   });
 });
 
+describe('the in-isolate LRU', () => {
+  it('is one for all models, so LRU_MAX_BYTES bounds the isolate however many it serves', async () => {
+    const app = modelsApp();
+    const env = { MODELS };
+    await embeddings(app, { model: 'static', input: ['one LRU: static a', 'one LRU: static b'] }, env);
+    await embeddings(app, { model: 'use', input: ['one LRU: use a', 'one LRU: use b'] }, env);
+    const info = (await (await call('/info', {}, env, app)).json()) as { counters: Record<string, number> };
+    expect(info.counters.lruEntries).toBe(4);
+  });
+});
+
 describe('without MODELS', () => {
   it('serves the one bundle under its model name and answers whatever `model` a request names, as before', async () => {
     const app = modelsApp();
