@@ -7,6 +7,9 @@
  * - bundles/minilm-fixture: that fixture packed (int8, vocabulary pruned to 8,000 tokens by the same word list)
  * - bundles/static-default: a static bundle distilled from bundles/default (`edge-embed distill --dims 384`, ~10 s); the
  *   worker's first stage for two-stage ranking, and what `BUNDLE=static-default npm start` serves
+ * - .fixtures/reranker: a tiny cross-encoder export (2x32 BERT + one relevance logit, seeded, head calibrated)
+ * - bundles/reranker-fixture: that cross-encoder packed (int8, vocabulary kept whole: a reranker reads any document);
+ *   compiled into the worker beside the default bundle, served by /rerank and /v1/rerank
  * An output is rebuilt only when its inputs changed since it was built (a stamp file holding their hash).
  */
 import { spawn } from 'node:child_process';
@@ -138,4 +141,26 @@ await buildIfStale(
       '--dims',
       '384',
     ]),
+);
+
+const rerankerDir = join(root, '.fixtures/reranker');
+await buildIfStale(
+  'tiny cross-encoder fixture',
+  rerankerDir,
+  ['model-packager/src/fixtures', 'model-packager/src/onnx', 'model-packager/src/measure', 'bundle-runtime'],
+  async () => {
+    const step = reporter.step('generate a tiny cross-encoder fixture (seeded random weights, calibrated head)');
+    await writeBertFixture(rerankerDir, {
+      ...FIXTURE_PRESETS.tiny,
+      head: { labels: 1 },
+      modelName: 'reranker-fixture',
+    });
+    step.done(relative(root, rerankerDir));
+  },
+);
+await buildIfStale(
+  'tiny cross-encoder bundle',
+  join(root, 'bundles/reranker-fixture'),
+  ['model-packager/src', 'bundle-format', 'bundle-runtime', '.fixtures/reranker'],
+  () => pack([rerankerDir, '--out', join(root, 'bundles/reranker-fixture'), '--name', 'reranker-fixture']),
 );

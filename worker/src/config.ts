@@ -95,6 +95,12 @@ export const LIMIT_VARS = {
       .default(60),
     description: 'the period of RATE_LIMIT_REQUESTS, in seconds: 10 or 60',
   },
+  // A cross-encoder runs once per (query, document) pair, so a rerank's cost is its pairs' tokens, not its inputs.
+  rerankMaxTokens: {
+    env: 'RERANK_MAX_TOKENS',
+    schema: positiveInt(32_768),
+    description: 'tokens of uncached (query, document) pairs one rerank request may run (more: 413)',
+  },
   // A request waiting for the one WASM thread holds its body and inputs; past the cap it is refused, not queued.
   maxConcurrentInferences: {
     env: 'MAX_CONCURRENT_INFERENCES',

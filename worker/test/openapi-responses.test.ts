@@ -24,6 +24,8 @@ const EXAMPLES: Record<string, unknown> = {
   TeiTokenizeRequest: { inputs: 'hello world', add_special_tokens: true },
   TeiDecodeRequest: { ids: [[10, 11, 12]] },
   RankRequest: { query: 'a cat', documents: ['a kitten', { id: 'd2', text: 'a truck' }], return_documents: true },
+  TeiRerankRequest: { query: 'a cat', texts: ['a kitten', 'a truck'], return_text: true },
+  RerankRequest: { query: 'a cat', documents: ['a kitten', { text: 'a truck' }], top_n: 1, return_documents: true },
 };
 
 const names = (content: Content | undefined): string[] =>

@@ -3,7 +3,8 @@
  * and embeddings.bin through wrangler's Data rules (ArrayBuffers), the JSON files as modules. Nothing is parsed or
  * validated here at import time.
  *
- * `defaultBundle` is what the worker serves: the transformer, with the static bundle as its first ranking stage, unless
+ * `defaultBundle` is what the worker serves: the transformer, with the static bundle as its first ranking stage and the
+ * tiny cross-encoder fixture (bundles/reranker-fixture) as its reranker, unless
  * the build defines EDGE_EMBED_BUNDLE as "static-default" (`BUNDLE=static-default npm start` passes
  * `--define EDGE_EMBED_BUNDLE:"static-default"` to wrangler), which serves the static bundle alone.
  */
@@ -11,6 +12,7 @@ import manifest from '../../../bundles/default/manifest.json';
 import model from '../../../bundles/default/model.onnx';
 import tokenizer from '../../../bundles/default/tokenizer.json';
 import type { COMPILED_BUNDLE_NAMES } from '../models/spec.js';
+import { rerankerFixtureBundle } from './reranker-fixture-bundle.js';
 import type { BundleSource } from './source.js';
 import { staticDefaultBundle } from './static-default-bundle.js';
 
@@ -21,6 +23,7 @@ const transformerDefaultBundle: BundleSource = {
   tokenizer: async () => tokenizer as object,
   model: async () => new Uint8Array(model),
   staticCompanion: staticDefaultBundle,
+  reranker: rerankerFixtureBundle,
 };
 
 const selected = typeof EDGE_EMBED_BUNDLE === 'string' ? EDGE_EMBED_BUNDLE : 'default';
@@ -32,4 +35,5 @@ export const defaultBundle: BundleSource =
 export const compiledBundles: Readonly<Record<(typeof COMPILED_BUNDLE_NAMES)[number], BundleSource>> = {
   default: transformerDefaultBundle,
   'static-default': staticDefaultBundle,
+  'reranker-fixture': rerankerFixtureBundle,
 };

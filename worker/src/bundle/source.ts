@@ -15,6 +15,8 @@ export interface BundleSource {
    * ranking (/v1/rank with rerank_top_k). Absent when there is none.
    */
   staticCompanion?: BundleSource;
+  /** A cross-encoder bundle compiled in beside this one, which /rerank and /v1/rerank serve. Absent when there is none. */
+  reranker?: BundleSource;
 }
 
 /**

@@ -109,7 +109,12 @@ export interface KvWritePlan {
  * @example estimateTokens({ text: 'how do I reset my password' }, 128) // 9
  */
 export function estimateTokens(input: CacheInput, maxTokens: number): number {
-  const pieces = 'text' in input ? Math.ceil(input.text.length / 4) : input.tokenIds.length;
+  const pieces =
+    'text' in input
+      ? Math.ceil(input.text.length / 4)
+      : 'pair' in input
+        ? Math.ceil((input.pair[0].length + input.pair[1].length) / 4)
+        : input.tokenIds.length;
   return Math.min(pieces + 2, maxTokens);
 }
 

@@ -4,11 +4,16 @@
  * deployment (TENANT_ID) adds `t:<tenant>:` in front (EmbeddingCache), so tenants never do either. The cached vector
  * is the model's full output, so `dimensions` and normalisation (applied when responding) are not part of the key.
  * A prompt is part of the text by the time it gets here (embedding/prompts.ts), so it is in the hashed payload: two
- * prompts never share an entry, and `query: cats` sent with or without prompt_name `query` rightly does.
+ * prompts never share an entry, and `query: cats` sent with or without prompt_name `query` rightly does. A pair's
+ * payload is the JSON of [query, document], so the same document under two queries makes two keys.
  */
 import { sha256Hex } from '../../../bundle-format/hash.js';
 
-export type CacheInput = { text: string } | { tokenIds: number[] };
+/** A text, token ids (OpenAI), or a cross-encoder's (query, document) pair, whose cached value is the pair's logits. */
+export type CacheInput =
+  | { text: string }
+  | { tokenIds: number[] }
+  | { pair: readonly [query: string, document: string] };
 
 /** What changes the model output for one input besides the bundle: which end is cut when it is too long. */
 export interface VectorOptions {
@@ -21,6 +26,11 @@ export interface VectorOptions {
  */
 export async function cacheKey(contentHash: string, options: VectorOptions, input: CacheInput): Promise<string> {
   const direction = options.truncationDirection === 'right' ? 'r' : 'l';
-  const [kind, payload] = 'text' in input ? ['t', input.text] : ['i', input.tokenIds.join(',')];
+  const [kind, payload] =
+    'text' in input
+      ? ['t', input.text]
+      : 'pair' in input
+        ? ['p', JSON.stringify(input.pair)]
+        : ['i', input.tokenIds.join(',')];
   return `e1:${contentHash}:${direction}:${kind}:${await sha256Hex(payload)}`;
 }

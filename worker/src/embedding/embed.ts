@@ -6,7 +6,13 @@
 import type { BundleManifest } from '../../../bundle-format/manifest.js';
 import type { BatchLimits } from '../../../bundle-runtime/batch.js';
 import type { Embedder } from '../../../bundle-runtime/embedder.js';
-import type { BundleTokenizer, TokenizedInput, TruncationDirection } from '../../../bundle-runtime/tokenizer.js';
+import {
+  type BundleTokenizer,
+  QueryTooLongError,
+  type TokenizedInput,
+  type TokenizedPair,
+  type TruncationDirection,
+} from '../../../bundle-runtime/tokenizer.js';
 import type { CachedEmbedding } from '../cache/codec.js';
 import type { EmbeddingCache } from '../cache/embedding-cache.js';
 import type { CacheInput } from '../cache/key.js';
@@ -23,6 +29,8 @@ export interface EmbedRequest {
   truncationDirection: TruncationDirection;
   /** The error an over-long input gets when `truncate` is false (OpenAI: 400, TEI: 413). */
   tooLongKind: Extract<ApiErrorKind, 'context_length_exceeded' | 'input_too_long'>;
+  /** Refuse (413) a request whose uncached inputs come to more tokens than this, before running the model. */
+  maxInferenceTokens?: number;
 }
 
 export interface EmbedDeps {
@@ -127,28 +135,51 @@ async function embedMissing(
       throw tooLong(request, lookup, manifest, missing[i], encoded.fullLength);
     }
   });
+  checkInferenceTokens(request, tokenized);
   timings.tokenize = deps.now() - started;
 
   started = deps.now();
   const model = await deps.model();
   const vectors = await model.embedAll(
     tokenized.map((encoded) => encoded.ids),
-    { limits: deps.batchLimits },
+    { limits: deps.batchLimits, tokenTypes: pairTokenTypes(tokenized) },
   );
   timings.inference = deps.now() - started;
   return tokenized.map((encoded, i) => ({ tokenCount: encoded.fullLength, vector: vectors[i] }));
 }
 
-/** A text is encoded; token ids (OpenAI) are only framed with the special tokens, after a vocabulary check. */
+/** A cross-encoder's pairs carry token types (query 0, document 1); other inputs have none. */
+function pairTokenTypes(tokenized: readonly (TokenizedInput | TokenizedPair)[]): number[][] | undefined {
+  if (!tokenized.some((encoded) => 'typeIds' in encoded)) return undefined;
+  return tokenized.map((encoded) => ('typeIds' in encoded ? encoded.typeIds : encoded.ids.map(() => 0)));
+}
+
+function checkInferenceTokens(request: EmbedRequest, tokenized: readonly TokenizedInput[]): void {
+  if (request.maxInferenceTokens === undefined) return;
+  const total = tokenized.reduce((sum, encoded) => sum + encoded.ids.length, 0);
+  if (total > request.maxInferenceTokens) {
+    throw new ApiError(
+      'too_many_inputs',
+      `${request.param}: the uncached inputs come to ${total} tokens, more than the limit of ${request.maxInferenceTokens} per request`,
+      { param: request.param },
+    );
+  }
+}
+
+/**
+ * A text is encoded; a pair is framed with its query (never cut: a query too long for any document is refused); token
+ * ids (OpenAI) are only framed with the special tokens, after a vocabulary check.
+ */
 function tokenize(
   tokenizer: BundleTokenizer,
   request: EmbedRequest,
   lookup: CacheLookup,
   slot: number,
   maxTokens: number,
-): TokenizedInput {
+): TokenizedInput | TokenizedPair {
   const input = lookup.inputs[slot];
   if ('text' in input) return tokenizer.encode(input.text, maxTokens, request.truncationDirection);
+  if ('pair' in input) return tokenizePair(tokenizer, request, input.pair, maxTokens);
   const outOfRange = input.tokenIds.find((id) => id >= tokenizer.vocabularySize);
   if (outOfRange !== undefined) {
     const where = slotName(request, lookup, slot);
@@ -159,6 +190,20 @@ function tokenize(
     );
   }
   return tokenizer.frame(input.tokenIds, maxTokens, request.truncationDirection);
+}
+
+function tokenizePair(
+  tokenizer: BundleTokenizer,
+  request: EmbedRequest,
+  [query, document]: readonly [string, string],
+  maxTokens: number,
+): TokenizedPair {
+  try {
+    return tokenizer.encodePair(query, document, maxTokens, request.truncationDirection);
+  } catch (error) {
+    if (!(error instanceof QueryTooLongError)) throw error;
+    throw new ApiError(request.tooLongKind, `query: ${error.message}; shorten it`, { param: 'query' });
+  }
 }
 
 function tooLong(request: EmbedRequest, lookup: CacheLookup, manifest: BundleManifest, slot: number, tokens: number) {
@@ -173,5 +218,7 @@ function tooLong(request: EmbedRequest, lookup: CacheLookup, manifest: BundleMan
 /** The request field of the first input behind a distinct key, e.g. "input[3]". */
 function slotName(request: EmbedRequest, lookup: CacheLookup, slot: number): string {
   const index = lookup.slotOfInput.indexOf(slot);
-  return request.inputs.length === 1 ? request.param : `${request.param}[${index}]`;
+  // A pair's document is always named by its index: a rerank's documents are a list even when there is one.
+  const single = request.inputs.length === 1 && !('pair' in request.inputs[0]);
+  return single ? request.param : `${request.param}[${index}]`;
 }

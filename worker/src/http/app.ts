@@ -22,6 +22,7 @@ import { requestLog } from './middleware/request-log.js';
 import { metaRoutes } from './routes/meta.js';
 import { openAiRoutes } from './routes/openai.js';
 import { rankRoutes } from './routes/rank.js';
+import { rerankRoutes } from './routes/rerank.js';
 import { teiRoutes } from './routes/tei.js';
 
 export interface AppDeps {
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps): App {
   app.route('/', openAiRoutes(routeDeps));
   app.route('/', teiRoutes(routeDeps));
   app.route('/', rankRoutes(routeDeps));
+  app.route('/', rerankRoutes(routeDeps));
   app.route('/', metaRoutes(routeDeps, isolate));
   app.notFound((c) => answerError(c, new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {

@@ -8,6 +8,7 @@ import type { ZodTypeAny } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import { OpenAiEmbeddingsRequest } from './wire/openai.js';
 import { RankRequest } from './wire/rank.js';
+import { RerankRequest, TeiRerankRequest } from './wire/rerank.js';
 import { RESPONSE_SCHEMAS, type ResponseSchemaName } from './wire/responses.js';
 import { TeiDecodeRequest, TeiEmbedRequest, TeiSimilarityRequest, TeiTokenizeRequest } from './wire/tei.js';
 
@@ -18,6 +19,8 @@ const REQUEST_SCHEMAS: Record<string, ZodTypeAny> = {
   TeiTokenizeRequest,
   TeiDecodeRequest,
   RankRequest,
+  TeiRerankRequest,
+  RerankRequest,
 };
 type RequestSchemaName = keyof typeof REQUEST_SCHEMAS;
 
@@ -85,6 +88,20 @@ const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation>>> = {
       summary: 'Documents ranked by cosine similarity to a query',
       body: ['RankRequest'],
       response: ['RankResponse'],
+    },
+  },
+  '/rerank': {
+    post: {
+      summary: 'Documents ranked by a cross-encoder (TEI)',
+      body: ['TeiRerankRequest'],
+      response: ['TeiRerankResponse'],
+    },
+  },
+  '/v1/rerank': {
+    post: {
+      summary: "Documents ranked by a cross-encoder (Cohere, Jina; Workers AI's contexts / top_k)",
+      body: ['RerankRequest'],
+      response: ['RerankResponse', 'WorkersAiRerankResponse'],
     },
   },
   '/v1/models': {

@@ -2,7 +2,8 @@
  * The models one worker serves, by name, each behind its own EmbeddingService: nothing is read until a request needs
  * it, and a model is loaded only by a request that uses it. A request's `model` picks one; without one, a route gets
  * the first model whose kind suits it. Built from MODELS (named, strict) or, without MODELS, around the one bundle the
- * worker serves (its manifest's model name; any requested name is answered by it, as before MODELS existed).
+ * worker serves (its manifest's model name; any requested name is answered by it, as before MODELS existed) and the
+ * reranker compiled in beside it.
  */
 import type { BundleKind, BundleManifest } from '../../../bundle-format/manifest.js';
 import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
@@ -15,6 +16,7 @@ import { ApiError } from '../errors.js';
 /** What a route uses a model for, and the bundle kinds that can do it. */
 export const ROLE_KINDS = {
   embedding: ['transformer', 'static'],
+  rerank: ['cross-encoder'],
 } as const satisfies Record<string, readonly BundleKind[]>;
 export type ModelRole = keyof typeof ROLE_KINDS;
 
@@ -40,9 +42,19 @@ export class ModelRegistry {
     private readonly strict: boolean,
   ) {}
 
-  /** @example ModelRegistry.single(defaultBundle, workerdOrt) // the worker without MODELS */
+  /**
+   * The worker without MODELS: its bundle, and the cross-encoder compiled in beside it (the reranker's default) when
+   * there is one.
+   * @example ModelRegistry.single(defaultBundle, workerdOrt)
+   */
   static single(source: BundleSource, ort: OrtRuntime): ModelRegistry {
-    return new ModelRegistry([{ name: undefined, source, service: new EmbeddingService(source, ort) }], false);
+    const sources = source.reranker === undefined ? [source] : [source, source.reranker];
+    const entries = sources.map((bundle) => ({
+      name: undefined,
+      source: bundle,
+      service: new EmbeddingService(bundle, ort),
+    }));
+    return new ModelRegistry(entries, false);
   }
 
   /** @example ModelRegistry.named([['use', defaultBundle], ['static', staticDefaultBundle]], workerdOrt) */
@@ -75,9 +87,13 @@ export class ModelRegistry {
       const model = await served(entry, config);
       if (fits(model.kind, role)) return model;
     }
-    throw new ApiError('model_not_found', `no ${roleText(role)} is served here; models: ${await this.names(config)}`, {
-      param: 'model',
-    });
+    throw new ApiError(
+      'model_not_found',
+      `no ${roleText(role, false)} is served here; models: ${await this.names(config)}`,
+      {
+        param: 'model',
+      },
+    );
   }
 
   /** Every model with its manifest (read, not loaded), in MODELS' order. */
@@ -129,6 +145,8 @@ function fits(kind: BundleKind, role: ModelRole): boolean {
   return (ROLE_KINDS[role] as readonly BundleKind[]).includes(kind);
 }
 
-function roleText(role: ModelRole): string {
-  return `an ${role} model (${ROLE_KINDS[role].join(' or ')})`;
+/** e.g. "reranking model (cross-encoder)"; `article` puts "a" or "an" in front. */
+function roleText(role: ModelRole, article = true): string {
+  const noun = `${role === 'rerank' ? 'reranking' : role} model (${ROLE_KINDS[role].join(' or ')})`;
+  return article ? `${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}` : noun;
 }

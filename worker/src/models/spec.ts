@@ -7,7 +7,7 @@
 import { z } from 'zod';
 
 /** The bundles a worker build can compile in (worker/src/bundle/default-bundle.ts's `compiledBundles`). */
-export const COMPILED_BUNDLE_NAMES = ['default', 'static-default'] as const;
+export const COMPILED_BUNDLE_NAMES = ['default', 'static-default', 'reranker-fixture'] as const;
 
 export type ModelSource = { compiled: string } | { kvHash: string };
 

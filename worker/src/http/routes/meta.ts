@@ -14,6 +14,7 @@ import type { InferenceSlots } from '../middleware/inference-slots.js';
 import type { RequestCounts } from '../middleware/request-counts.js';
 import { openApiDocument } from '../openapi.js';
 import { playgroundResponse } from '../playground.js';
+import { rerankingInfo } from './rerank.js';
 
 /** What the app's middleware counts in this isolate, for /info and /metrics. */
 export interface IsolateCounts {
@@ -71,6 +72,8 @@ async function info(c: Context<AppEnv>, deps: AppRouteDeps, isolate: IsolateCoun
     // RERANK_TOP_K, and whether /v1/rank can use it (a transformer with its static companion).
     rerank_top_k: config.rerankTopK ?? null,
     two_stage_ranking: (await firstStage(service, config, registry.companion(model))).problem === undefined,
+    // The cross-encoder behind /rerank and /v1/rerank, and its per-request limits; null when there is none.
+    reranking: await rerankingInfo(registry, config),
     loaded: service.modelLoaded,
     models: served.map(({ id, kind, manifest: { contentHash }, service: { modelLoaded, counters } }) => ({
       id,

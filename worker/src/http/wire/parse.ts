@@ -54,7 +54,7 @@ export function checkInputs(inputs: readonly CacheInput[], limits: InputLimits, 
   }
   inputs.forEach((input, i) => {
     const where = single ? param : `${param}[${i}]`;
-    const size = 'text' in input ? input.text.length : input.tokenIds.length;
+    const size = 'text' in input ? input.text.length : 'pair' in input ? input.pair[1].length : input.tokenIds.length;
     if (size === 0) throw new ApiError('invalid_request', `${where}: must not be empty`, { param: where });
     if (size > limits.maxInputChars) {
       throw new ApiError(

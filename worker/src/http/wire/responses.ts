@@ -57,6 +57,28 @@ export const RankResponse = z.object({
   usage,
 });
 
+export const TeiRerankResponse = z
+  .array(z.object({ index: z.number().int().nonnegative(), score: z.number(), text: z.string().optional() }))
+  .describe("the documents' indices and scores, best first (TEI's /rerank)");
+
+export const RerankResponse = z
+  .object({
+    results: z.array(
+      z.object({
+        index: z.number().int().nonnegative(),
+        relevance_score: z.number(),
+        document: z.object({ text: z.string() }).optional(),
+      }),
+    ),
+    model: z.string(),
+    usage: z.object({ total_tokens: tokenCount, search_units: z.number().int().positive() }),
+  })
+  .describe("the top_n documents, best first (Cohere's and Jina's /v1/rerank)");
+
+export const WorkersAiRerankResponse = z
+  .object({ response: z.array(z.object({ id: z.number().int().nonnegative(), score: z.number() })) })
+  .describe("the top_k contexts, best first (Workers AI's reranker shape, for a body with contexts)");
+
 export const ModelsResponse = z.object({
   object: z.literal('list'),
   data: z.array(
@@ -65,7 +87,7 @@ export const ModelsResponse = z.object({
       object: z.literal('model'),
       created: z.number(),
       owned_by: z.string(),
-      kind: z.enum(['transformer', 'static']),
+      kind: z.enum(['transformer', 'static', 'cross-encoder']),
     }),
   ),
 });
@@ -109,6 +131,9 @@ export const RESPONSE_SCHEMAS = {
   TeiTokenizeResponse,
   TeiDecodeResponse,
   RankResponse,
+  TeiRerankResponse,
+  RerankResponse,
+  WorkersAiRerankResponse,
   ModelsResponse,
   HealthResponse,
   InfoResponse,
