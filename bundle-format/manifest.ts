@@ -9,6 +9,8 @@
  * Adding `prompts` did not need one either: a bundle without them keeps its content hash; the one thing an older worker
  * misses in a bundle with prompts is the prompts themselves, and it still serves the model's plain vectors.
  * Adding the cross-encoder kind did not need one: a reader from before it refuses the manifest's output `logits`.
+ * Adding the encoder plan (plan.json + plan.bin) did not need one: a bundle without it keeps its hash, and an older
+ * reader ignores the files and serves model.onnx, which stays the reference.
  */
 import { z } from 'zod';
 import { SHA256_HEX, sha256Hex } from './hash.js';
@@ -21,6 +23,9 @@ export const BUNDLE_FILES = {
   tokenizer: 'tokenizer.json',
   /** The static bundle's table, in place of model.onnx. */
   embeddings: 'embeddings.bin',
+  /** An encoder plan and its weights (bundle-format/encoder-plan.ts), beside model.onnx when the graph could be lowered. */
+  plan: 'plan.json',
+  planWeights: 'plan.bin',
 } as const;
 
 /**
@@ -143,6 +148,8 @@ const ManifestFields = z.object({
     'model.onnx': BundleFile.optional(),
     'embeddings.bin': BundleFile.optional(),
     'tokenizer.json': BundleFile,
+    'plan.json': BundleFile.optional(),
+    'plan.bin': BundleFile.optional(),
   }),
   /** Stored bytes by part of the model. */
   bytes: z.object({
@@ -212,6 +219,9 @@ export const BundleManifest = ManifestFields.superRefine((m, ctx) => {
     ['output'],
     isCrossEncoder ? `a cross-encoder's output is ${LOGITS_OUTPUT}` : `expected ${SENTENCE_EMBEDDING_OUTPUT}`,
   );
+  const planFiles = [m.files['plan.json'], m.files['plan.bin']].filter(Boolean).length;
+  need(planFiles !== 1, ['files', 'plan.json'], 'plan.json and plan.bin come together');
+  need(!isStatic || planFiles === 0, ['files', 'plan.json'], 'a static bundle has no encoder plan');
   need(
     m.defaultPromptName == null || m.prompts?.[m.defaultPromptName] !== undefined,
     ['defaultPromptName'],
@@ -302,7 +312,15 @@ export function vectorAffectingFields(m: ContentHashFields) {
     inputs: m.inputs,
     inputDtype: m.inputDtype,
     ...prompts,
+    ...planFields(m),
   };
+}
+
+/** The encoder plan's file hashes, when the bundle has one (a bundle without a plan keeps its hash). */
+function planFields(m: ContentHashFields) {
+  const plan = m.files['plan.json'];
+  const weights = m.files['plan.bin'];
+  return plan && weights ? { plan: plan.sha256, planWeights: weights.sha256 } : {};
 }
 
 /** The prompts in name order (so the hash does not depend on the order they were written in), when there are any. */

@@ -10,6 +10,7 @@ import { PackError } from './errors.js';
 import { graphEmbedder } from './eval/embedders.js';
 import { checkBudget, ISOLATE_MEMORY_BYTES, KV_VALUE_BYTES, sizeBreakdown } from './measure/budget.js';
 import { type FidelityFigures, measureFidelity, sampleTexts } from './measure/fidelity.js';
+import { measurePlanParity, PLAN_PARITY_SAMPLES } from './measure/plan-parity.js';
 import { SAMPLE_SENTENCES } from './measure/sample-sentences.js';
 import type { ModelProto } from './onnx/proto.js';
 import { readOnnxModel } from './onnx/read-model.js';
@@ -18,6 +19,7 @@ import { packCrossEncoder } from './pack-cross-encoder.js';
 import { appendDenseHead } from './passes/append-dense-head.js';
 import { appendPooling } from './passes/append-pooling.js';
 import { inspectBertGraph } from './passes/inspect-bert-graph.js';
+import { type LoweredPlan, lowerEncoderPlan } from './passes/lower-encoder-plan.js';
 import { type PruneReport, pruneVocabulary } from './passes/prune-vocabulary.js';
 import { quantizeEmbeddingTable } from './passes/quantize-embedding-table.js';
 import { type QuantizeReport, quantizeMatMulWeights } from './passes/quantize-matmul-weights.js';
@@ -64,6 +66,8 @@ export interface PackOptions {
 
 export interface PackResult {
   manifest: BundleManifest;
+  /** The encoder plan's parity with the packed graph, or why the bundle has no plan. */
+  plan: { parity: FidelityFigures } | { reason: string };
   prune: PruneReport | null;
   quantization: { embeddings: QuantizeReport | null; matmuls: QuantizeReport | null };
   notes: string[];
@@ -238,6 +242,61 @@ function quantizeStage(
   return { embeddings, matmuls };
 }
 
+/** Stage 3b: the packed encoder lowered to an encoder plan (the graph is unchanged), or why it cannot be. */
+function lowerStage({ source, info }: Source, reporter: Reporter): LoweredPlan {
+  const step = reporter.step('lower encoder plan');
+  const lowered = lowerEncoderPlan(source.model, {
+    hiddenOutput: info.hiddenOutput,
+    maxTokens: source.maxTokens,
+    pooling: source.pooling,
+    normalize: source.normalize,
+    dense: source.dense,
+  });
+  step.done(
+    lowered.plan
+      ? `${lowered.plan.layers.length} layers, plan.bin ${(lowered.weights.length / 1048576).toFixed(2)} MiB`
+      : `no plan: ${lowered.reason}`,
+  );
+  return lowered;
+}
+
+/** Stage 5b: the plan is kept only if the reference executor gives the packed graph's vectors. */
+async function planParityStage(
+  lowered: LoweredPlan,
+  src: Source,
+  texts: TextInputs,
+  packedParts: { modelBytes: Uint8Array; tokenizerJson: object },
+  reporter: Reporter,
+) {
+  if (!lowered.plan) return { plan: null, report: { reason: lowered.reason } };
+  const { source, info } = src;
+  const graph = { inputs: info.inputs, inputDtype: info.inputDtype, output: SENTENCE_EMBEDDING_OUTPUT };
+  const parts = {
+    label: 'packed',
+    tokenizerConfig: scalarConfig(source.tokenizerConfig),
+    maxTokens: source.maxTokens,
+    graph,
+  };
+  const evaluation = chooseEvalTexts(texts.evalTexts, texts.corpusTexts, texts.wordFrequencies);
+  const step = reporter.step('check encoder plan against the graph');
+  const sample = sampleTexts(evaluation.texts, PLAN_PARITY_SAMPLES);
+  const { figures, reason } = await measurePlanParity(
+    lowered.plan,
+    lowered.weights,
+    { ...parts, ...packedParts },
+    sample,
+    reporter,
+  );
+  step.done(
+    reason
+      ? `no plan: ${reason}`
+      : `mean cosine ${figures.meanCosine.toFixed(6)}, min ${figures.minCosine.toFixed(6)} over ${figures.samples} texts`,
+  );
+  if (reason) return { plan: null, report: { reason } };
+  const json = new TextEncoder().encode(JSON.stringify(lowered.plan));
+  return { plan: { json, weights: lowered.weights }, report: { parity: figures } };
+}
+
 /** Stage 4: pooling, Dense and normalisation folded into the graph, which is then serialised. */
 function appendHeadStage({ source, info }: Source, tokenizerJson: object, reporter: Reporter) {
   const step = reporter.step('append pooling');
@@ -380,8 +439,10 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
   const { tokenizerJson, prune } = pruneStage(src, texts, options.maxVocab, reporter);
   if (src.info.classifier) return packClassifier(options, settled, src, { texts, tokenizerJson, prune }, reporter);
   const quantization = quantizeStage(src, settled.quantization, reporter);
+  const lowered = lowerStage(src, reporter);
   const { modelBytes, tokenizerBytes } = appendHeadStage(src, tokenizerJson, reporter);
   const measured = await measureStage(src, texts, { modelBytes, tokenizerJson }, reporter);
+  const plan = await planParityStage(lowered, src, texts, { modelBytes, tokenizerJson }, reporter);
   const sizes = sizeBreakdown(src.source.model, modelBytes.length, tokenizerBytes.length);
   checkGates(sizes, measured, settled);
 
@@ -403,6 +464,10 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
     files: {
       'model.onnx': { bytes: modelBytes.length, sha256: await sha256Hex(modelBytes) },
       'tokenizer.json': { bytes: tokenizerBytes.length, sha256: await sha256Hex(tokenizerBytes) },
+      ...(plan.plan && {
+        'plan.json': { bytes: plan.plan.json.length, sha256: await sha256Hex(plan.plan.json) },
+        'plan.bin': { bytes: plan.plan.weights.length, sha256: await sha256Hex(plan.plan.weights) },
+      }),
     },
     bytes: sizes,
     sourceFiles: source.sourceFiles,
@@ -414,9 +479,14 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
   const manifest: BundleManifest = { ...withoutHash, contentHash: await computeContentHash(withoutHash) };
 
   const step = reporter.step(`write bundle to ${options.outDir}`);
-  await writeBundle(options.outDir, { model: modelBytes, tokenizer: tokenizerBytes, manifest });
+  await writeBundle(options.outDir, {
+    model: modelBytes,
+    tokenizer: tokenizerBytes,
+    manifest,
+    ...(plan.plan && { plan: plan.plan }),
+  });
   step.done(
     `${(sizes.total / 1048576).toFixed(2)} MiB (model ${(modelBytes.length / 1048576).toFixed(2)} MiB, tokenizer ${(tokenizerBytes.length / 1048576).toFixed(2)} MiB)`,
   );
-  return { manifest, prune, quantization, notes: source.notes };
+  return { manifest, prune, quantization, plan: plan.report, notes: source.notes };
 }

@@ -20,7 +20,12 @@ const isMissing = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.
  */
 export async function writeBundle(
   outDir: string,
-  files: { model: Uint8Array; tokenizer: Uint8Array; manifest: BundleManifest },
+  files: {
+    model: Uint8Array;
+    tokenizer: Uint8Array;
+    manifest: BundleManifest;
+    plan?: { json: Uint8Array; weights: Uint8Array };
+  },
   fs: BundleFs = nodeFs,
 ): Promise<void> {
   const target = resolve(outDir);
@@ -32,6 +37,10 @@ export async function writeBundle(
     await fs.mkdir(staging);
     await fs.writeFile(join(staging, BUNDLE_FILES.model), files.model);
     await fs.writeFile(join(staging, BUNDLE_FILES.tokenizer), files.tokenizer);
+    if (files.plan) {
+      await fs.writeFile(join(staging, BUNDLE_FILES.plan), files.plan.json);
+      await fs.writeFile(join(staging, BUNDLE_FILES.planWeights), files.plan.weights);
+    }
     await fs.writeFile(join(staging, BUNDLE_FILES.manifest), `${JSON.stringify(files.manifest, null, 2)}\n`);
     // Only "nothing there yet" means there is no previous bundle; any other failure to move it aside is an error.
     try {
