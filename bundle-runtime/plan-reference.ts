@@ -64,25 +64,51 @@ function quantizeRows(x: States): { values: Int8Array; rowScales: Float64Array }
   return { values, rowScales };
 }
 
+/** out[r, j] = sum_i a[r, i] w[i, j] over int8 values, exact in int32 (|sum| <= 127 * 127 * k). */
+function int8Product(a: Int8Array, weight: Int8Array, rows: number, k: number, n: number): Int32Array {
+  const out = new Int32Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < k; i++) {
+      const v = a[r * k + i];
+      if (v === 0) continue;
+      const base = i * n;
+      const row = r * n;
+      for (let j = 0; j < n; j++) out[row + j] += v * weight[base + j];
+    }
+  }
+  return out;
+}
+
+function floatProduct(a: Float64Array, weight: Int8Array | Float32Array, rows: number, k: number, n: number) {
+  const out = new Float64Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < k; i++) {
+      const v = a[r * k + i];
+      const base = i * n;
+      const row = r * n;
+      for (let j = 0; j < n; j++) out[row + j] += v * weight[base + j];
+    }
+  }
+  return out;
+}
+
 function linear(w: PlanWeights, layer: PlanLinear, x: States): States {
   const { inFeatures: k, outFeatures: n } = layer;
   if (x.width !== k) throw new Error(`a linear layer expects width ${k}, got ${x.width}`);
-  const out = new Float64Array(x.rows * n);
-  const int8 = layer.weight.dtype === 'int8';
-  const weight = int8 ? w.int8(layer.weight) : w.float32(layer.weight);
-  const { values, rowScales } = layer.input === 'per-row-int8' ? quantizeRows(x) : { values: x.data, rowScales: null };
+  const weight = layer.weight.dtype === 'int8' ? w.int8(layer.weight) : w.float32(layer.weight);
+  const quantized = layer.input === 'per-row-int8' && weight instanceof Int8Array;
+  const rows = quantized ? quantizeRows(x) : null;
+  const product = rows
+    ? int8Product(rows.values, weight as Int8Array, x.rows, k, n)
+    : floatProduct(x.data, weight, x.rows, k, n);
   const scales = layer.scales ? w.float32(layer.scales) : null;
   const bias = layer.bias ? w.float32(layer.bias) : null;
-  const acc = new Float64Array(n);
+  const out = new Float64Array(x.rows * n);
   for (let r = 0; r < x.rows; r++) {
-    acc.fill(0);
-    for (let i = 0; i < k; i++) {
-      const a = values[r * k + i];
-      if (a === 0) continue;
-      for (let j = 0; j < n; j++) acc[j] += a * weight[i * n + j];
+    const rowScale = rows ? rows.rowScales[r] : 1;
+    for (let j = 0; j < n; j++) {
+      out[r * n + j] = product[r * n + j] * rowScale * (scales ? scales[j] : 1) + (bias ? bias[j] : 0);
     }
-    const rowScale = rowScales ? rowScales[r] : 1;
-    for (let j = 0; j < n; j++) out[r * n + j] = acc[j] * rowScale * (scales ? scales[j] : 1) + (bias ? bias[j] : 0);
   }
   return { rows: x.rows, width: n, data: out };
 }
