@@ -73,8 +73,15 @@ describe('edge-embed pack (end to end)', () => {
     ]);
     expect(result.stderr).not.toMatch(/edge-embed: error/);
     expect(result.code).toBe(0);
-    expect((await readdir(out)).sort()).toEqual(['manifest.json', 'model.onnx', 'tokenizer.json']);
+    expect((await readdir(out)).sort()).toEqual([
+      'manifest.json',
+      'model.onnx',
+      'plan.bin',
+      'plan.json',
+      'tokenizer.json',
+    ]);
     const manifest = parseBundleManifest(JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')));
+    expect(manifest.files['plan.bin']?.bytes).toBe((await readFile(join(out, 'plan.bin'))).length);
     expect(manifest.vocabulary.before).toBe(30522);
     // --max-vocab 3000 holds: the required tokens (specials, single characters and their ## forms) fit under it here.
     expect(manifest.vocabulary.after).toBeLessThanOrEqual(3000);
