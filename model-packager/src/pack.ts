@@ -421,7 +421,8 @@ async function packClassifier(
     },
     reporter,
   );
-  return { manifest, prune, quantization: { embeddings: null, matmuls: null }, notes: src.source.notes };
+  const plan = { reason: 'a cross-encoder has no encoder plan (the plan describes sentence-embedding encoders)' };
+  return { manifest, prune, quantization: { embeddings: null, matmuls: null }, plan, notes: src.source.notes };
 }
 
 /**
