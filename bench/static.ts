@@ -5,10 +5,14 @@
  * ONNX Runtime) and the transformer through bench/compare/wrangler.default.toml (the default bundle with the static
  * one compiled in beside it, for /v1/rank's rerank_top_k). Requests are sequential, from one Node client, over HTTP.
  *
- * 1. Upload: `wrangler deploy --dry-run` of the static-only entry, and of the production entry (wrangler.toml) with
- *    `--define EDGE_EMBED_BUNDLE:"static-default"`; wrangler's Total Upload and gzip, and the big modules each ships.
+ * 1. Upload: `wrangler deploy --dry-run` of the production static-only entry (worker/src/index-static.ts, what
+ *    `tenant add --static` deploys) and of the default entry (worker/src/index.ts); wrangler's Total Upload and gzip,
+ *    and the modules each ships.
  * 2. Throughput: POST /v1/embeddings with 32 new short sentences (6-10 words) per request, cache off, static vs
  *    transformer, alternating over rounds (vectors as JSON floats unless --encoding base64); /info must say kind static and no ORT heap for the static worker.
+ *    Then what bounds the static batch, in the same run: GET /health (the HTTP floor), and the same 32 sentences
+ *    again on a static worker with its LRU on (every text a hit: no tokenization, no table lookup), each with JSON
+ *    floats and base64.
  * 3. Latency: one new short sentence per POST /v1/embeddings on the warm static worker (cache off), p50 against
  *    GET /health's p50, requests interleaved.
  * 4. Ranking cost: POST /v1/rank with 200 new short sentences as documents, cache off (KV, LRU and Cache API), transformer only vs
@@ -91,21 +95,18 @@ function dryRun(config: string, extra: string[]): { total: number; gzip: number;
 }
 
 if (parts.has('upload')) {
-  const staticUpload = dryRun(staticConfig, []);
-  const definedUpload = dryRun(join(root, 'wrangler.toml'), [
-    '--env=',
-    '--define',
-    'EDGE_EMBED_BUNDLE:"static-default"',
-  ]);
+  const productionConfig = join(root, 'wrangler.toml');
+  const staticUpload = dryRun(productionConfig, ['worker/src/index-static.ts', '--env=']);
+  const defaultUpload = dryRun(productionConfig, ['--env=']);
   console.log('## upload (wrangler deploy --dry-run)');
   console.log(
-    `static-only entry (bench/static/static-entry.ts): ${(staticUpload.total / 1e6).toFixed(2)} MB, gzip ${(staticUpload.gzip / 2 ** 20).toFixed(2)} MiB; modules: ${staticUpload.modules.join(', ')}`,
+    `static-only entry (worker/src/index-static.ts): ${(staticUpload.total / 1e6).toFixed(2)} MB, gzip ${(staticUpload.gzip / 2 ** 20).toFixed(2)} MiB; modules: ${staticUpload.modules.join(', ')}`,
   );
   console.log(
     `  goals: bundle <= 4 MB: ${staticUpload.total <= 4e6 ? 'met' : 'missed'}; upload <= 3 MiB gzip: ${staticUpload.gzip <= 3 * 2 ** 20 ? 'met' : 'missed'}`,
   );
   console.log(
-    `production entry with --define EDGE_EMBED_BUNDLE:"static-default": ${(definedUpload.total / 1e6).toFixed(2)} MB, gzip ${(definedUpload.gzip / 2 ** 20).toFixed(2)} MiB; modules: ${definedUpload.modules.join(', ')}`,
+    `default entry (worker/src/index.ts): ${(defaultUpload.total / 1e6).toFixed(2)} MB, gzip ${(defaultUpload.gzip / 2 ** 20).toFixed(2)} MiB; modules: ${defaultUpload.modules.join(', ')}`,
   );
 }
 
@@ -167,7 +168,13 @@ async function servingParts(): Promise<void> {
   });
   workers.push(transformer);
 
-  if (parts.has('throughput')) await throughputPart(staticWorker, transformer);
+  if (parts.has('throughput')) {
+    await throughputPart(staticWorker, transformer);
+    // The LRU on (BENCH_CACHE on; a static bundle under CACHE_POLICY=cost uses the LRU only).
+    const cachedStatic = await startWorker({ config: staticConfig, vars: {}, persistTo: persist() });
+    workers.push(cachedStatic);
+    await staticBreakdown(staticWorker, cachedStatic);
+  }
   if (parts.has('latency')) await latencyPart(staticWorker);
   if (parts.has('rank')) await rankPart(transformer);
   for (const worker of workers.splice(0)) await worker.stop();
@@ -211,6 +218,39 @@ async function throughputPart(staticWorker: BenchWorker, transformer: BenchWorke
   console.log(`static / transformer: ${speedup.toFixed(1)}x  (goal >= 100x: ${speedup >= 100 ? 'met' : 'missed'})`);
   if (staticInfo.kind !== 'static' || (staticInfo.wasm_heap_bytes ?? 0) !== 0)
     throw new Error(`the static worker reports kind ${staticInfo.kind}, wasm_heap_bytes ${staticInfo.wasm_heap_bytes}`);
+}
+
+/** Mean ms of `requests` calls of `run`, after 3 unmeasured ones. */
+async function meanMs(requests: number, run: () => Promise<number>): Promise<number> {
+  for (let i = 0; i < 3; i++) await run();
+  let total = 0;
+  for (let i = 0; i < requests; i++) total += await run();
+  return total / requests;
+}
+
+// 2b. What a static batch of 32 spends: HTTP (/health), then per encoding the batch with every text an LRU hit
+// (request parsing, hashing, the LRU, encoding the response, the client's parsing) and with new texts (plus
+// tokenization and the table lookup), interleaved over rounds.
+async function staticBreakdown(uncached: BenchWorker, cached: BenchWorker): Promise<void> {
+  const repeated = shortSentences(BATCH, 4242);
+  const n = 10 * transformerBatches;
+  const sum = new Map<string, number>();
+  const add = (label: string, ms: number) => sum.set(label, (sum.get(label) ?? 0) + ms / rounds);
+  for (let round = 0; round < rounds; round++) {
+    add('GET /health', await meanMs(n, () => health(uncached.url)));
+    for (const format of ['float', 'base64'] as const) {
+      const hits = async () =>
+        (await post(cached.url, '/v1/embeddings', { input: repeated, encoding_format: format })).ms;
+      const fresh = async () =>
+        (await post(uncached.url, '/v1/embeddings', { input: batch(), encoding_format: format })).ms;
+      add(`batch of 32, every text an LRU hit, ${format}`, await meanMs(n, hits));
+      add(`batch of 32, new texts, cache off, ${format}`, await meanMs(n, fresh));
+    }
+  }
+  console.log(
+    `\n## what a static batch of 32 spends (mean ms per request, ${rounds} rounds of ${n} each, interleaved)`,
+  );
+  for (const [label, ms] of sum) console.log(`${label.padEnd(46)} ${ms.toFixed(2).padStart(7)} ms`);
 }
 
 // 3. One short sentence, warm, against /health.
