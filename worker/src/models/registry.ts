@@ -17,6 +17,8 @@ import { ApiError } from '../errors.js';
 export const ROLE_KINDS = {
   embedding: ['transformer', 'static'],
   rerank: ['cross-encoder'],
+  /** /v1/rank's `rerank_model`: any model that scores a document against a query. */
+  second_stage: ['transformer', 'static', 'cross-encoder'],
 } as const satisfies Record<string, readonly BundleKind[]>;
 export type ModelRole = keyof typeof ROLE_KINDS;
 

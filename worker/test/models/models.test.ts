@@ -284,6 +284,29 @@ describe('/v1/rank over named models', () => {
     expect(ort.sessions).toBe(1);
   });
 
+  it('re-scores the top k with a cross-encoder named as rerank_model, with its /v1/rerank scores', async () => {
+    const app = modelsApp();
+    const env = { MODELS: `${MODELS},pairs=reranker-fixture` };
+    const tag = ' (cross-encoder)';
+    const ranked = await rank(app, { model: 'static', rerank_model: 'pairs', rerank_top_k: 3 }, env, tag);
+    expect(ranked.status).toBe(200);
+    expect(ranked.body.model).toBe('pairs');
+    expect(ranked.body.results.map((result) => result.stage)).toEqual([
+      'cross-encoder',
+      'cross-encoder',
+      'cross-encoder',
+      'static',
+      'static',
+    ]);
+    const top = ranked.body.results.slice(0, 3);
+    const body = { model: 'pairs', query: query + tag, documents: top.map(({ index }) => documents[index] + tag) };
+    const reranked = await call('/v1/rerank', { body }, env, app);
+    expect(reranked.status).toBe(200);
+    const { results } = (await reranked.json()) as { results: Array<{ index: number; relevance_score: number }> };
+    expect(results.map(({ index }) => top[index].index)).toEqual(top.map(({ index }) => index));
+    for (const { index, relevance_score } of results) expect(top[index].score).toBeCloseTo(relevance_score, 6);
+  });
+
   it('refuses rerank_model without a k, and an unknown rerank_model', async () => {
     const app = modelsApp();
     const noK = await rank(app, { rerank_model: 'use' }, { MODELS });

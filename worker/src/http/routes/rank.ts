@@ -1,14 +1,16 @@
 /**
  * POST /v1/rank: documents ranked by cosine similarity to a query with the `model` it names (else the default embedding
  * model), sharing the embedding cache with the other routes. With `rerank_top_k`, in two stages: `model` scores every
- * document and `rerank_model` re-scores its top k. Without `rerank_model`, the first stage is the static bundle distilled
+ * document and `rerank_model` (an embedding model or a cross-encoder) re-scores its top k. Without `rerank_model`, the first stage is the static bundle distilled
  * from `model` (compiled in beside it), which scores every document for the price of a table lookup, and `model`
  * re-scores. A request without `rerank_top_k` gets the tenant's RERANK_TOP_K when it can rank in two stages, one stage
  * otherwise.
  */
 import { type Context, Hono } from 'hono';
-import type { EmbedResult } from '../../embedding/embed.js';
+import { isCrossEncoderManifest } from '../../../../bundle-format/manifest.js';
+import type { EmbedRequest, EmbedResult } from '../../embedding/embed.js';
 import { rankPrompts, withPrompt } from '../../embedding/prompts.js';
+import { rerankDocuments } from '../../embedding/rerank.js';
 import { scoreDocuments } from '../../embedding/score.js';
 import { firstStage } from '../../embedding/two-stage.js';
 import { ApiError } from '../../errors.js';
@@ -40,23 +42,7 @@ async function rank(c: Context<AppEnv>, appDeps: AppRouteDeps): Promise<Response
     'documents',
     false,
   );
-  const score = (stage: Stage, stageDocuments: readonly string[]) =>
-    stage.deps.service.manifest(config).then((stageManifest) => {
-      // With the model's query and document prompts (e5's `query: ` / `passage: `), when it has them.
-      const prompts = rankPrompts(stageManifest, config.defaultPromptName);
-      return scoreDocuments(
-        {
-          query: prompts.query + body.query,
-          documents: withPrompt(prompts.document, stageDocuments),
-          queryParam: 'query',
-          documentsParam: 'documents',
-          truncate: body.truncate,
-          truncationDirection: 'right',
-          tooLongKind: 'context_length_exceeded',
-        },
-        (request) => embed(c, stage.deps, stageManifest, request),
-      );
-    });
+  const score = (stage: Stage, stageDocuments: readonly string[]) => scoreStage(c, stage, body, stageDocuments);
   const stages = await rankStages(c, appDeps, body);
   if (stages.second === undefined || stages.topK === undefined) {
     const { scores, embedded } = await score(stages.first, documents);
@@ -78,6 +64,40 @@ async function rank(c: Context<AppEnv>, appDeps: AppRouteDeps): Promise<Response
     [`${prefix}-cache-hits`]: String(firstScored.embedded.hits),
     [`${prefix}-cache-misses`]: String(firstScored.embedded.misses),
   });
+}
+
+/**
+ * One stage's scores: a cross-encoder's relevance (sigmoid of its logit) for each (query, document) pair, else the
+ * cosine of the query's and each document's vectors, with the model's query and document prompts (e5's `query: ` /
+ * `passage: `) when it has them.
+ */
+async function scoreStage(
+  c: Context<AppEnv>,
+  stage: Stage,
+  body: RankRequest,
+  documents: readonly string[],
+): Promise<{ scores: number[]; embedded: EmbedResult }> {
+  const config = c.get('config');
+  const manifest = await stage.deps.service.manifest(config);
+  const embedWith = (request: EmbedRequest) => embed(c, stage.deps, manifest, request);
+  const options = {
+    truncate: body.truncate,
+    truncationDirection: 'right',
+    tooLongKind: 'context_length_exceeded',
+  } as const;
+  if (isCrossEncoderManifest(manifest)) {
+    const request = { ...options, query: body.query, documents, param: 'documents', rawScores: false };
+    return rerankDocuments(manifest, { ...request, maxInferenceTokens: config.rerankMaxTokens }, embedWith);
+  }
+  const prompts = rankPrompts(manifest, config.defaultPromptName);
+  const request = {
+    ...options,
+    query: prompts.query + body.query,
+    documents: withPrompt(prompts.document, documents),
+    queryParam: 'query',
+    documentsParam: 'documents',
+  };
+  return scoreDocuments(request, embedWith);
 }
 
 /**
@@ -104,7 +124,7 @@ async function rankStages(
   const first = stageOf(chosen.model, chosen.deps);
   if (topK === undefined) return { first };
   if (body.rerank_model !== undefined) {
-    const reranker = await selectModel(c, appDeps, body.rerank_model, 'embedding');
+    const reranker = await selectModel(c, appDeps, body.rerank_model, 'second_stage');
     return { first, second: stageOf(reranker.model, reranker.deps), topK };
   }
   const companion = appDeps.models.registry(c.env ?? {}, config).companion(chosen.model);

@@ -20,7 +20,10 @@ export const RankRequest = z.object({
   truncate: z.boolean().default(false),
   /** Two-stage ranking: how many of the first stage's best documents the second stage re-scores. */
   rerank_top_k: z.number({ invalid_type_error: 'must be a positive integer' }).int().positive().optional(),
-  /** Two-stage ranking's second stage (`model` is the first); absent: `model` re-scores after its static companion. */
+  /**
+   * Two-stage ranking's second stage (`model` is the first), an embedding model or a cross-encoder; absent: `model`
+   * re-scores after its static companion.
+   */
   rerank_model: z.string({ invalid_type_error: 'must be a model name' }).optional(),
 });
 export type RankRequest = z.infer<typeof RankRequest>;

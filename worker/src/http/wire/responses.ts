@@ -50,7 +50,7 @@ export const RankResponse = z.object({
       index: z.number().int().nonnegative(),
       id: z.union([z.string(), z.number()]).optional(),
       score: z.number(),
-      stage: z.enum(['static', 'transformer']).optional(),
+      stage: BundleKind.optional(),
       document: z.string().optional(),
     }),
   ),
