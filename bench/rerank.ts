@@ -101,8 +101,11 @@ async function workerd(queries: string[], documents: string[]) {
     const started = performance.now();
     const response = await fetch(`${worker.url}/rerank`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      // A fresh connection per request: Miniflare dropped a POST on a reused keep-alive connection mid-run.
+      headers: { 'content-type': 'application/json', connection: 'close' },
       body: JSON.stringify({ query, texts: documents, truncate: true }),
+    }).catch((error: Error) => {
+      throw new Error(`POST /rerank failed (${error.message}); the worker said:\n${worker.output().slice(-3000)}`);
     });
     const body = await response.text();
     if (response.status !== 200) throw new Error(`POST /rerank: ${response.status} ${body}`);
@@ -164,7 +167,9 @@ const load = loadavg()[0].toFixed(2);
 const native = await nodeNative(queries, documents);
 const worker = await workerd(queries, documents);
 const ms = (value: number) => `${value.toFixed(1)} ms`;
-console.log(`\nRe-ranking ${DOCUMENTS} documents of ${WORDS + 1}-${WORDS + 9} pair tokens, ${REQUESTS} requests each`);
+console.log(
+  `\nRe-ranking ${DOCUMENTS} documents of ${WORDS} tokens (pairs of ${WORDS + 9}), ${REQUESTS} requests each`,
+);
 console.log(`(load average at start ${load}; figures from a busy machine are only good as ratios)\n`);
 console.log('| system | p50 | p90 |');
 console.log('|---|---|---|');

@@ -28,6 +28,8 @@ export interface BenchWorker {
   spawnedAt: number;
   /** Resident set of the workerd process(es) of this worker, bytes. */
   rssBytes(): number;
+  /** What the worker process printed so far (for a failure's message). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -147,5 +149,5 @@ export async function startWorker(options: {
       .filter(([, comm]) => comm?.startsWith('workerd'))
       .reduce((sum, [kb]) => sum + Number(kb) * 1024, 0);
   };
-  return { url, readyMs, spawnedAt, rssBytes, stop };
+  return { url, readyMs, spawnedAt, rssBytes, output: () => output, stop };
 }
