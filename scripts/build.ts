@@ -10,6 +10,7 @@
  * - .fixtures/reranker: a tiny cross-encoder export (2x32 BERT + one relevance logit, seeded, head calibrated)
  * - bundles/reranker-fixture: that cross-encoder packed (int8, vocabulary kept whole: a reranker reads any document);
  *   compiled into the worker beside the default bundle, served by /rerank and /v1/rerank
+ * - engine/dist: the int8 GEMM kernels (AssemblyScript from npm) the plan engine runs (engine/build.ts, by mtime)
  * An output is rebuilt only when its inputs changed since it was built (a stamp file holding their hash).
  */
 import { spawn } from 'node:child_process';
@@ -17,12 +18,14 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { buildEngine } from '../engine/build.js';
 import { FIXTURE_PRESETS, writeBertFixture } from '../model-packager/src/fixtures/bert-fixture.js';
 import { importUse } from '../model-packager/src/importers/use/import-use.js';
 import { createReporter } from '../model-packager/src/report/reporter.js';
 
 const root = join(import.meta.dirname, '..');
 const reporter = createReporter({ json: false });
+await buildEngine();
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });

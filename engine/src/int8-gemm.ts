@@ -84,7 +84,7 @@ export class Int8Gemm {
     a: Uint8Array,
     aScale: Float32Array,
     m: number,
-    out = new Float32Array(m * weights.n),
+    out: Float32Array = new Float32Array(m * weights.n),
   ): Float32Array {
     const { k, n } = weights;
     if (a.length !== m * k || aScale.length !== m)
@@ -103,7 +103,12 @@ export class Int8Gemm {
    * A whole int8 linear layer from fp32 activations x[M, K]: quantizes each row in the module (as the graphs do, see
    * quantize.ts) and multiplies.
    */
-  runFloat(weights: PackedWeights, x: Float32Array, m: number, out = new Float32Array(m * weights.n)): Float32Array {
+  runFloat(
+    weights: PackedWeights,
+    x: Float32Array,
+    m: number,
+    out: Float32Array = new Float32Array(m * weights.n),
+  ): Float32Array {
     const { k, n } = weights;
     if (x.length !== m * k) throw new RangeError(`runFloat: expected ${m} x ${k} activations`);
     const buffers = this.reserve(m, k, n);

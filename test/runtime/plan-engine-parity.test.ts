@@ -1,0 +1,64 @@
+/**
+ * The plan engine (bundle-runtime/plan-engine.ts: WASM int8 GEMM kernels, the SIMD128 build in Node) against ONNX
+ * Runtime on both built bundles: cosine >= 0.9999 mean and >= 0.999 minimum over 500 token sequences of every length
+ * from 1 to the bundle's maximum, and a batch gives its sequences' single results.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseEncoderPlan } from '../../bundle-format/encoder-plan.js';
+import { parseBundleManifest } from '../../bundle-format/manifest.js';
+import { createOrtEngine } from '../../bundle-runtime/ort-engine.js';
+import { createPlanEngine } from '../../bundle-runtime/plan-engine.js';
+import { cosine } from '../../bundle-runtime/similarity.js';
+import { buildEngine } from '../../engine/build.js';
+import { nodeOrt } from '../../model-packager/src/runtime/ort-node.js';
+import { needs } from '../support/requirements.js';
+
+const root = join(import.meta.dirname, '../..');
+const SEQUENCES = 500;
+
+let simd128: WebAssembly.Module;
+beforeAll(async () => {
+  simd128 = new WebAssembly.Module(readFileSync((await buildEngine()).simd128));
+});
+
+/** Seeded sequences: `count` lengths spread over 1..max, ids drawn from the whole (pruned) vocabulary. */
+function sequences(count: number, max: number, vocabulary: number): number[][] {
+  let state = 5;
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  return Array.from({ length: count }, (_, i) => {
+    const length = 1 + (i % max);
+    return Array.from({ length }, () => 4 + Math.floor(next() * (vocabulary - 4)));
+  });
+}
+
+for (const name of ['default', 'minilm-fixture']) {
+  const dir = join(root, 'bundles', name);
+  const built = existsSync(join(dir, 'plan.json'));
+  describe.skipIf(needs(built, `${dir}/plan.json (npm run build)`))(`the plan engine on bundles/${name}`, () => {
+    it(`gives ORT's vectors on ${SEQUENCES} sequences of lengths 1 to max, and a batch its single results`, async () => {
+      const manifest = parseBundleManifest(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')));
+      const weights = new Uint8Array(await readFile(join(dir, 'plan.bin')));
+      const plan = parseEncoderPlan(JSON.parse(await readFile(join(dir, 'plan.json'), 'utf8')), weights.length);
+      const engine = await createPlanEngine(plan, weights, simd128);
+      const ort = await createOrtEngine(nodeOrt, await readFile(join(dir, 'model.onnx')), manifest);
+      try {
+        const all = sequences(SEQUENCES, manifest.maxTokens, manifest.vocabulary.after);
+        const cosines: number[] = [];
+        for (const ids of all) cosines.push(cosine((await ort.run([ids]))[0], (await engine.run([ids]))[0]));
+        expect(cosines.reduce((a, b) => a + b, 0) / cosines.length).toBeGreaterThanOrEqual(0.9999);
+        expect(Math.min(...cosines)).toBeGreaterThanOrEqual(0.999);
+        const batch = all.slice(0, 7);
+        const together = await engine.run(batch);
+        for (const [i, ids] of batch.entries()) expect(together[i]).toEqual((await engine.run([ids]))[0]);
+      } finally {
+        await ort.release();
+      }
+    }, 900_000);
+  });
+}
