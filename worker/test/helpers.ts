@@ -3,7 +3,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers';
 import type { Hono } from 'hono';
 import { sha256Hex } from '../../bundle-format/hash.js';
-import { planKvBundle } from '../../bundle-format/kv-layout.js';
+import { type KvBundleIndex, type KvEntry, planKvBundle } from '../../bundle-format/kv-layout.js';
 import { type BundleManifest, computeContentHash } from '../../bundle-format/manifest.js';
 import type { BundleSource } from '../src/bundle/source.js';
 import type { Env } from '../src/env.js';
@@ -75,10 +75,11 @@ export function mixedTexts(tag: string, count: number): string[] {
 }
 
 /**
- * A bundle as `upload-bundle` stores it in BUNDLE_STORE, in 1 MiB chunks; returns its contentHash. The JSON module
- * import re-serialises tokenizer.json, so the manifest's tokenizer hash (and with it the contentHash) is recomputed.
+ * A bundle as `upload-bundle` stores it in BUNDLE_STORE, in 1 MiB chunks; returns its index and the entries written.
+ * The JSON module import re-serialises tokenizer.json, so the manifest's tokenizer hash (and with it the contentHash)
+ * is recomputed for those bytes.
  */
-export async function uploadBundle(bundle: BundleSource): Promise<string> {
+export async function uploadBundleEntries(bundle: BundleSource): Promise<{ index: KvBundleIndex; entries: KvEntry[] }> {
   const manifest = structuredClone((await bundle.manifest()) as BundleManifest);
   const tokenizer = new TextEncoder().encode(JSON.stringify(await bundle.tokenizer()));
   manifest.files['tokenizer.json'] = { bytes: tokenizer.byteLength, sha256: await sha256Hex(tokenizer) };
@@ -86,8 +87,13 @@ export async function uploadBundle(bundle: BundleSource): Promise<string> {
   manifest.contentHash = await computeContentHash(withoutHash);
   const modelFile = manifest.kind === 'static' ? 'embeddings.bin' : 'model.onnx';
   const files = { [modelFile]: await bundle.model(), 'tokenizer.json': tokenizer };
-  const { entries } = await planKvBundle(manifest, files as Parameters<typeof planKvBundle>[1], 1024 * 1024);
+  const planned = await planKvBundle(manifest, files as Parameters<typeof planKvBundle>[1], 1024 * 1024);
   const store = testEnv.BUNDLE_STORE as unknown as KVNamespace;
-  for (const entry of entries) await store.put(entry.key, entry.value);
-  return manifest.contentHash;
+  for (const entry of planned.entries) await store.put(entry.key, entry.value);
+  return planned;
+}
+
+/** {@link uploadBundleEntries}, returning the uploaded bundle's contentHash. */
+export async function uploadBundle(bundle: BundleSource): Promise<string> {
+  return (await uploadBundleEntries(bundle)).index.manifest.contentHash;
 }

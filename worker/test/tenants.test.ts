@@ -6,9 +6,7 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../bundle-format/hash.js';
-import { bundleIndexKey, chunkKey, type KvBundleIndex, planKvBundle } from '../../bundle-format/kv-layout.js';
-import { type BundleManifest, computeContentHash } from '../../bundle-format/manifest.js';
+import { bundleIndexKey, chunkKey, type KvBundleIndex, type KvEntry } from '../../bundle-format/kv-layout.js';
 import { defaultBundle } from '../src/bundle/default-bundle.js';
 import { kvBundle } from '../src/bundle/kv-bundle.js';
 import { encodeCachedEmbedding } from '../src/cache/codec.js';
@@ -17,7 +15,7 @@ import type { Env, KvNamespaceLike } from '../src/env.js';
 import { createApp } from '../src/http/app.js';
 import { appFor } from '../src/index.js';
 import { workerdOrt } from '../src/runtime/ort-workerd.js';
-import { call, cosine, info, testEnv } from './helpers.js';
+import { call, cosine, info, testEnv, uploadBundleEntries } from './helpers.js';
 
 const store = testEnv.BUNDLE_STORE as unknown as KVNamespace;
 const cache = testEnv.EMBED_CACHE as unknown as KVNamespace;
@@ -26,22 +24,8 @@ const cache = testEnv.EMBED_CACHE as unknown as KVNamespace;
  * The default bundle as `upload-bundle` would store it, in 1 MiB chunks. The JSON module import re-serialises
  * tokenizer.json, so the manifest's tokenizer hash (and with it the contentHash) is recomputed for those bytes.
  */
-async function uploadDefaultBundle(): Promise<{
-  index: KvBundleIndex;
-  entries: Array<{ key: string; value: Uint8Array }>;
-}> {
-  const manifest = structuredClone((await defaultBundle.manifest()) as BundleManifest);
-  const tokenizer = new TextEncoder().encode(JSON.stringify(await defaultBundle.tokenizer()));
-  manifest.files['tokenizer.json'] = { bytes: tokenizer.byteLength, sha256: await sha256Hex(tokenizer) };
-  const { contentHash: _, ...withoutHash } = manifest;
-  manifest.contentHash = await computeContentHash(withoutHash);
-  const planned = await planKvBundle(
-    manifest,
-    { 'model.onnx': await defaultBundle.model(), 'tokenizer.json': tokenizer },
-    1024 * 1024,
-  );
-  for (const entry of planned.entries) await store.put(entry.key, entry.value);
-  return planned;
+async function uploadDefaultBundle(): Promise<{ index: KvBundleIndex; entries: KvEntry[] }> {
+  return uploadBundleEntries(defaultBundle);
 }
 
 async function embedding(

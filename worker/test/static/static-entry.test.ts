@@ -4,33 +4,17 @@
  * default entry), and answers a transformer bundle in KV with a 503 saying it cannot run one.
  */
 import { describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../../bundle-format/hash.js';
-import { type KvBundleIndex, planKvBundle } from '../../../bundle-format/kv-layout.js';
-import { type BundleManifest, computeContentHash } from '../../../bundle-format/manifest.js';
+import type { KvBundleIndex } from '../../../bundle-format/kv-layout.js';
+import type { BundleManifest } from '../../../bundle-format/manifest.js';
 import { defaultBundle } from '../../src/bundle/default-bundle.js';
 import type { BundleSource } from '../../src/bundle/source.js';
 import { staticDefaultBundle } from '../../src/bundle/static-default-bundle.js';
 import type { Env } from '../../src/env.js';
 import staticOnly from '../../src/index-static.js';
-import { call, testEnv } from '../helpers.js';
+import { call, uploadBundleEntries } from '../helpers.js';
 
-const store = testEnv.BUNDLE_STORE as unknown as KVNamespace;
-
-/**
- * A compiled-in bundle as `upload-bundle` stores it, in 1 MiB chunks. The JSON module import re-serialises
- * tokenizer.json, so the manifest's tokenizer hash (and with it the contentHash) is recomputed for those bytes.
- */
 async function upload(bundle: BundleSource): Promise<KvBundleIndex> {
-  const manifest = structuredClone((await bundle.manifest()) as BundleManifest);
-  const tokenizer = new TextEncoder().encode(JSON.stringify(await bundle.tokenizer()));
-  manifest.files['tokenizer.json'] = { bytes: tokenizer.byteLength, sha256: await sha256Hex(tokenizer) };
-  const { contentHash: _, ...withoutHash } = manifest;
-  manifest.contentHash = await computeContentHash(withoutHash);
-  const modelFile = manifest.kind === 'static' ? 'embeddings.bin' : 'model.onnx';
-  const files = { [modelFile]: await bundle.model(), 'tokenizer.json': tokenizer };
-  const { index, entries } = await planKvBundle(manifest, files, 1024 * 1024);
-  for (const entry of entries) await store.put(entry.key, entry.value);
-  return index;
+  return (await uploadBundleEntries(bundle)).index;
 }
 
 interface Answer {
