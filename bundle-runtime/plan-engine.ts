@@ -1,298 +1,339 @@
 /**
- * The plan engine: runs an encoder plan with the int8 GEMM kernels of engine/ (WASM) for every int8 linear layer, each
- * token row quantized inside the module as the int8-compute graph does. LayerNorm, attention, the activation, pooling
- * and the head are plain TypeScript over float32 buffers for now (the GEMMs are most of the time: 61% in ORT's profile
- * of the default bundle; WASM kernels for the rest are issue 11's next step). Sequences run one at a time without
- * padding, so there is no mask and a batch gives exactly its single results. Weights are packed and every buffer is
- * sized for the longest sequence once, at creation: a request allocates only its result vectors.
+ * The plan engine: runs an encoder plan entirely inside one kernel module (engine/assembly: the int8 GEMM of the build
+ * plus the encoder kernels every build shares). At creation the weights are copied in once (int8 linears packed for the
+ * GEMM, their scales and biases padded for its epilogue) and every activation buffer is laid out for a fixed number of
+ * rows; a request then writes its token ids in, makes a handful of kernel calls per layer and copies its vectors out.
+ *
+ * Sequences are not padded: a run lays several sequences' rows back to back (up to {@link ROWS_PER_RUN}) so the GEMMs,
+ * LayerNorms and activations see many rows at once, while attention and pooling stay within each sequence. Every row's
+ * result depends only on its own sequence (per-row quantization, no mask), so a batch gives exactly its single results.
  */
-import type {
-  EncoderPlan,
-  PlanAttention,
-  PlanFeedForward,
-  PlanLayerNorm,
-  PlanLinear,
-} from '../bundle-format/encoder-plan.js';
-import { Int8Gemm, type PackedWeights } from '../engine/src/int8-gemm.js';
+import type { EncoderPlan, PlanLayerNorm, PlanLinear, PlanTensor } from '../bundle-format/encoder-plan.js';
+import { planTensorBytes } from '../bundle-format/encoder-plan.js';
+import { instantiateKernels, type Kernels } from '../engine/src/kernels.js';
 import type { InferenceEngine } from './engine.js';
-import { PlanWeights } from './plan-reference.js';
-import { normalizeL2, poolTokens } from './pooling.js';
 
-/** Numerical Recipes' erfc (fractional error < 1.2e-7, below float32's): erf for GELU without a series per value. */
-function erf(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const poly =
-    -1.26551223 +
-    t *
-      (1.00002368 +
-        t *
-          (0.37409196 +
-            t *
-              (0.09678418 +
-                t *
-                  (-0.18628806 +
-                    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-  const erfc = t * Math.exp(-z * z + poly);
-  return x >= 0 ? 1 - erfc : erfc - 1;
-}
+/** Rows (tokens of all sequences) one pass of the layers runs at most; longer plans get their own maximum. */
+export const ROWS_PER_RUN = 256;
+/** Sequences one pass pools at most (sizes the head's buffers). */
+const SEQUENCES_PER_RUN = 64;
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
-function activateInPlace(values: Float32Array, activation: PlanFeedForward['activation']): void {
-  if (activation === 'relu') {
-    for (let i = 0; i < values.length; i++) if (values[i] < 0) values[i] = 0;
-  } else if (activation === 'gelu-erf') {
-    for (let i = 0; i < values.length; i++) values[i] = 0.5 * values[i] * (1 + erf(values[i] * Math.SQRT1_2));
-  } else {
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      values[i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
-    }
-  }
-}
-
-/** A linear layer ready to run: packed int8 weights in the module, or fp32 weights in JS. */
+/** A linear layer in the module: packed int8 weights with padded scales and bias, or f32 weights. */
 interface ReadyLinear {
   k: number;
   n: number;
-  packed: PackedWeights | null;
-  weight: Float32Array | null;
-  bias: Float32Array | null;
+  int8: boolean;
+  weight: number;
+  /** Padded column scales (int8 only). */
+  scales: number;
+  /** Padded bias (zeros when the plan has none) for int8; 0 or the bias for f32. */
+  bias: number;
 }
 
-/** The buffers one sequence runs in, sized for the longest sequence and the widest layer. */
-interface Scratch {
-  x: Float32Array;
-  normed: Float32Array;
-  qkv: Float32Array;
-  context: Float32Array;
-  block: Float32Array;
-  residual: Float32Array;
-  up: Float32Array;
-  scores: Float64Array;
-  /** One head's query, key and value rows, contiguous. */
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
+interface ReadyNorm {
+  gamma: number;
+  beta: number;
+  epsilon: number;
 }
+
+/** The activation buffers, each sized for ROWS_PER_RUN rows of the widest layer that writes it. */
+interface Buffers {
+  ids: number;
+  starts: number;
+  /** Token states and the other state buffer (a projected residual is built there, then the two swap). */
+  states: [number, number];
+  normed: number;
+  qkv: number;
+  context: number;
+  up: number;
+  quantized: number;
+  rowScales: number;
+  gemmScratch: number;
+  scores: number;
+  head: [number, number];
+}
+
+const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
 
 class PlanRunner {
   private readonly linears = new Map<PlanLinear, ReadyLinear>();
-  private readonly scratch: Scratch;
-  private readonly maxRows: number;
+  private readonly norms = new Map<PlanLayerNorm, ReadyNorm>();
+  private readonly tensors = new Map<PlanTensor, number>();
+  private readonly buffers: Buffers;
+  private readonly rows: number;
+  private readonly maxSequenceRows: number;
+  private readonly staging: number;
+  private readonly embeddings: { word: number; wordScales: number; position: number; tokenType: number };
+  private f32: Float32Array;
+  private i32: Int32Array;
 
   constructor(
     private readonly plan: EncoderPlan,
-    private readonly weights: PlanWeights,
-    private readonly gemm: Int8Gemm,
+    private readonly weights: Uint8Array,
+    private readonly kernels: Kernels,
   ) {
     const e = plan.embeddings;
-    this.maxRows = Math.min(plan.maxTokens, e.position ? e.position.shape[0] - e.positionOffset : plan.maxTokens);
-    let width = e.word.shape[1];
-    let qkv = 0;
-    let up = 0;
-    let headDim = 0;
+    this.maxSequenceRows = Math.min(
+      plan.maxTokens,
+      e.position ? e.position.shape[0] - e.positionOffset : plan.maxTokens,
+    );
+    this.rows = Math.max(ROWS_PER_RUN, this.maxSequenceRows);
+    const all = plan.layers.flatMap(({ attention: a, feedForward: f }) => [a.qkv, a.output, a.residual, f.up, f.down]);
+    const linears = [...all, ...plan.dense.map((d) => d.linear)].filter((l): l is PlanLinear => l !== null);
+    this.staging = kernels.alloc(Math.max(...linears.map((l) => l.inFeatures * l.outFeatures)));
+    for (const linear of linears) this.ready(linear);
     for (const { attention, feedForward } of plan.layers) {
-      for (const l of [attention.qkv, attention.output, attention.residual, feedForward.up, feedForward.down]) {
-        if (l) this.ready(l);
+      for (const norm of [attention.normBefore, attention.normAfter, feedForward.normBefore, feedForward.normAfter]) {
+        if (norm) this.readyNorm(norm);
       }
-      width = Math.max(width, attention.output.outFeatures, feedForward.down.outFeatures);
-      qkv = Math.max(qkv, attention.qkv.outFeatures);
-      headDim = Math.max(headDim, attention.headDim);
-      up = Math.max(up, feedForward.up.outFeatures);
     }
-    for (const dense of plan.dense) this.ready(dense.linear);
-    const rows = this.maxRows;
-    this.scratch = {
-      x: new Float32Array(rows * width),
-      normed: new Float32Array(rows * width),
-      qkv: new Float32Array(rows * qkv),
-      context: new Float32Array(rows * qkv),
-      block: new Float32Array(rows * width),
-      residual: new Float32Array(rows * width),
-      up: new Float32Array(rows * up),
-      scores: new Float64Array(rows),
-      q: new Float32Array(rows * headDim),
-      k: new Float32Array(rows * headDim),
-      v: new Float32Array(rows * headDim),
+    if (e.norm) this.readyNorm(e.norm);
+    // The embed kernel reads int8 word rows exactly when it has row scales.
+    if (e.word.dtype === 'float32' && e.wordScales) throw new Error('float32 word embeddings with row scales');
+    const ones = () => {
+      const at = kernels.alloc(e.word.shape[0] * 4);
+      new Float32Array(kernels.memory.buffer, at, e.word.shape[0]).fill(1);
+      return at;
     };
+    this.embeddings = {
+      word: this.tensor(e.word),
+      wordScales: e.wordScales ? this.tensor(e.wordScales) : e.word.dtype === 'int8' ? ones() : 0,
+      position: e.position ? this.tensor(e.position) : 0,
+      tokenType: e.tokenType ? this.tensor(e.tokenType) : 0,
+    };
+    this.buffers = this.layOut(linears);
+    this.f32 = new Float32Array(kernels.memory.buffer);
+    this.i32 = new Int32Array(kernels.memory.buffer);
+  }
+
+  /** Copies a plan tensor into the module once; its address. */
+  private tensor(tensor: PlanTensor): number {
+    const known = this.tensors.get(tensor);
+    if (known !== undefined) return known;
+    const bytes = planTensorBytes(tensor);
+    const at = this.kernels.alloc(bytes);
+    new Uint8Array(this.kernels.memory.buffer, at, bytes).set(
+      this.weights.subarray(tensor.offset, tensor.offset + bytes),
+    );
+    this.tensors.set(tensor, at);
+    return at;
+  }
+
+  /** f32 values (or zeros) in a fresh buffer of `padded` floats. */
+  private padded(tensor: PlanTensor | null, padded: number): number {
+    const at = this.kernels.alloc(padded * 4);
+    const view = new Float32Array(this.kernels.memory.buffer, at, padded).fill(0);
+    if (tensor) {
+      const bytes = planTensorBytes(tensor);
+      new Uint8Array(view.buffer, at, bytes).set(this.weights.subarray(tensor.offset, tensor.offset + bytes));
+    }
+    return at;
   }
 
   private ready(linear: PlanLinear): ReadyLinear {
     const known = this.linears.get(linear);
     if (known) return known;
-    const w = this.weights;
-    const int8 = linear.weight.dtype === 'int8' && linear.input === 'per-row-int8' && linear.scales !== null;
-    if (linear.weight.dtype === 'int8' && !int8) throw new Error('an int8 linear layer without per-row int8 input');
-    const ready: ReadyLinear = {
-      k: linear.inFeatures,
-      n: linear.outFeatures,
-      packed:
-        int8 && linear.scales
-          ? this.gemm.packWeights(
-              w.int8(linear.weight),
-              w.float32(linear.scales),
-              linear.inFeatures,
-              linear.outFeatures,
-            )
-          : null,
-      weight: int8 ? null : w.float32(linear.weight),
-      bias: linear.bias ? w.float32(linear.bias) : null,
-    };
+    const k = this.kernels;
+    const { inFeatures, outFeatures } = linear;
+    const int8 = linear.weight.dtype === 'int8';
+    if (int8 && (linear.input !== 'per-row-int8' || !linear.scales)) {
+      throw new Error('an int8 linear layer without per-row int8 input and scales');
+    }
+    let ready: ReadyLinear;
+    if (int8 && linear.scales) {
+      const bytes = inFeatures * outFeatures;
+      new Uint8Array(k.memory.buffer, this.staging, bytes).set(
+        this.weights.subarray(linear.weight.offset, linear.weight.offset + bytes),
+      );
+      const weight = k.alloc(k.packedWeightBytes(inFeatures, outFeatures));
+      k.packWeights(this.staging, inFeatures, outFeatures, weight);
+      const columns = roundUp(outFeatures, 8);
+      ready = {
+        k: inFeatures,
+        n: outFeatures,
+        int8,
+        weight,
+        scales: this.padded(linear.scales, columns),
+        bias: this.padded(linear.bias, columns),
+      };
+    } else {
+      ready = {
+        k: inFeatures,
+        n: outFeatures,
+        int8: false,
+        weight: this.tensor(linear.weight),
+        scales: 0,
+        bias: linear.bias ? this.tensor(linear.bias) : 0,
+      };
+    }
     this.linears.set(linear, ready);
     return ready;
   }
 
-  /** out[rows, n] = x[rows, k] W + b. */
-  private linear(layer: PlanLinear, x: Float32Array, rows: number, out: Float32Array): Float32Array {
+  private readyNorm(norm: PlanLayerNorm): ReadyNorm {
+    const known = this.norms.get(norm);
+    if (known) return known;
+    const ready = { gamma: this.tensor(norm.gamma), beta: this.tensor(norm.beta), epsilon: norm.epsilon };
+    this.norms.set(norm, ready);
+    return ready;
+  }
+
+  private layOut(linears: PlanLinear[]): Buffers {
+    const k = this.kernels;
+    const rows = this.rows;
+    const plan = this.plan;
+    let width = plan.embeddings.word.shape[1];
+    let qkv = 1;
+    let inner = 1;
+    let up = 1;
+    for (const { attention, feedForward } of plan.layers) {
+      width = Math.max(width, attention.output.outFeatures, feedForward.down.outFeatures);
+      qkv = Math.max(qkv, attention.qkv.outFeatures);
+      inner = Math.max(inner, attention.heads * attention.headDim);
+      up = Math.max(up, feedForward.up.outFeatures);
+    }
+    const head = Math.max(width, ...plan.dense.map((d) => d.linear.outFeatures));
+    const widestInput = Math.max(...linears.map((l) => l.inFeatures));
+    const floats = (count: number) => k.alloc(roundUp(count, 4) * 4);
+    return {
+      ids: floats(rows),
+      starts: floats(SEQUENCES_PER_RUN + 1),
+      states: [floats(rows * width), floats(rows * width)],
+      normed: floats(rows * width),
+      qkv: floats(rows * qkv),
+      context: floats(rows * inner),
+      up: floats(rows * up),
+      quantized: k.alloc(roundUp(rows * widestInput, 16)),
+      rowScales: floats(rows),
+      gemmScratch: k.alloc(k.scratchBytes(rows, widestInput)),
+      scores: floats(this.maxSequenceRows),
+      head: [floats(SEQUENCES_PER_RUN * head), floats(SEQUENCES_PER_RUN * head)],
+    };
+  }
+
+  /** out[rows, n] = x W + b, or out += x W + b when `accumulate` (the residual add). */
+  private linear(layer: PlanLinear, x: number, rows: number, out: number, accumulate: boolean): number {
     const l = this.ready(layer);
-    const result = out.subarray(0, rows * l.n);
-    if (l.packed) this.gemm.runFloat(l.packed, x.subarray(0, rows * l.k), rows, result);
-    else floatProduct(x, l.weight as Float32Array, rows, l.k, l.n, result);
-    const bias = l.bias;
-    if (bias) {
-      for (let r = 0; r < rows; r++) for (let j = 0; j < l.n; j++) result[r * l.n + j] += bias[j];
+    const k = this.kernels;
+    const b = this.buffers;
+    if (l.int8) {
+      k.quantizeRows(x, rows, l.k, b.quantized, b.rowScales);
+      k.gemm(
+        b.quantized,
+        rows,
+        l.k,
+        l.n,
+        l.weight,
+        b.rowScales,
+        l.scales,
+        l.bias,
+        out,
+        accumulate ? 1 : 0,
+        b.gemmScratch,
+      );
+    } else {
+      k.floatLinear(x, rows, l.k, l.n, l.weight, l.bias, out, accumulate ? 1 : 0);
     }
-    return result;
+    return l.n;
   }
 
-  private layerNorm(norm: PlanLayerNorm, x: Float32Array, rows: number, width: number, out: Float32Array): void {
-    const gamma = this.weights.float32(norm.gamma);
-    const beta = this.weights.float32(norm.beta);
-    for (let r = 0; r < rows; r++) {
-      const base = r * width;
-      let mean = 0;
-      for (let c = 0; c < width; c++) mean += x[base + c];
-      mean /= width;
-      let variance = 0;
-      for (let c = 0; c < width; c++) variance += (x[base + c] - mean) ** 2;
-      const inv = 1 / Math.sqrt(variance / width + norm.epsilon);
-      for (let c = 0; c < width; c++) out[base + c] = (x[base + c] - mean) * inv * gamma[c] + beta[c];
-    }
+  private layerNorm(norm: PlanLayerNorm, x: number, rows: number, width: number, out: number): void {
+    const n = this.readyNorm(norm);
+    this.kernels.layerNorm(x, rows, width, n.gamma, n.beta, n.epsilon, out);
   }
 
-  private embed(ids: readonly number[]): number {
-    const e = this.plan.embeddings;
-    const [vocabulary, width] = e.word.shape;
-    if (ids.length > this.maxRows) throw new Error(`${ids.length} tokens is more than the plan's ${this.maxRows}`);
-    const w = this.weights;
-    const word = e.word.dtype === 'int8' ? w.int8(e.word) : w.float32(e.word);
-    const scales = e.wordScales ? w.float32(e.wordScales) : null;
-    const position = e.position ? w.float32(e.position) : null;
-    const tokenType = e.tokenType ? w.float32(e.tokenType) : null;
-    const x = this.scratch.x;
-    ids.forEach((id, t) => {
-      if (!Number.isInteger(id) || id < 0 || id >= vocabulary)
-        throw new Error(`token id ${id} is outside the vocabulary`);
-      const scale = scales ? scales[id] : 1;
-      const p = (t + e.positionOffset) * width;
-      for (let c = 0; c < width; c++) {
-        x[t * width + c] =
-          word[id * width + c] * scale + (position ? position[p + c] : 0) + (tokenType ? tokenType[c] : 0);
+  /** Checks the ids and writes one run's ids and sequence starts into the module. */
+  private load(sequences: readonly (readonly number[])[]): number {
+    if (this.kernels.memory.buffer !== this.f32.buffer) {
+      this.f32 = new Float32Array(this.kernels.memory.buffer);
+      this.i32 = new Int32Array(this.kernels.memory.buffer);
+    }
+    const vocabulary = this.plan.embeddings.word.shape[0];
+    const b = this.buffers;
+    let row = 0;
+    this.i32[b.starts >> 2] = 0;
+    sequences.forEach((ids, s) => {
+      for (const id of ids) {
+        if (!Number.isInteger(id) || id < 0 || id >= vocabulary) {
+          throw new Error(`token id ${id} is outside the vocabulary`);
+        }
+        this.i32[(b.ids >> 2) + row++] = id;
       }
+      this.i32[(b.starts >> 2) + s + 1] = row;
     });
-    if (e.norm) this.layerNorm(e.norm, x, ids.length, width, x);
-    return width;
+    return row;
   }
 
-  /** One residual block on scratch.x (width in, width out); returns the new width. */
-  private block(
-    norms: { normBefore: PlanLayerNorm | null; normAfter: PlanLayerNorm | null },
-    rows: number,
-    width: number,
-    body: (a: Float32Array) => Float32Array,
-    residual: PlanLinear | null,
-  ): number {
-    const s = this.scratch;
-    const a = norms.normBefore ? s.normed : s.x;
-    if (norms.normBefore) this.layerNorm(norms.normBefore, s.x, rows, width, s.normed);
-    const y = body(a);
-    const outWidth = y.length / rows;
-    const skip = residual ? this.linear(residual, s.x, rows, s.residual) : s.x;
-    for (let i = 0; i < y.length; i++) s.x[i] = y[i] + skip[i];
-    if (norms.normAfter) this.layerNorm(norms.normAfter, s.x, rows, outWidth, s.x);
-    return outWidth;
-  }
-
-  private attention(att: PlanAttention, a: Float32Array, rows: number): Float32Array {
-    const s = this.scratch;
-    const qkv = this.linear(att.qkv, a, rows, s.qkv);
-    const inner = att.heads * att.headDim;
-    const context = s.context.subarray(0, rows * inner).fill(0);
-    for (let h = 0; h < att.heads; h++) this.head(att, qkv, rows, h, context);
-    return this.linear(att.output, context, rows, s.block);
-  }
-
-  /** One head: its query, key and value columns copied out contiguous, softmax(q k^T * scale) v added to context. */
-  private head(att: PlanAttention, qkv: Float32Array, rows: number, h: number, context: Float32Array): void {
-    const headDim = att.headDim;
-    const scale = att.scoreScale;
-    const inner = att.heads * headDim;
-    const { q, k, v, scores } = this.scratch;
-    for (let t = 0; t < rows; t++) {
-      const src = t * 3 * inner + h * headDim;
-      q.set(qkv.subarray(src, src + headDim), t * headDim);
-      k.set(qkv.subarray(src + inner, src + inner + headDim), t * headDim);
-      v.set(qkv.subarray(src + 2 * inner, src + 2 * inner + headDim), t * headDim);
+  /** The vectors of sequences whose rows fit in one pass. */
+  private pass(sequences: readonly (readonly number[])[]): Float32Array[] {
+    const k = this.kernels;
+    const b = this.buffers;
+    const plan = this.plan;
+    const count = sequences.length;
+    const rows = this.load(sequences);
+    const e = plan.embeddings;
+    let width = e.word.shape[1];
+    let [x, spare] = b.states;
+    const m = this.embeddings;
+    k.embed(b.ids, b.starts, count, width, m.word, m.wordScales, m.position, e.positionOffset, m.tokenType, x);
+    if (e.norm) this.layerNorm(e.norm, x, rows, width, x);
+    for (const { attention: att, feedForward: ffn } of plan.layers) {
+      // Attention block: the output projection accumulates onto the residual (x, or x projected into `spare`).
+      let a = x;
+      if (att.normBefore) {
+        this.layerNorm(att.normBefore, x, rows, width, b.normed);
+        a = b.normed;
+      }
+      this.linear(att.qkv, a, rows, b.qkv, false);
+      k.attention(b.qkv, b.starts, count, att.heads, att.headDim, att.scoreScale, b.context, b.scores);
+      if (att.residual) {
+        this.linear(att.residual, x, rows, spare, false);
+        [x, spare] = [spare, x];
+      }
+      width = this.linear(att.output, b.context, rows, x, true);
+      if (att.normAfter) this.layerNorm(att.normAfter, x, rows, width, x);
+      // Feed-forward block.
+      a = x;
+      if (ffn.normBefore) {
+        this.layerNorm(ffn.normBefore, x, rows, width, b.normed);
+        a = b.normed;
+      }
+      const up = this.linear(ffn.up, a, rows, b.up, false);
+      k.activate(b.up, rows * up, k.activations[ffn.activation]);
+      width = this.linear(ffn.down, b.up, rows, x, true);
+      if (ffn.normAfter) this.layerNorm(ffn.normAfter, x, rows, width, x);
     }
-    for (let i = 0; i < rows; i++) {
-      const qi = i * headDim;
-      let max = -Infinity;
-      for (let j = 0; j < rows; j++) {
-        const kj = j * headDim;
-        let dot = 0;
-        for (let d = 0; d < headDim; d++) dot += q[qi + d] * k[kj + d];
-        const score = dot * scale;
-        scores[j] = score;
-        if (score > max) max = score;
-      }
-      let sum = 0;
-      for (let j = 0; j < rows; j++) {
-        const e = Math.exp(scores[j] - max);
-        scores[j] = e;
-        sum += e;
-      }
-      const out = i * inner + h * headDim;
-      for (let j = 0; j < rows; j++) {
-        const p = scores[j] / sum;
-        const vj = j * headDim;
-        for (let d = 0; d < headDim; d++) context[out + d] += p * v[vj + d];
+    let [vectors, next] = b.head;
+    k.pool(x, b.starts, count, width, k.poolings[plan.pooling], vectors);
+    for (const dense of plan.dense) {
+      width = this.linear(dense.linear, vectors, count, next, false);
+      if (dense.activation === 'tanh') k.activate(next, count * width, k.activations.tanh);
+      [vectors, next] = [next, vectors];
+    }
+    if (plan.normalize) k.normalizeRows(vectors, count, width);
+    const start = vectors >> 2;
+    return sequences.map((_, s) => this.f32.slice(start + s * width, start + (s + 1) * width));
+  }
+
+  run(sequences: readonly (readonly number[])[]): Float32Array[] {
+    for (const ids of sequences) {
+      if (ids.length > this.maxSequenceRows) {
+        throw new Error(`${ids.length} tokens is more than the plan's ${this.maxSequenceRows}`);
       }
     }
-  }
-
-  private feedForward(ffn: PlanFeedForward, a: Float32Array, rows: number): Float32Array {
-    const up = this.linear(ffn.up, a, rows, this.scratch.up);
-    activateInPlace(up, ffn.activation);
-    return this.linear(ffn.down, up, rows, this.scratch.block);
-  }
-
-  run(ids: readonly number[]): Float32Array {
-    const rows = ids.length;
-    let width = this.embed(ids);
-    for (const { attention, feedForward } of this.plan.layers) {
-      width = this.block(attention, rows, width, (a) => this.attention(attention, a, rows), attention.residual);
-      width = this.block(feedForward, rows, width, (a) => this.feedForward(feedForward, a, rows), null);
+    const vectors: Float32Array[] = [];
+    let first = 0;
+    while (first < sequences.length) {
+      let end = first;
+      let rows = 0;
+      while (end < sequences.length && end - first < SEQUENCES_PER_RUN && rows + sequences[end].length <= this.rows) {
+        rows += sequences[end].length;
+        end++;
+      }
+      vectors.push(...this.pass(sequences.slice(first, end)));
+      first = end;
     }
-    let vector: Float32Array | Float64Array = poolTokens(this.scratch.x, rows, width, this.plan.pooling);
-    for (const dense of this.plan.dense) {
-      const out = new Float32Array(dense.linear.outFeatures);
-      this.linear(dense.linear, Float32Array.from(vector), 1, out);
-      vector = dense.activation === 'tanh' ? out.map(Math.tanh) : out;
-    }
-    const result = Float32Array.from(vector);
-    return this.plan.normalize ? normalizeL2(result) : result;
-  }
-}
-
-function floatProduct(x: Float32Array, w: Float32Array, rows: number, k: number, n: number, out: Float32Array): void {
-  out.fill(0, 0, rows * n);
-  for (let r = 0; r < rows; r++) {
-    for (let i = 0; i < k; i++) {
-      const v = x[r * k + i];
-      for (let j = 0; j < n; j++) out[r * n + j] += v * w[i * n + j];
-    }
+    return vectors;
   }
 }
 
@@ -307,10 +348,10 @@ export async function createPlanEngine(
   weights: Uint8Array,
   kernels: WebAssembly.Module,
 ): Promise<InferenceEngine> {
-  const runner = new PlanRunner(plan, new PlanWeights(weights), await Int8Gemm.create(kernels));
+  const runner = new PlanRunner(plan, weights, await instantiateKernels(kernels));
   return {
     name: 'edge-embed plan',
-    run: async (sequences) => sequences.map((ids) => runner.run(ids)),
+    run: async (sequences) => runner.run(sequences),
     release: async () => {},
   };
 }

@@ -8,6 +8,7 @@
  */
 import { roundUp, storeRow } from './memory';
 
+export * from './encoder';
 export { alloc } from './memory';
 export { quantizeRows } from './quantize';
 
@@ -46,7 +47,9 @@ export function gemm(
   w: usize,
   aScale: usize,
   wScale: usize,
+  bias: usize,
   out: usize,
+  accumulate: bool,
   scratch: usize,
 ): void {
   const k4 = roundUp(k, 4);
@@ -113,6 +116,8 @@ export function gemm(
         load<i32>(rowSums + ((<usize>r) << 2)),
         load<f32>(aScale + ((<usize>r) << 2)),
         wScale,
+        bias,
+        accumulate,
         spill,
       );
       storeRow(
@@ -125,6 +130,8 @@ export function gemm(
         load<i32>(rowSums + ((<usize>(r + 1)) << 2)),
         load<f32>(aScale + ((<usize>(r + 1)) << 2)),
         wScale,
+        bias,
+        accumulate,
         spill,
       );
       storeRow(
@@ -137,6 +144,8 @@ export function gemm(
         load<i32>(rowSums + ((<usize>(r + 2)) << 2)),
         load<f32>(aScale + ((<usize>(r + 2)) << 2)),
         wScale,
+        bias,
+        accumulate,
         spill,
       );
       storeRow(
@@ -149,6 +158,8 @@ export function gemm(
         load<i32>(rowSums + ((<usize>(r + 3)) << 2)),
         load<f32>(aScale + ((<usize>(r + 3)) << 2)),
         wScale,
+        bias,
+        accumulate,
         spill,
       );
     }
@@ -181,6 +192,8 @@ export function gemm(
         load<i32>(rowSums + ((<usize>r) << 2)),
         load<f32>(aScale + ((<usize>r) << 2)),
         wScale,
+        bias,
+        accumulate,
         spill,
       );
     }

@@ -9,6 +9,7 @@
  */
 import { roundUp, storeRow } from './memory';
 
+export * from './encoder';
 export { alloc } from './memory';
 export { quantizeRows } from './quantize';
 
@@ -42,7 +43,9 @@ export function gemm(
   w: usize,
   aScale: usize,
   wScale: usize,
+  bias: usize,
   out: usize,
+  accumulate: bool,
   scratch: usize,
 ): void {
   const k4 = roundUp(k, 4);
@@ -100,10 +103,49 @@ export function gemm(
         c31 = i32x4.add(c31, i32x4.add(i32x4.dot_i16x8_s(x, b1l), i32x4.dot_i16x8_s(y, b1h)));
         q += 32;
       }
-      storeRow(out, n, r, n0, c00, c01, 0, load<f32>(aScale + ((<usize>r) << 2)), wScale, spill);
-      storeRow(out, n, r + 1, n0, c10, c11, 0, load<f32>(aScale + ((<usize>(r + 1)) << 2)), wScale, spill);
-      storeRow(out, n, r + 2, n0, c20, c21, 0, load<f32>(aScale + ((<usize>(r + 2)) << 2)), wScale, spill);
-      storeRow(out, n, r + 3, n0, c30, c31, 0, load<f32>(aScale + ((<usize>(r + 3)) << 2)), wScale, spill);
+      storeRow(out, n, r, n0, c00, c01, 0, load<f32>(aScale + ((<usize>r) << 2)), wScale, bias, accumulate, spill);
+      storeRow(
+        out,
+        n,
+        r + 1,
+        n0,
+        c10,
+        c11,
+        0,
+        load<f32>(aScale + ((<usize>(r + 1)) << 2)),
+        wScale,
+        bias,
+        accumulate,
+        spill,
+      );
+      storeRow(
+        out,
+        n,
+        r + 2,
+        n0,
+        c20,
+        c21,
+        0,
+        load<f32>(aScale + ((<usize>(r + 2)) << 2)),
+        wScale,
+        bias,
+        accumulate,
+        spill,
+      );
+      storeRow(
+        out,
+        n,
+        r + 3,
+        n0,
+        c30,
+        c31,
+        0,
+        load<f32>(aScale + ((<usize>(r + 3)) << 2)),
+        wScale,
+        bias,
+        accumulate,
+        spill,
+      );
     }
     for (; r < m; r++) {
       const p0 = packed + <usize>r * stride;
@@ -131,7 +173,7 @@ export function gemm(
         );
         q += 32;
       }
-      storeRow(out, n, r, n0, c00, c01, 0, load<f32>(aScale + ((<usize>r) << 2)), wScale, spill);
+      storeRow(out, n, r, n0, c00, c01, 0, load<f32>(aScale + ((<usize>r) << 2)), wScale, bias, accumulate, spill);
     }
   }
 }

@@ -10,26 +10,7 @@
  *   const w = gemm.packWeights(values, scales, 384, 1536);
  *   const out = gemm.run(w, activations, rowScales, 12); // Float32Array of 12 x 1536
  */
-
-interface KernelExports {
-  memory: WebAssembly.Memory;
-  alloc(bytes: number): number;
-  packedWeightBytes(k: number, n: number): number;
-  packWeights(src: number, k: number, n: number, dst: number): void;
-  scratchBytes(m: number, k: number): number;
-  quantizeRows(x: number, m: number, k: number, a: number, scales: number): void;
-  gemm(
-    a: number,
-    m: number,
-    k: number,
-    n: number,
-    w: number,
-    aScale: number,
-    wScale: number,
-    out: number,
-    scratch: number,
-  ): void;
-}
+import type { KernelExports } from './kernels.js';
 
 /** Weights packed in the module's memory for one kernel. */
 export interface PackedWeights {
@@ -37,6 +18,8 @@ export interface PackedWeights {
   readonly n: number;
   readonly values: number;
   readonly scales: number;
+  /** Zeros, padded like the scales: this class runs the GEMM without a bias. */
+  readonly bias: number;
 }
 
 /** Per-call buffers, grown to the largest call seen (the stub runtime never frees, so they are reused). */
@@ -75,7 +58,9 @@ export class Int8Gemm {
     const padded = Math.ceil(n / 8) * 8;
     const scalePtr = kernel.alloc(padded * 4);
     new Float32Array(kernel.memory.buffer, scalePtr, padded).fill(0).set(scales);
-    return { k, n, values: packed, scales: scalePtr };
+    const bias = kernel.alloc(padded * 4);
+    new Float32Array(kernel.memory.buffer, bias, padded).fill(0);
+    return { k, n, values: packed, scales: scalePtr, bias };
   }
 
   /** out[M, N] = f32(sum_k (a[m, k] - 128) w[k, n]) * aScale[m] * wScale[n]; `a` is row-major uint8 [M, K]. */
@@ -94,7 +79,19 @@ export class Int8Gemm {
     const memory = kernel.memory.buffer;
     new Uint8Array(memory, buffers.a, a.length).set(a);
     new Float32Array(memory, buffers.aScale, m).set(aScale);
-    kernel.gemm(buffers.a, m, k, n, weights.values, buffers.aScale, weights.scales, buffers.out, buffers.scratch);
+    kernel.gemm(
+      buffers.a,
+      m,
+      k,
+      n,
+      weights.values,
+      buffers.aScale,
+      weights.scales,
+      weights.bias,
+      buffers.out,
+      0,
+      buffers.scratch,
+    );
     out.set(new Float32Array(kernel.memory.buffer, buffers.out, m * n));
     return out;
   }
@@ -115,7 +112,19 @@ export class Int8Gemm {
     const kernel = this.kernel;
     new Float32Array(kernel.memory.buffer, buffers.x, x.length).set(x);
     kernel.quantizeRows(buffers.x, m, k, buffers.a, buffers.aScale);
-    kernel.gemm(buffers.a, m, k, n, weights.values, buffers.aScale, weights.scales, buffers.out, buffers.scratch);
+    kernel.gemm(
+      buffers.a,
+      m,
+      k,
+      n,
+      weights.values,
+      buffers.aScale,
+      weights.scales,
+      weights.bias,
+      buffers.out,
+      0,
+      buffers.scratch,
+    );
     out.set(new Float32Array(kernel.memory.buffer, buffers.out, m * n));
     return out;
   }

@@ -1,0 +1,407 @@
+/**
+ * The encoder's kernels besides the GEMM, shared by every kernel module (each gemm-*.ts re-exports them), so a runtime
+ * loads one module for the whole forward pass: embedding gather, LayerNorm, activations, attention, pooling, the float
+ * head and L2 normalisation, all f32x4 over row-major f32 buffers in linear memory.
+ *
+ * Sequences lie back to back without padding: `starts` is i32[count + 1], sequence s owning rows
+ * starts[s]..starts[s + 1]. Row-wise kernels ignore it; attention and pooling stay within a sequence.
+ * A pointer argument of 0 means "absent" where a tensor is optional.
+ */
+
+const LOG2E: f32 = <f32>Math.LOG2E;
+// ln 2 split in two (Cephes) so n * LN2_HIGH is exact for the n exp meets.
+const LN2_HIGH: f32 = 0.693359375;
+const LN2_LOW: f32 = -2.1219444e-4;
+const SIGN: i32 = 0x80000000;
+
+/** exp per lane (Cephes expf: 2^n times a degree-6 polynomial on |r| <= ln2 / 2), relative error ~1e-7. */
+function expf4(x: v128): v128 {
+  const clamped = f32x4.min(f32x4.max(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
+  const n = f32x4.nearest(f32x4.mul(clamped, f32x4.splat(LOG2E)));
+  const r = f32x4.sub(f32x4.sub(clamped, f32x4.mul(n, f32x4.splat(LN2_HIGH))), f32x4.mul(n, f32x4.splat(LN2_LOW)));
+  let y = f32x4.splat(1.98756915e-4);
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.3981999507e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.3334519073e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.1665795894e-2));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
+  y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(y, r), r), r), f32x4.splat(1));
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2);
+}
+
+/** erf per lane: Numerical Recipes' erfc (fractional error < 1.2e-7) on |x|, the sign put back. */
+function erff4(x: v128): v128 {
+  const z = f32x4.abs(x);
+  const t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(0.5), z)));
+  let p = f32x4.splat(0.17087277);
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.82215223));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.48851587));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.13520398));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.27886807));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.18628806));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.09678418));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.37409196));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.00002368));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.26551223));
+  const erfc = f32x4.mul(t, expf4(f32x4.sub(p, f32x4.mul(z, z))));
+  return v128.or(f32x4.sub(f32x4.splat(1), erfc), v128.and(x, i32x4.splat(SIGN)));
+}
+
+/** tanh per lane: (1 - e) / (1 + e) with e = exp(-2|x|), the sign put back. */
+function tanhf4(x: v128): v128 {
+  const e = expf4(f32x4.mul(f32x4.abs(x), f32x4.splat(-2)));
+  const one = f32x4.splat(1);
+  return v128.or(f32x4.div(f32x4.sub(one, e), f32x4.add(one, e)), v128.and(x, i32x4.splat(SIGN)));
+}
+
+export const ACTIVATION_RELU = 0;
+export const ACTIVATION_GELU_ERF = 1;
+export const ACTIVATION_GELU_TANH = 2;
+export const ACTIVATION_TANH = 3;
+
+function activate4(v: v128, kind: i32): v128 {
+  if (kind === ACTIVATION_RELU) return f32x4.max(v, f32x4.splat(0));
+  if (kind === ACTIVATION_TANH) return tanhf4(v);
+  const half = f32x4.mul(f32x4.splat(0.5), v);
+  if (kind === ACTIVATION_GELU_ERF) {
+    return f32x4.add(half, f32x4.mul(half, erff4(f32x4.mul(v, f32x4.splat(<f32>Math.SQRT1_2)))));
+  }
+  const cube = f32x4.mul(f32x4.mul(v, v), v);
+  const inner = f32x4.mul(f32x4.splat(0.79788456), f32x4.add(v, f32x4.mul(f32x4.splat(0.044715), cube)));
+  return f32x4.add(half, f32x4.mul(half, tanhf4(inner)));
+}
+
+/** x[i] = f(x[i]) for `count` floats; kind: ACTIVATION_*. The tail goes through the same lanes as the body. */
+export function activate(x: usize, count: i32, kind: i32): void {
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const at = x + ((<usize>i) << 2);
+    v128.store(at, activate4(v128.load(at), kind));
+  }
+  for (; i < count; i++) {
+    const at = x + ((<usize>i) << 2);
+    store<f32>(at, f32x4.extract_lane(activate4(f32x4.splat(load<f32>(at)), kind), 0));
+  }
+}
+
+function sum4(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/** sum x[i] y[i] over `count` floats. */
+function dot(x: usize, y: usize, count: i32): f32 {
+  let acc0 = f32x4.splat(0);
+  let acc1 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const o = (<usize>i) << 2;
+    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(x + o), v128.load(y + o)));
+    acc1 = f32x4.add(acc1, f32x4.mul(v128.load(x + o, 16), v128.load(y + o, 16)));
+  }
+  for (; i + 4 <= count; i += 4) {
+    const o = (<usize>i) << 2;
+    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(x + o), v128.load(y + o)));
+  }
+  let sum = sum4(f32x4.add(acc0, acc1));
+  for (; i < count; i++) sum += load<f32>(x + ((<usize>i) << 2)) * load<f32>(y + ((<usize>i) << 2));
+  return sum;
+}
+
+/**
+ * Token embeddings of `count` sequences into out[rows, width]: word row (int8 times its row scale when `wordScales`
+ * is set, else f32) + position row (t + positionOffset) + the token-type row. ids were checked by the host.
+ */
+export function embed(
+  ids: usize,
+  starts: usize,
+  count: i32,
+  width: i32,
+  word: usize,
+  wordScales: usize,
+  position: usize,
+  positionOffset: i32,
+  tokenType: usize,
+  out: usize,
+): void {
+  const rowBytes = (<usize>width) << 2;
+  for (let s = 0; s < count; s++) {
+    const first = load<i32>(starts + ((<usize>s) << 2));
+    const last = load<i32>(starts + ((<usize>(s + 1)) << 2));
+    for (let row = first; row < last; row++) {
+      const id = <usize>load<i32>(ids + ((<usize>row) << 2));
+      const dst = out + <usize>row * rowBytes;
+      const scale = wordScales ? load<f32>(wordScales + (id << 2)) : <f32>1;
+      const positionRow = position + <usize>(row - first + positionOffset) * rowBytes;
+      const scaleV = f32x4.splat(scale);
+      let c = 0;
+      for (; c + 4 <= width; c += 4) {
+        const at = id * <usize>width + <usize>c;
+        let v = wordScales
+          ? f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(v128.load8x8_s(word + at))), scaleV)
+          : v128.load(word + (at << 2));
+        const o = (<usize>c) << 2;
+        if (position) v = f32x4.add(v, v128.load(positionRow + o));
+        if (tokenType) v = f32x4.add(v, v128.load(tokenType + o));
+        v128.store(dst + o, v);
+      }
+      for (; c < width; c++) {
+        const at = id * <usize>width + <usize>c;
+        let v: f32 = wordScales ? <f32>load<i8>(word + at) * scale : load<f32>(word + (at << 2));
+        const o = (<usize>c) << 2;
+        if (position) v += load<f32>(positionRow + o);
+        if (tokenType) v += load<f32>(tokenType + o);
+        store<f32>(dst + o, v);
+      }
+    }
+  }
+}
+
+/** out[r] = LN(x[r]) * gamma + beta for each of `rows` rows of `width` (out may be x): mean, then the centred variance. */
+export function layerNorm(x: usize, rows: i32, width: i32, gamma: usize, beta: usize, epsilon: f32, out: usize): void {
+  const rowBytes = (<usize>width) << 2;
+  const w4 = width & ~3;
+  for (let r = 0; r < rows; r++) {
+    const src = x + <usize>r * rowBytes;
+    const dst = out + <usize>r * rowBytes;
+    let acc = f32x4.splat(0);
+    for (let c = 0; c < w4; c += 4) acc = f32x4.add(acc, v128.load(src + ((<usize>c) << 2)));
+    let sum = sum4(acc);
+    for (let c = w4; c < width; c++) sum += load<f32>(src + ((<usize>c) << 2));
+    const mean = sum / <f32>width;
+    const meanV = f32x4.splat(mean);
+    acc = f32x4.splat(0);
+    for (let c = 0; c < w4; c += 4) {
+      const d = f32x4.sub(v128.load(src + ((<usize>c) << 2)), meanV);
+      acc = f32x4.add(acc, f32x4.mul(d, d));
+    }
+    let squares = sum4(acc);
+    for (let c = w4; c < width; c++) {
+      const d = load<f32>(src + ((<usize>c) << 2)) - mean;
+      squares += d * d;
+    }
+    const inverse: f32 = <f32>1 / sqrt<f32>(squares / <f32>width + epsilon);
+    const inverseV = f32x4.splat(inverse);
+    for (let c = 0; c < w4; c += 4) {
+      const o = (<usize>c) << 2;
+      const normed = f32x4.mul(f32x4.sub(v128.load(src + o), meanV), inverseV);
+      v128.store(dst + o, f32x4.add(f32x4.mul(normed, v128.load(gamma + o)), v128.load(beta + o)));
+    }
+    for (let c = w4; c < width; c++) {
+      const o = (<usize>c) << 2;
+      store<f32>(dst + o, (load<f32>(src + o) - mean) * inverse * load<f32>(gamma + o) + load<f32>(beta + o));
+    }
+  }
+}
+
+/** x[i] += y[i] for `count` floats. */
+export function addInPlace(x: usize, y: usize, count: i32): void {
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const o = (<usize>i) << 2;
+    v128.store(x + o, f32x4.add(v128.load(x + o), v128.load(y + o)));
+  }
+  for (; i < count; i++) {
+    const o = (<usize>i) << 2;
+    store<f32>(x + o, load<f32>(x + o) + load<f32>(y + o));
+  }
+}
+
+/** p[0..n) = softmax(p[0..n)) in place. */
+function softmax(p: usize, n: i32): void {
+  let peak: f32 = -Infinity;
+  for (let j = 0; j < n; j++) peak = max<f32>(peak, load<f32>(p + ((<usize>j) << 2)));
+  const peakV = f32x4.splat(peak);
+  let acc = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = (<usize>j) << 2;
+    const e = expf4(f32x4.sub(v128.load(p + o), peakV));
+    v128.store(p + o, e);
+    acc = f32x4.add(acc, e);
+  }
+  let sum = sum4(acc);
+  for (; j < n; j++) {
+    const o = (<usize>j) << 2;
+    const e = f32x4.extract_lane(expf4(f32x4.splat(load<f32>(p + o) - peak)), 0);
+    store<f32>(p + o, e);
+    sum += e;
+  }
+  const inverse = f32x4.splat(<f32>1 / sum);
+  j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = (<usize>j) << 2;
+    v128.store(p + o, f32x4.mul(v128.load(p + o), inverse));
+  }
+  for (; j < n; j++) {
+    const o = (<usize>j) << 2;
+    store<f32>(p + o, load<f32>(p + o) * f32x4.extract_lane(inverse, 0));
+  }
+}
+
+/** out[0..d) = sum_j p[j] v_j[0..d), v_j at `v + j * stride` bytes. */
+function weightedRows(p: usize, n: i32, v: usize, stride: usize, d: i32, out: usize): void {
+  let c = 0;
+  for (; c + 16 <= d; c += 16) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let row = v + ((<usize>c) << 2);
+    for (let j = 0; j < n; j++) {
+      const w = f32x4.splat(load<f32>(p + ((<usize>j) << 2)));
+      a0 = f32x4.add(a0, f32x4.mul(w, v128.load(row)));
+      a1 = f32x4.add(a1, f32x4.mul(w, v128.load(row, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(w, v128.load(row, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(w, v128.load(row, 48)));
+      row += stride;
+    }
+    const dst = out + ((<usize>c) << 2);
+    v128.store(dst, a0);
+    v128.store(dst, a1, 16);
+    v128.store(dst, a2, 32);
+    v128.store(dst, a3, 48);
+  }
+  for (; c < d; c++) {
+    let sum: f32 = 0;
+    let at = v + ((<usize>c) << 2);
+    for (let j = 0; j < n; j++) {
+      sum += load<f32>(p + ((<usize>j) << 2)) * load<f32>(at);
+      at += stride;
+    }
+    store<f32>(out + ((<usize>c) << 2), sum);
+  }
+}
+
+/**
+ * Multi-head self-attention of each sequence over its own rows (no mask: no padding). qkv[rows, 3 * heads * headDim]
+ * holds [query | key | value] per row, head h at columns h * headDim of each; context[rows, heads * headDim] gets
+ * softmax(q k^T * scale) v per head. `scores` holds one row of probabilities (the longest sequence's length).
+ */
+export function attention(
+  qkv: usize,
+  starts: usize,
+  count: i32,
+  heads: i32,
+  headDim: i32,
+  scale: f32,
+  context: usize,
+  scores: usize,
+): void {
+  const inner = heads * headDim;
+  const stride = (<usize>(3 * inner)) << 2;
+  const contextStride = (<usize>inner) << 2;
+  for (let s = 0; s < count; s++) {
+    const first = load<i32>(starts + ((<usize>s) << 2));
+    const rows = load<i32>(starts + ((<usize>(s + 1)) << 2)) - first;
+    const base = qkv + <usize>first * stride;
+    for (let h = 0; h < heads; h++) {
+      const query = base + ((<usize>(h * headDim)) << 2);
+      const key = query + contextStride;
+      const value = key + contextStride;
+      for (let i = 0; i < rows; i++) {
+        const q = query + <usize>i * stride;
+        for (let j = 0; j < rows; j++) {
+          store<f32>(scores + ((<usize>j) << 2), dot(q, key + <usize>j * stride, headDim) * scale);
+        }
+        softmax(scores, rows);
+        const out = context + <usize>(first + i) * contextStride + ((<usize>(h * headDim)) << 2);
+        weightedRows(scores, rows, value, stride, headDim, out);
+      }
+    }
+  }
+}
+
+export const POOL_MEAN = 0;
+export const POOL_CLS = 1;
+export const POOL_MAX = 2;
+export const POOL_MEAN_SQRT_LEN = 3;
+
+/** out[s] = the pooled rows of sequence s (mode: POOL_*), out[count, width]. */
+export function pool(x: usize, starts: usize, count: i32, width: i32, mode: i32, out: usize): void {
+  const rowBytes = (<usize>width) << 2;
+  for (let s = 0; s < count; s++) {
+    const first = load<i32>(starts + ((<usize>s) << 2));
+    const rows = load<i32>(starts + ((<usize>(s + 1)) << 2)) - first;
+    const dst = out + <usize>s * rowBytes;
+    const src = x + <usize>first * rowBytes;
+    if (rows === 0) {
+      memory.fill(dst, 0, rowBytes);
+      continue;
+    }
+    memory.copy(dst, src, rowBytes);
+    if (mode === POOL_CLS) continue;
+    for (let r = 1; r < rows; r++) {
+      const row = src + <usize>r * rowBytes;
+      let c = 0;
+      for (; c + 4 <= width; c += 4) {
+        const o = (<usize>c) << 2;
+        const v = v128.load(row + o);
+        v128.store(dst + o, mode === POOL_MAX ? f32x4.max(v128.load(dst + o), v) : f32x4.add(v128.load(dst + o), v));
+      }
+      for (; c < width; c++) {
+        const o = (<usize>c) << 2;
+        const v = load<f32>(row + o);
+        store<f32>(dst + o, mode === POOL_MAX ? max<f32>(load<f32>(dst + o), v) : load<f32>(dst + o) + v);
+      }
+    }
+    if (mode === POOL_MAX) continue;
+    const divisor: f32 = mode === POOL_MEAN ? <f32>rows : sqrt<f32>(<f32>rows);
+    for (let c = 0; c < width; c++) {
+      const o = (<usize>c) << 2;
+      store<f32>(dst + o, load<f32>(dst + o) / divisor);
+    }
+  }
+}
+
+/**
+ * out[m, n] = x[m, k] W[k, n] + bias (f32 weights, row-major; bias 0 for none), added to what out holds when
+ * `accumulate` is set (a residual add).
+ */
+export function floatLinear(
+  x: usize,
+  m: i32,
+  k: i32,
+  n: i32,
+  w: usize,
+  bias: usize,
+  out: usize,
+  accumulate: bool,
+): void {
+  const n4 = n & ~3;
+  const rowBytes = (<usize>n) << 2;
+  for (let r = 0; r < m; r++) {
+    const dst = out + <usize>r * rowBytes;
+    if (!accumulate) memory.fill(dst, 0, rowBytes);
+    if (bias) addInPlace(dst, bias, n);
+    const src = x + ((<usize>(r * k)) << 2);
+    for (let i = 0; i < k; i++) {
+      const xi = load<f32>(src + ((<usize>i) << 2));
+      const xv = f32x4.splat(xi);
+      const row = w + <usize>i * rowBytes;
+      for (let c = 0; c < n4; c += 4) {
+        const o = (<usize>c) << 2;
+        v128.store(dst + o, f32x4.add(v128.load(dst + o), f32x4.mul(xv, v128.load(row + o))));
+      }
+      for (let c = n4; c < n; c++) {
+        const o = (<usize>c) << 2;
+        store<f32>(dst + o, load<f32>(dst + o) + xi * load<f32>(row + o));
+      }
+    }
+  }
+}
+
+/** Scales each of `rows` rows of `width` to unit L2 length (a zero row stays zero). */
+export function normalizeRows(x: usize, rows: i32, width: i32): void {
+  const rowBytes = (<usize>width) << 2;
+  for (let r = 0; r < rows; r++) {
+    const row = x + <usize>r * rowBytes;
+    const norm = sqrt<f32>(dot(row, row, width));
+    if (!(norm > 0)) continue;
+    const inverse: f32 = <f32>1 / norm;
+    for (let c = 0; c < width; c++) {
+      const o = (<usize>c) << 2;
+      store<f32>(row + o, load<f32>(row + o) * inverse);
+    }
+  }
+}
