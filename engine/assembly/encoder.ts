@@ -14,75 +14,90 @@ const LN2_HIGH: f32 = 0.693359375;
 const LN2_LOW: f32 = -2.1219444e-4;
 const SIGN: i32 = 0x80000000;
 
-/** exp per lane (Cephes expf: 2^n times a degree-6 polynomial on |r| <= ln2 / 2), relative error ~1e-7. */
-function expf4(x: v128): v128 {
-  const clamped = f32x4.min(f32x4.max(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
-  const n = f32x4.nearest(f32x4.mul(clamped, f32x4.splat(LOG2E)));
-  const r = f32x4.sub(f32x4.sub(clamped, f32x4.mul(n, f32x4.splat(LN2_HIGH))), f32x4.mul(n, f32x4.splat(LN2_LOW)));
-  let y = f32x4.splat(1.98756915e-4);
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.3981999507e-3));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.3334519073e-3));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.1665795894e-2));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
-  y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(y, r), r), r), f32x4.splat(1));
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return f32x4.mul(y, pow2);
-}
-
-/** erf per lane: Numerical Recipes' erfc (fractional error < 1.2e-7) on |x|, the sign put back. */
-function erff4(x: v128): v128 {
-  const z = f32x4.abs(x);
-  const t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(0.5), z)));
-  let p = f32x4.splat(0.17087277);
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.82215223));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.48851587));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.13520398));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.27886807));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.18628806));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.09678418));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.37409196));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.00002368));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.26551223));
-  const erfc = f32x4.mul(t, expf4(f32x4.sub(p, f32x4.mul(z, z))));
-  return v128.or(f32x4.sub(f32x4.splat(1), erfc), v128.and(x, i32x4.splat(SIGN)));
-}
-
-/** tanh per lane: (1 - e) / (1 + e) with e = exp(-2|x|), the sign put back. */
-function tanhf4(x: v128): v128 {
-  const e = expf4(f32x4.mul(f32x4.abs(x), f32x4.splat(-2)));
-  const one = f32x4.splat(1);
-  return v128.or(f32x4.div(f32x4.sub(one, e), f32x4.add(one, e)), v128.and(x, i32x4.splat(SIGN)));
-}
-
 export const ACTIVATION_RELU = 0;
 export const ACTIVATION_GELU_ERF = 1;
 export const ACTIVATION_GELU_TANH = 2;
 export const ACTIVATION_TANH = 3;
 
-function activate4(v: v128, kind: i32): v128 {
-  if (kind === ACTIVATION_RELU) return f32x4.max(v, f32x4.splat(0));
-  if (kind === ACTIVATION_TANH) return tanhf4(v);
-  const half = f32x4.mul(f32x4.splat(0.5), v);
-  if (kind === ACTIVATION_GELU_ERF) {
-    return f32x4.add(half, f32x4.mul(half, erff4(f32x4.mul(v, f32x4.splat(<f32>Math.SQRT1_2)))));
+// biome-ignore lint/complexity/noStaticOnlyClass: AssemblyScript inlines decorated methods only, and TypeScript syntax allows decorators on class members only.
+class Lanes {
+  /** exp per lane (Cephes expf: 2^n times a degree-6 polynomial on |r| <= ln2 / 2), relative error ~1e-7. */
+  @inline static exp(x: v128): v128 {
+    const clamped = f32x4.min(f32x4.max(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
+    const n = f32x4.nearest(f32x4.mul(clamped, f32x4.splat(LOG2E)));
+    const r = f32x4.sub(f32x4.sub(clamped, f32x4.mul(n, f32x4.splat(LN2_HIGH))), f32x4.mul(n, f32x4.splat(LN2_LOW)));
+    let y = f32x4.splat(1.98756915e-4);
+    y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.39819995e-3));
+    y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.33345191e-3));
+    y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.16657959e-2));
+    y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.66666655e-1));
+    y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.00000012e-1));
+    y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(y, r), r), r), f32x4.splat(1));
+    const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+    return f32x4.mul(y, pow2);
   }
-  const cube = f32x4.mul(f32x4.mul(v, v), v);
-  const inner = f32x4.mul(f32x4.splat(0.79788456), f32x4.add(v, f32x4.mul(f32x4.splat(0.044715), cube)));
-  return f32x4.add(half, f32x4.mul(half, tanhf4(inner)));
+
+  /** erf per lane: Numerical Recipes' erfc (fractional error < 1.2e-7) on |x|, the sign put back. */
+  @inline static erf(x: v128): v128 {
+    const z = f32x4.abs(x);
+    const t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(0.5), z)));
+    let p = f32x4.splat(0.17087277);
+    p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.82215223));
+    p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.48851587));
+    p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.13520398));
+    p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.27886807));
+    p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.18628806));
+    p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.09678418));
+    p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.37409196));
+    p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.00002368));
+    p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.26551223));
+    const erfc = f32x4.mul(t, Lanes.exp(f32x4.sub(p, f32x4.mul(z, z))));
+    return v128.or(f32x4.sub(f32x4.splat(1), erfc), v128.and(x, i32x4.splat(SIGN)));
+  }
+
+  /** tanh per lane: (1 - e) / (1 + e) with e = exp(-2|x|), the sign put back. */
+  @inline static tanh(x: v128): v128 {
+    const e = Lanes.exp(f32x4.mul(f32x4.abs(x), f32x4.splat(-2)));
+    const one = f32x4.splat(1);
+    return v128.or(f32x4.div(f32x4.sub(one, e), f32x4.add(one, e)), v128.and(x, i32x4.splat(SIGN)));
+  }
+
+  @inline static geluErf(v: v128): v128 {
+    const half = f32x4.mul(f32x4.splat(0.5), v);
+    return f32x4.add(half, f32x4.mul(half, Lanes.erf(f32x4.mul(v, f32x4.splat(<f32>Math.SQRT1_2)))));
+  }
+
+  @inline static geluTanh(v: v128): v128 {
+    const half = f32x4.mul(f32x4.splat(0.5), v);
+    const cube = f32x4.mul(f32x4.mul(v, v), v);
+    const inner = f32x4.mul(f32x4.splat(0.7978845608), f32x4.add(v, f32x4.mul(f32x4.splat(0.044715), cube)));
+    return f32x4.add(half, f32x4.mul(half, Lanes.tanh(inner)));
+  }
+
+  @inline static activate(v: v128, kind: i32): v128 {
+    if (kind === ACTIVATION_RELU) return f32x4.max(v, f32x4.splat(0));
+    if (kind === ACTIVATION_TANH) return Lanes.tanh(v);
+    if (kind === ACTIVATION_GELU_ERF) return Lanes.geluErf(v);
+    return Lanes.geluTanh(v);
+  }
 }
 
 /** x[i] = f(x[i]) for `count` floats; kind: ACTIVATION_*. The tail goes through the same lanes as the body. */
 export function activate(x: usize, count: i32, kind: i32): void {
-  let i = 0;
-  for (; i + 4 <= count; i += 4) {
-    const at = x + ((<usize>i) << 2);
-    v128.store(at, activate4(v128.load(at), kind));
+  const body = x + ((<usize>(count & ~3)) << 2);
+  const end = x + ((<usize>count) << 2);
+  let at = x;
+  // One loop per kind, so the per-vector work has no branch.
+  if (kind === ACTIVATION_RELU) {
+    for (; at < body; at += 16) v128.store(at, f32x4.max(v128.load(at), f32x4.splat(0)));
+  } else if (kind === ACTIVATION_GELU_ERF) {
+    for (; at < body; at += 16) v128.store(at, Lanes.geluErf(v128.load(at)));
+  } else if (kind === ACTIVATION_GELU_TANH) {
+    for (; at < body; at += 16) v128.store(at, Lanes.geluTanh(v128.load(at)));
+  } else {
+    for (; at < body; at += 16) v128.store(at, Lanes.tanh(v128.load(at)));
   }
-  for (; i < count; i++) {
-    const at = x + ((<usize>i) << 2);
-    store<f32>(at, f32x4.extract_lane(activate4(f32x4.splat(load<f32>(at)), kind), 0));
-  }
+  for (; at < end; at += 4) store<f32>(at, f32x4.extract_lane(Lanes.activate(f32x4.splat(load<f32>(at)), kind), 0));
 }
 
 function sum4(v: v128): f32 {
@@ -216,14 +231,14 @@ function softmax(p: usize, n: i32): void {
   let j = 0;
   for (; j + 4 <= n; j += 4) {
     const o = (<usize>j) << 2;
-    const e = expf4(f32x4.sub(v128.load(p + o), peakV));
+    const e = Lanes.exp(f32x4.sub(v128.load(p + o), peakV));
     v128.store(p + o, e);
     acc = f32x4.add(acc, e);
   }
   let sum = sum4(acc);
   for (; j < n; j++) {
     const o = (<usize>j) << 2;
-    const e = f32x4.extract_lane(expf4(f32x4.splat(load<f32>(p + o) - peak)), 0);
+    const e = f32x4.extract_lane(Lanes.exp(f32x4.splat(load<f32>(p + o) - peak)), 0);
     store<f32>(p + o, e);
     sum += e;
   }

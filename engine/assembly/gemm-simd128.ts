@@ -55,8 +55,14 @@ export function gemm(
   for (let r = 0; r < m; r++) {
     const src = a + <usize>(r * k);
     const dst = packed + <usize>r * stride;
-    for (let kk = 0; kk < k; kk++) store<i16>(dst + ((<usize>kk) << 1), <i16>(<i32>load<u8>(src + <usize>kk) - 128));
-    for (let kk = k; kk < k4; kk++) store<i16>(dst + ((<usize>kk) << 1), 0);
+    let kk = 0;
+    for (; kk + 16 <= k; kk += 16) {
+      const v = v128.xor(v128.load(src + <usize>kk), i8x16.splat(-128));
+      v128.store(dst + ((<usize>kk) << 1), i16x8.extend_low_i8x16_s(v));
+      v128.store(dst + ((<usize>kk) << 1), i16x8.extend_high_i8x16_s(v), 16);
+    }
+    for (; kk < k; kk++) store<i16>(dst + ((<usize>kk) << 1), <i16>(<i32>load<u8>(src + <usize>kk) - 128));
+    for (kk = k; kk < k4; kk++) store<i16>(dst + ((<usize>kk) << 1), 0);
   }
   const blocks = (n + 7) >> 3;
   for (let nb = 0; nb < blocks; nb++) {
