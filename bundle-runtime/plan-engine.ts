@@ -49,7 +49,8 @@ interface Buffers {
   quantized: number;
   rowScales: number;
   gemmScratch: number;
-  scores: number;
+  /** Attention's: one head's keys transposed and a row of probabilities. */
+  attention: number;
   head: [number, number];
 }
 
@@ -186,7 +187,9 @@ class PlanRunner {
     let qkv = 1;
     let inner = 1;
     let up = 1;
+    let headDim = 1;
     for (const { attention, feedForward } of plan.layers) {
+      headDim = Math.max(headDim, attention.headDim);
       width = Math.max(width, attention.output.outFeatures, feedForward.down.outFeatures);
       qkv = Math.max(qkv, attention.qkv.outFeatures);
       inner = Math.max(inner, attention.heads * attention.headDim);
@@ -206,7 +209,7 @@ class PlanRunner {
       quantized: k.alloc(roundUp(rows * widestInput, 16)),
       rowScales: floats(rows),
       gemmScratch: k.alloc(k.scratchBytes(rows, widestInput)),
-      scores: floats(this.maxSequenceRows),
+      attention: floats((headDim + 1) * roundUp(this.maxSequenceRows, 4)),
       head: [floats(SEQUENCES_PER_RUN * head), floats(SEQUENCES_PER_RUN * head)],
     };
   }
@@ -285,7 +288,7 @@ class PlanRunner {
         a = b.normed;
       }
       this.linear(att.qkv, a, rows, b.qkv, false);
-      k.attention(b.qkv, b.starts, count, att.heads, att.headDim, att.scoreScale, b.context, b.scores);
+      k.attention(b.qkv, b.starts, count, att.heads, att.headDim, att.scoreScale, b.context, b.attention);
       if (att.residual) {
         this.linear(att.residual, x, rows, spare, false);
         [x, spare] = [spare, x];

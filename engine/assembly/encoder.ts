@@ -222,13 +222,19 @@ export function addInPlace(x: usize, y: usize, count: i32): void {
   }
 }
 
-/** p[0..n) = softmax(p[0..n)) in place. */
-function softmax(p: usize, n: i32): void {
-  let peak: f32 = -Infinity;
-  for (let j = 0; j < n; j++) peak = max<f32>(peak, load<f32>(p + ((<usize>j) << 2)));
+/** p[0..n) = exp(p - max p) in place; returns 1 / their sum (softmax = p times it, left to the caller). */
+function softmaxUnscaled(p: usize, n: i32): f32 {
+  let peaks = f32x4.splat(-Infinity);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) peaks = f32x4.max(peaks, v128.load(p + ((<usize>j) << 2)));
+  let peak = max<f32>(
+    max<f32>(f32x4.extract_lane(peaks, 0), f32x4.extract_lane(peaks, 1)),
+    max<f32>(f32x4.extract_lane(peaks, 2), f32x4.extract_lane(peaks, 3)),
+  );
+  for (; j < n; j++) peak = max<f32>(peak, load<f32>(p + ((<usize>j) << 2)));
   const peakV = f32x4.splat(peak);
   let acc = f32x4.splat(0);
-  let j = 0;
+  j = 0;
   for (; j + 4 <= n; j += 4) {
     const o = (<usize>j) << 2;
     const e = Lanes.exp(f32x4.sub(v128.load(p + o), peakV));
@@ -242,20 +248,12 @@ function softmax(p: usize, n: i32): void {
     store<f32>(p + o, e);
     sum += e;
   }
-  const inverse = f32x4.splat(<f32>1 / sum);
-  j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const o = (<usize>j) << 2;
-    v128.store(p + o, f32x4.mul(v128.load(p + o), inverse));
-  }
-  for (; j < n; j++) {
-    const o = (<usize>j) << 2;
-    store<f32>(p + o, load<f32>(p + o) * f32x4.extract_lane(inverse, 0));
-  }
+  return <f32>1 / sum;
 }
 
-/** out[0..d) = sum_j p[j] v_j[0..d), v_j at `v + j * stride` bytes. */
-function weightedRows(p: usize, n: i32, v: usize, stride: usize, d: i32, out: usize): void {
+/** out[0..d) = scale * sum_j p[j] v_j[0..d), v_j at `v + j * stride` bytes. */
+function weightedRows(p: usize, n: i32, v: usize, stride: usize, d: i32, scale: f32, out: usize): void {
+  const scaleV = f32x4.splat(scale);
   let c = 0;
   for (; c + 16 <= d; c += 16) {
     let a0 = f32x4.splat(0);
@@ -272,10 +270,10 @@ function weightedRows(p: usize, n: i32, v: usize, stride: usize, d: i32, out: us
       row += stride;
     }
     const dst = out + ((<usize>c) << 2);
-    v128.store(dst, a0);
-    v128.store(dst, a1, 16);
-    v128.store(dst, a2, 32);
-    v128.store(dst, a3, 48);
+    v128.store(dst, f32x4.mul(a0, scaleV));
+    v128.store(dst, f32x4.mul(a1, scaleV), 16);
+    v128.store(dst, f32x4.mul(a2, scaleV), 32);
+    v128.store(dst, f32x4.mul(a3, scaleV), 48);
   }
   for (; c < d; c++) {
     let sum: f32 = 0;
@@ -284,14 +282,50 @@ function weightedRows(p: usize, n: i32, v: usize, stride: usize, d: i32, out: us
       sum += load<f32>(p + ((<usize>j) << 2)) * load<f32>(at);
       at += stride;
     }
-    store<f32>(out + ((<usize>c) << 2), sum);
+    store<f32>(out + ((<usize>c) << 2), sum * scale);
+  }
+}
+
+/** scores[0..rows4) = (q * scale) . k_j for each key j, from keysT[headDim, rows4] (K transposed), 16 or 4 keys at a time. */
+function queryScores(q: usize, scale: f32, keysT: usize, rows4: i32, headDim: i32, scores: usize): void {
+  const rowBytes = (<usize>rows4) << 2;
+  let j = 0;
+  for (; j + 16 <= rows4; j += 16) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let column = keysT + ((<usize>j) << 2);
+    for (let d = 0; d < headDim; d++) {
+      const qd = f32x4.splat(load<f32>(q + ((<usize>d) << 2)) * scale);
+      a0 = f32x4.add(a0, f32x4.mul(qd, v128.load(column)));
+      a1 = f32x4.add(a1, f32x4.mul(qd, v128.load(column, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(qd, v128.load(column, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(qd, v128.load(column, 48)));
+      column += rowBytes;
+    }
+    const dst = scores + ((<usize>j) << 2);
+    v128.store(dst, a0);
+    v128.store(dst, a1, 16);
+    v128.store(dst, a2, 32);
+    v128.store(dst, a3, 48);
+  }
+  for (; j < rows4; j += 4) {
+    let a0 = f32x4.splat(0);
+    let column = keysT + ((<usize>j) << 2);
+    for (let d = 0; d < headDim; d++) {
+      a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(q + ((<usize>d) << 2)) * scale), v128.load(column)));
+      column += rowBytes;
+    }
+    v128.store(scores + ((<usize>j) << 2), a0);
   }
 }
 
 /**
  * Multi-head self-attention of each sequence over its own rows (no mask: no padding). qkv[rows, 3 * heads * headDim]
  * holds [query | key | value] per row, head h at columns h * headDim of each; context[rows, heads * headDim] gets
- * softmax(q k^T * scale) v per head. `scores` holds one row of probabilities (the longest sequence's length).
+ * softmax(q k^T * scale) v per head. `scratch` holds (headDim + 1) x roundUp(longest sequence, 4) floats: one head's
+ * keys transposed (so scores are computed 4 keys per vector) and one row of probabilities.
  */
 export function attention(
   qkv: usize,
@@ -301,7 +335,7 @@ export function attention(
   headDim: i32,
   scale: f32,
   context: usize,
-  scores: usize,
+  scratch: usize,
 ): void {
   const inner = heads * headDim;
   const stride = (<usize>(3 * inner)) << 2;
@@ -309,19 +343,25 @@ export function attention(
   for (let s = 0; s < count; s++) {
     const first = load<i32>(starts + ((<usize>s) << 2));
     const rows = load<i32>(starts + ((<usize>(s + 1)) << 2)) - first;
+    const rows4 = (rows + 3) & ~3;
+    const scores = scratch;
+    const keysT = scratch + ((<usize>rows4) << 2);
     const base = qkv + <usize>first * stride;
     for (let h = 0; h < heads; h++) {
       const query = base + ((<usize>(h * headDim)) << 2);
       const key = query + contextStride;
       const value = key + contextStride;
-      for (let i = 0; i < rows; i++) {
-        const q = query + <usize>i * stride;
-        for (let j = 0; j < rows; j++) {
-          store<f32>(scores + ((<usize>j) << 2), dot(q, key + <usize>j * stride, headDim) * scale);
+      for (let j = 0; j < rows; j++) {
+        const k = key + <usize>j * stride;
+        for (let d = 0; d < headDim; d++) {
+          store<f32>(keysT + ((<usize>(d * rows4 + j)) << 2), load<f32>(k + ((<usize>d) << 2)));
         }
-        softmax(scores, rows);
+      }
+      for (let i = 0; i < rows; i++) {
+        queryScores(query + <usize>i * stride, scale, keysT, rows4, headDim, scores);
+        const inverseSum = softmaxUnscaled(scores, rows);
         const out = context + <usize>(first + i) * contextStride + ((<usize>(h * headDim)) << 2);
-        weightedRows(scores, rows, value, stride, headDim, out);
+        weightedRows(scores, rows, value, stride, headDim, inverseSum, out);
       }
     }
   }

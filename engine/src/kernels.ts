@@ -52,7 +52,7 @@ export interface KernelExports {
     headDim: number,
     scale: number,
     context: number,
-    scores: number,
+    scratch: number,
   ): void;
   pool(x: number, starts: number, count: number, width: number, mode: number, out: number): void;
   floatLinear(

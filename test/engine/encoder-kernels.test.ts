@@ -148,8 +148,8 @@ describe('attention', () => {
       const inner = heads * headDim;
       const qkv = randoms(rows * 3 * inner, heads * 100 + headDim, 2);
       const context = kernels.alloc(rows * inner * 4);
-      const scores = kernels.alloc(18 * 4);
-      kernels.attention(put(qkv), put(starts(lengths)), 3, heads, headDim, 0.37, context, scores);
+      const scratch = kernels.alloc((headDim + 1) * 20 * 4);
+      kernels.attention(put(qkv), put(starts(lengths)), 3, heads, headDim, 0.37, context, scratch);
       const out = floats(context, rows * inner);
       expectClose(out, reference(qkv, lengths, heads, headDim, 0.37), 1e-5);
       // One token attends only to itself: its context is its value row.
