@@ -17,15 +17,32 @@ export const KV_VALUE_LIMIT_BYTES = 25 * 1024 * 1024;
 /** Default chunk size: 24 MiB, a margin under the limit. */
 export const DEFAULT_CHUNK_BYTES = 24 * 1024 * 1024;
 export const KV_BUNDLE_FORMAT = 1;
-/** The bundle files stored as chunks (the manifest travels inside the index): the model by kind, and the tokenizer. */
-export type KvBundleFile = typeof BUNDLE_FILES.model | typeof BUNDLE_FILES.embeddings | typeof BUNDLE_FILES.tokenizer;
+/**
+ * The bundle files stored as chunks (the manifest travels inside the index): the model by kind, the tokenizer, and the
+ * encoder plan's two files when the manifest lists them.
+ */
+export type KvBundleFile =
+  | typeof BUNDLE_FILES.model
+  | typeof BUNDLE_FILES.embeddings
+  | typeof BUNDLE_FILES.tokenizer
+  | typeof BUNDLE_FILES.plan
+  | typeof BUNDLE_FILES.planWeights;
 
 /**
  * The files a bundle of this manifest's kind stores in KV: a transformer's model.onnx, or a static bundle's
- * embeddings.bin (its table), then tokenizer.json. A transformer's index is what it was before static bundles existed.
+ * embeddings.bin (its table), then tokenizer.json, then plan.json and plan.bin when the manifest lists them. Every
+ * reader needs the first two ({@link kvRequiredFiles}); the plan's are optional in an index, so a bundle uploaded before
+ * plans were stored still serves (through ONNX Runtime) and an index without them keeps its shape.
  * @example kvBundleFiles(manifest) // ['embeddings.bin', 'tokenizer.json'] for a static bundle
  */
-export function kvBundleFiles(manifest: Pick<BundleManifest, 'kind'>): [KvBundleFile, KvBundleFile] {
+export function kvBundleFiles(manifest: Pick<BundleManifest, 'kind' | 'files'>): KvBundleFile[] {
+  const files = manifest.files ?? {};
+  const hasPlan = files[BUNDLE_FILES.plan] !== undefined && files[BUNDLE_FILES.planWeights] !== undefined;
+  return [...kvRequiredFiles(manifest), ...(hasPlan ? [BUNDLE_FILES.plan, BUNDLE_FILES.planWeights] : [])];
+}
+
+/** The files every KV index of this manifest's kind holds: the model (or table) and the tokenizer. */
+export function kvRequiredFiles(manifest: Pick<BundleManifest, 'kind'>): [KvBundleFile, KvBundleFile] {
   return [kvModelFile(manifest), BUNDLE_FILES.tokenizer];
 }
 
@@ -43,7 +60,7 @@ export interface KvBundleIndex {
   kvFormat: typeof KV_BUNDLE_FORMAT;
   /** The bundle's manifest.json, parsed (a reader validates it with parseBundleManifest before use). */
   manifest: BundleManifest;
-  /** The chunks of each of {@link kvBundleFiles}. */
+  /** The chunks of each of {@link kvBundleFiles} (the plan's files may be absent: an upload from before plans). */
   chunks: Partial<Record<KvBundleFile, KvChunkRef[]>>;
 }
 
@@ -114,8 +131,10 @@ export function kvBundleIndexProblem(value: unknown, contentHash: string): strin
   if (typeof index.manifest !== 'object' || index.manifest === null) return 'the index has no manifest';
   if (index.manifest.contentHash !== contentHash)
     return `the index holds bundle ${String(index.manifest.contentHash)}, not ${contentHash}`;
+  const optional = new Set<KvBundleFile>([BUNDLE_FILES.plan, BUNDLE_FILES.planWeights]);
   for (const name of kvBundleFiles(index.manifest)) {
     const refs = index.chunks?.[name];
+    if (refs === undefined && optional.has(name)) continue;
     if (
       !Array.isArray(refs) ||
       refs.some((ref) => !isSha256Hex(ref?.sha256) || !Number.isInteger(ref?.bytes) || ref.bytes < 0)

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DEFAULT_BATCH_LIMITS } from '../../bundle-runtime/batch.js';
 import { CACHE_POLICY_MODES, DEFAULT_CACHE_API_READ_MIN_MS } from './cache-policy/policy.js';
 import { LIST_PRICES } from './cache-policy/prices.js';
+import { ENGINE_CHOICES } from './embedding/engine-choice.js';
 import type { Env } from './env.js';
 import { ModelSpecsSchema } from './models/spec.js';
 
@@ -206,6 +207,13 @@ export const CONFIG_VARS = {
       .regex(/^[0-9a-f]{64}$/, 'must be a bundle contentHash (64 lowercase hex digits) or empty')
       .optional(),
     description: 'serve the bundle with this contentHash from BUNDLE_STORE instead of the compiled-in one',
+    read: (value: string | undefined) => blankToUndefined(value === undefined ? undefined : String(value).trim()),
+  },
+  engine: {
+    env: 'ENGINE',
+    schema: z.enum(ENGINE_CHOICES, { message: 'must be auto, plan or ort' }).default('auto'),
+    description:
+      "the inference engine: auto (the bundle's encoder plan when it has one, else ONNX Runtime), plan (503 without a plan) or ort (ONNX Runtime on model.onnx)",
     read: (value: string | undefined) => blankToUndefined(value === undefined ? undefined : String(value).trim()),
   },
   models: {

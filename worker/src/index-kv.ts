@@ -7,9 +7,7 @@
 import type { Hono } from 'hono';
 import type { Env } from './env.js';
 import { kvAppFor } from './kv-app.js';
-import { wasmHeapBytes, workerdOrt } from './runtime/ort-workerd.js';
-
-const workerdRuntime = { ort: workerdOrt, wasmHeapBytes };
+import { workerdRuntime } from './runtime/workerd.js';
 
 const worker: Pick<Hono<{ Bindings: Env }>, 'fetch'> = {
   fetch: (request, env, executionCtx) =>

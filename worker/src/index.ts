@@ -1,7 +1,7 @@
 /**
  * The Workers entry: the API around the bundle compiled into the worker, or, when the BUNDLE_HASH var names one, a
- * bundle read from the BUNDLE_STORE KV namespace (so a tenant switches model without a code deploy), running ORT's WASM
- * backend in workerd; with the MODELS var, several named models (compiled-in or from KV), chosen by each request's
+ * bundle read from the BUNDLE_STORE KV namespace (so a tenant switches model without a code deploy), running the encoder
+ * plan engine or ORT's WASM backend in workerd (the ENGINE var); with the MODELS var, several named models (compiled-in or from KV), chosen by each request's
  * `model`. Nothing is loaded here; a model and its tokenizer load on the first request that needs them.
  */
 import type { Hono } from 'hono';
@@ -9,9 +9,8 @@ import { compiledBundles, defaultBundle } from './bundle/default-bundle.js';
 import type { Env } from './env.js';
 import { type App, createApp } from './http/app.js';
 import { kvAppFor } from './kv-app.js';
-import { wasmHeapBytes, workerdOrt } from './runtime/ort-workerd.js';
+import { workerdRuntime } from './runtime/workerd.js';
 
-const workerdRuntime = { ort: workerdOrt, wasmHeapBytes };
 const defaultApp = createApp({ bundle: defaultBundle, compiled: compiledBundles, ...workerdRuntime });
 
 /** The app serving the bundle the env selects. */

@@ -8,8 +8,8 @@ import { kvBundle } from './bundle/kv-bundle.js';
 import type { Env } from './env.js';
 import { type App, type AppDeps, createApp } from './http/app.js';
 
-/** The entry's ONNX Runtime (runtime/ort-workerd.ts, or runtime/no-ort.ts for a static-only worker). */
-export type KvAppRuntime = Pick<AppDeps, 'ort' | 'wasmHeapBytes'>;
+/** The entry's ONNX Runtime (runtime/ort-workerd.ts, or runtime/no-ort.ts for a static-only worker) and plan kernels. */
+export type KvAppRuntime = Pick<AppDeps, 'ort' | 'planKernels' | 'wasmHeapBytes'>;
 
 let current: { hash: string; runtime: KvAppRuntime['ort']; app: App } | undefined;
 

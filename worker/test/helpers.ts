@@ -76,17 +76,29 @@ export function mixedTexts(tag: string, count: number): string[] {
 
 /**
  * A bundle as `upload-bundle` stores it in BUNDLE_STORE, in 1 MiB chunks; returns its index and the entries written.
- * The JSON module import re-serialises tokenizer.json, so the manifest's tokenizer hash (and with it the contentHash)
- * is recomputed for those bytes.
+ * The JSON module imports re-serialise tokenizer.json and plan.json, so the manifest's hashes of those (and with them
+ * the contentHash) are recomputed for those bytes. The plan's files go up when the source has them (else the manifest
+ * loses them: a bundle without a plan).
  */
 export async function uploadBundleEntries(bundle: BundleSource): Promise<{ index: KvBundleIndex; entries: KvEntry[] }> {
   const manifest = structuredClone((await bundle.manifest()) as BundleManifest);
+  const fileOf = async (bytes: Uint8Array) => ({ bytes: bytes.byteLength, sha256: await sha256Hex(bytes) });
   const tokenizer = new TextEncoder().encode(JSON.stringify(await bundle.tokenizer()));
-  manifest.files['tokenizer.json'] = { bytes: tokenizer.byteLength, sha256: await sha256Hex(tokenizer) };
+  manifest.files['tokenizer.json'] = await fileOf(tokenizer);
+  const modelFile = manifest.kind === 'static' ? 'embeddings.bin' : 'model.onnx';
+  const files: Record<string, Uint8Array> = { [modelFile]: await bundle.model(), 'tokenizer.json': tokenizer };
+  const plan = await bundle.planFiles?.();
+  if (plan !== undefined) {
+    files['plan.json'] = new TextEncoder().encode(JSON.stringify(plan.plan));
+    files['plan.bin'] = await plan.weights();
+    manifest.files['plan.json'] = await fileOf(files['plan.json']);
+    manifest.files['plan.bin'] = await fileOf(files['plan.bin']);
+  } else {
+    delete manifest.files['plan.json'];
+    delete manifest.files['plan.bin'];
+  }
   const { contentHash: _, ...withoutHash } = manifest;
   manifest.contentHash = await computeContentHash(withoutHash);
-  const modelFile = manifest.kind === 'static' ? 'embeddings.bin' : 'model.onnx';
-  const files = { [modelFile]: await bundle.model(), 'tokenizer.json': tokenizer };
   const planned = await planKvBundle(manifest, files as Parameters<typeof planKvBundle>[1], 1024 * 1024);
   const store = testEnv.BUNDLE_STORE as unknown as KVNamespace;
   for (const entry of planned.entries) await store.put(entry.key, entry.value);

@@ -1,6 +1,7 @@
+/// <reference path="./bin-module.d.ts" />
 /**
- * The bundles compiled into the worker (bundles/default and bundles/static-default, made by `npm run build`): model.onnx
- * and embeddings.bin through wrangler's Data rules (ArrayBuffers), the JSON files as modules. Nothing is parsed or
+ * The bundles compiled into the worker (bundles/default and bundles/static-default, made by `npm run build`): model.onnx,
+ * plan.bin and embeddings.bin through wrangler's Data rules (ArrayBuffers), the JSON files as modules. Nothing is parsed or
  * validated here at import time.
  *
  * `defaultBundle` is what the worker serves: the transformer, with the static bundle as its first ranking stage and the
@@ -10,6 +11,8 @@
  */
 import manifest from '../../../bundles/default/manifest.json';
 import model from '../../../bundles/default/model.onnx';
+import planWeights from '../../../bundles/default/plan.bin';
+import plan from '../../../bundles/default/plan.json';
 import tokenizer from '../../../bundles/default/tokenizer.json';
 import type { COMPILED_BUNDLE_NAMES } from '../models/spec.js';
 import { rerankerFixtureBundle } from './reranker-fixture-bundle.js';
@@ -22,6 +25,7 @@ const transformerDefaultBundle: BundleSource = {
   manifest: async () => manifest,
   tokenizer: async () => tokenizer as object,
   model: async () => new Uint8Array(model),
+  planFiles: async () => ({ plan, weights: async () => new Uint8Array(planWeights) }),
   staticCompanion: staticDefaultBundle,
   reranker: rerankerFixtureBundle,
 };

@@ -3,7 +3,8 @@
  * the BUNDLE_HASH var, so a tenant switches model by changing a var, not the code. The index's manifest must hash to
  * BUNDLE_HASH; every chunk's sha256 is checked on load, then each reassembled file against the manifest: a corrupt or
  * missing chunk fails the load with BundleUnavailableError (the API answers 503 naming the chunk) rather than serving
- * wrong vectors.
+ * wrong vectors. The encoder plan's files are read only by the plan engine, model.onnx only by ONNX Runtime; an index
+ * uploaded before plans were stored has no plan files, and its bundle serves through ONNX Runtime.
  */
 import { isSha256Hex, sha256Hex } from '../../../bundle-format/hash.js';
 import {
@@ -48,6 +49,18 @@ export function kvBundle(kv: Pick<KvNamespaceLike, 'get'> | undefined, contentHa
     model: async () => {
       const index = await loadIndex();
       return readFile(context, index, kvModelFile(index.manifest));
+    },
+    planFiles: async () => {
+      const index = await loadIndex();
+      if (index.chunks['plan.json'] === undefined || index.chunks['plan.bin'] === undefined) return undefined;
+      const text = new TextDecoder().decode(await readFile(context, index, 'plan.json'));
+      let plan: unknown;
+      try {
+        plan = JSON.parse(text);
+      } catch {
+        throw new BundleUnavailableError(`bundle ${context.short}: plan.json is not JSON`);
+      }
+      return { plan, weights: () => readFile(context, index, 'plan.bin') };
     },
   };
 }

@@ -1,14 +1,16 @@
 /**
  * The per-isolate embedding state for one bundle: the manifest, tokenizer and model, each created on first use and
  * shared by all requests of the isolate, the in-isolate LRU, the cache policy's memory (access frequencies, today's KV
- * writes), and the counters /info reports. This and ORT's WASM instance are the only long-lived mutable state of the
- * worker.
+ * writes), and the counters /info reports. This and the engines' WASM instances are the only long-lived mutable state
+ * of the worker. The model runs on the engine the ENGINE var chooses for the bundle (engine-choice.ts).
  */
+import { parseEncoderPlan } from '../../../bundle-format/encoder-plan.js';
 import { type BundleManifest, isStaticManifest, parseAnyBundleManifest } from '../../../bundle-format/manifest.js';
 import { decodeStaticTable } from '../../../bundle-format/static-table.js';
 import { Embedder, type InferenceCounters } from '../../../bundle-runtime/embedder.js';
 import type { InferenceEngine } from '../../../bundle-runtime/engine.js';
-import { createOrtEngine, type OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
+import { createOrtEngine } from '../../../bundle-runtime/ort-engine.js';
+import { createPlanEngine } from '../../../bundle-runtime/plan-engine.js';
 import { createStaticEngine } from '../../../bundle-runtime/static-engine.js';
 import { BundleTokenizer } from '../../../bundle-runtime/tokenizer.js';
 import { type BundleSource, BundleUnavailableError } from '../bundle/source.js';
@@ -21,6 +23,7 @@ import { type CostModel, costModelFor, costPerMillionEmbeddings } from '../cache
 import type { Config } from '../config.js';
 import type { Env } from '../env.js';
 import { ApiError } from '../errors.js';
+import { chooseEngine, type EngineChoice, type EngineName, type EngineRuntime } from './engine-choice.js';
 import { Lazy } from './lazy.js';
 
 export interface ServiceCounters extends InferenceCounters, CacheCounters, KvStoreCounters, CacheApiCounters {
@@ -58,7 +61,8 @@ export class EmbeddingService {
   private readonly policyState = new CachePolicyState();
   private readonly manifestValue: Lazy<BundleManifest>;
   private readonly tokenizerValue: Lazy<BundleTokenizer>;
-  private readonly modelValue: Lazy<Embedder>;
+  /** The model on the engine the ENGINE var chose; chosen again (and the old one dropped) if ENGINE changes. */
+  private modelValue: { choice: EngineChoice; model: Lazy<LoadedModel> } | undefined;
   private companion: EmbeddingService | undefined;
   /** When the last model load failed (Date.now()), until one succeeds: /health reports not ready meanwhile. */
   private modelFailedAt: number | undefined;
@@ -66,26 +70,13 @@ export class EmbeddingService {
   /** @param lru the in-isolate LRU; a worker's models share one (models/registry.ts), else each service has its own. */
   constructor(
     private readonly source: BundleSource,
-    private readonly ort: OrtRuntime,
+    private readonly runtime: EngineRuntime,
     private readonly lru = new SharedLru(),
   ) {
     this.manifestValue = new Lazy(async () => parseAnyBundleManifest(await source.manifest()));
     this.tokenizerValue = new Lazy(async () => {
       const manifest = await this.manifestValue.get();
       return new BundleTokenizer(await source.tokenizer(), manifest.tokenizerConfig);
-    });
-    this.modelValue = new Lazy(async () => {
-      const manifest = await this.manifestValue.get();
-      try {
-        const model = new Embedder(await engineFor(manifest, await source.model(), ort), undefined, this.counters);
-        this.counters.modelLoads++;
-        this.modelFailedAt = undefined;
-        return model;
-      } catch (error) {
-        this.counters.modelLoadFailures++;
-        this.modelFailedAt = Date.now();
-        throw error;
-      }
     });
   }
 
@@ -95,12 +86,23 @@ export class EmbeddingService {
    */
   staticCompanion(): EmbeddingService | undefined {
     if (this.source.staticCompanion === undefined) return undefined;
-    this.companion ??= new EmbeddingService(this.source.staticCompanion, this.ort);
+    this.companion ??= new EmbeddingService(this.source.staticCompanion, this.runtime);
     return this.companion;
   }
 
   get modelLoaded(): boolean {
-    return this.modelValue.ready;
+    return this.modelValue?.model.ready ?? false;
+  }
+
+  /**
+   * The engine that runs the model: the loaded one, else the one a load under this config would use (null when ENGINE
+   * refuses the bundle), for /info and /v1/models.
+   */
+  async engine(config: Config): Promise<EngineName | null> {
+    const loaded = this.modelValue;
+    if (loaded?.choice === config.engine && loaded.model.ready) return (await loaded.model.get()).engine;
+    const decision = chooseEngine(await this.manifest(config), config.engine, this.runtime);
+    return 'engine' in decision ? decision.engine : null;
   }
 
   /** Milliseconds since the last failed model load, while the model is not loaded; undefined otherwise. */
@@ -120,8 +122,30 @@ export class EmbeddingService {
     return unavailableOnFailure(this.tokenizerValue, 'the tokenizer', config);
   }
 
-  model(config: Config): Promise<Embedder> {
-    return unavailableOnFailure(this.modelValue, 'the model', config);
+  async model(config: Config): Promise<Embedder> {
+    if (this.modelValue?.choice !== config.engine) {
+      // ENGINE changes only with a new deployment (a new isolate); a test may switch it within one isolate.
+      const previous = this.modelValue?.model;
+      if (previous?.ready) void previous.get().then((loaded) => loaded.embedder.release());
+      this.modelValue = { choice: config.engine, model: new Lazy(() => this.loadModel(config.engine)) };
+    }
+    return (await unavailableOnFailure(this.modelValue.model, 'the model', config)).embedder;
+  }
+
+  /** Reads the files the chosen engine needs, and only those, and creates the engine. */
+  private async loadModel(choice: EngineChoice): Promise<LoadedModel> {
+    try {
+      const manifest = await this.manifestValue.get();
+      const { engine, inference } = await createEngine(manifest, choice, this.source, this.runtime);
+      const embedder = new Embedder(inference, undefined, this.counters);
+      this.counters.modelLoads++;
+      this.modelFailedAt = undefined;
+      return { engine, embedder };
+    } catch (error) {
+      this.counters.modelLoadFailures++;
+      this.modelFailedAt = Date.now();
+      throw error;
+    }
   }
 
   /** Counts a request's answered inputs and the tokens its inference ran on. */
@@ -188,12 +212,46 @@ function cachePolicyMode(config: Config, manifest: BundleManifest): CachePolicy[
   return config.cachePolicy === 'cost' && isStaticManifest(manifest) ? 'off' : config.cachePolicy;
 }
 
-/** A static bundle's table runs in plain TypeScript, so serving one never loads ONNX Runtime's WASM. */
-async function engineFor(manifest: BundleManifest, bytes: Uint8Array, ort: OrtRuntime): Promise<InferenceEngine> {
-  if (isStaticManifest(manifest)) {
-    return createStaticEngine(decodeStaticTable(bytes, manifest.static.rows, manifest.dimensions));
+interface LoadedModel {
+  engine: EngineName;
+  embedder: Embedder;
+}
+
+/**
+ * The engine ENGINE chooses for the bundle, built from the files it reads: a static bundle's table (plain TypeScript,
+ * no WASM), the encoder plan (plan.json + plan.bin, never model.onnx), or ONNX Runtime on model.onnx (never plan.bin).
+ * A plan that is corrupt or of a version this worker does not know is refused (503 naming why), never run; ENGINE=ort
+ * serves such a bundle from model.onnx.
+ */
+async function createEngine(
+  manifest: BundleManifest,
+  choice: EngineChoice,
+  source: BundleSource,
+  runtime: EngineRuntime,
+): Promise<{ engine: EngineName; inference: InferenceEngine }> {
+  const decision = chooseEngine(manifest, choice, runtime);
+  if ('refused' in decision) throw new BundleUnavailableError(decision.refused);
+  if (decision.engine === 'static' && isStaticManifest(manifest)) {
+    const table = decodeStaticTable(await source.model(), manifest.static.rows, manifest.dimensions);
+    return { engine: 'static', inference: createStaticEngine(table) };
   }
-  return createOrtEngine(ort, bytes, manifest);
+  const files = decision.engine === 'plan' ? await source.planFiles?.() : undefined;
+  if (files !== undefined && runtime.planKernels !== undefined) {
+    const weights = await files.weights();
+    let plan: ReturnType<typeof parseEncoderPlan>;
+    try {
+      plan = parseEncoderPlan(files.plan, weights.byteLength);
+    } catch (error) {
+      throw new BundleUnavailableError(`the bundle's encoder plan is refused: ${(error as Error).message}`);
+    }
+    return { engine: 'plan', inference: await createPlanEngine(plan, weights, runtime.planKernels) };
+  }
+  if (decision.engine === 'plan' && choice === 'plan') {
+    throw new BundleUnavailableError(
+      'ENGINE=plan, but the bundle source holds no plan files although the manifest lists them (a KV upload from an edge-embed before plans: upload it again); set ENGINE=auto or ort to serve it with ONNX Runtime',
+    );
+  }
+  return { engine: 'ort', inference: await createOrtEngine(runtime.ort, await source.model(), manifest) };
 }
 
 /** A failed load is logged and answered with 503 + Retry-After; the Lazy forgets it, so the next request retries. */

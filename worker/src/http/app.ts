@@ -31,6 +31,8 @@ export interface AppDeps {
   /** The bundles compiled in, by the name MODELS gives them (`default`, `static-default`). */
   compiled?: Readonly<Record<string, BundleSource>>;
   ort: OrtRuntime;
+  /** The plan engine's compiled kernels (engine/dist); without them every transformer runs on ONNX Runtime. */
+  planKernels?: WebAssembly.Module;
   /** Bytes of ORT's WASM memory, for /info. */
   wasmHeapBytes?: () => number;
   /** Milliseconds, for Server-Timing and logs. */

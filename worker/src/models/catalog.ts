@@ -3,21 +3,20 @@
  * compiled in and the env's BUNDLE_STORE, and keeps it while MODELS stays the same (an isolate sees one deployment's
  * vars), so each model's lazily loaded state lives as long as the isolate.
  */
-import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
 import { kvBundle } from '../bundle/kv-bundle.js';
 import type { BundleSource } from '../bundle/source.js';
 import type { Config } from '../config.js';
+import type { EngineRuntime } from '../embedding/engine-choice.js';
 import type { Env } from '../env.js';
 import { ApiError } from '../errors.js';
 import { ModelRegistry } from './registry.js';
 import type { ModelSpec } from './spec.js';
 
-export interface ModelCatalogDeps {
+export interface ModelCatalogDeps extends EngineRuntime {
   /** What the worker serves without MODELS. */
   bundle: BundleSource;
   /** The bundles compiled into this entry, by the name MODELS gives them (`default`, `static-default`). */
   compiled?: Readonly<Record<string, BundleSource>>;
-  ort: OrtRuntime;
 }
 
 export class ModelCatalog {
@@ -25,7 +24,7 @@ export class ModelCatalog {
   private named: { key: string; registry: ModelRegistry } | undefined;
 
   constructor(private readonly deps: ModelCatalogDeps) {
-    this.single = ModelRegistry.single(deps.bundle, deps.ort);
+    this.single = ModelRegistry.single(deps.bundle, runtimeOf(deps));
   }
 
   /** @example catalog.registry(c.env, c.get('config')).select(body.model, 'embedding', config) */
@@ -41,7 +40,7 @@ export class ModelCatalog {
     const key = JSON.stringify(specs);
     if (this.named?.key !== key) {
       const models = specs.map((spec) => [spec.name, this.source(spec, env)] as const);
-      this.named = { key, registry: ModelRegistry.named(models, this.deps.ort) };
+      this.named = { key, registry: ModelRegistry.named(models, runtimeOf(this.deps)) };
     }
     return this.named.registry;
   }
@@ -55,4 +54,8 @@ export class ModelCatalog {
       `the deployment's config is invalid: MODELS: ${spec.name}=${spec.source.compiled}: this worker has no compiled-in bundle ${spec.source.compiled} (a KV-only entry serves kv:<contentHash> sources)`,
     );
   }
+}
+
+function runtimeOf({ ort, planKernels }: EngineRuntime): EngineRuntime {
+  return { ort, planKernels };
 }

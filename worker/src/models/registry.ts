@@ -6,10 +6,10 @@
  * reranker compiled in beside it.
  */
 import type { BundleKind, BundleManifest } from '../../../bundle-format/manifest.js';
-import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
 import type { BundleSource } from '../bundle/source.js';
 import { SharedLru } from '../cache/lru.js';
 import type { Config } from '../config.js';
+import type { EngineRuntime } from '../embedding/engine-choice.js';
 import { EmbeddingService } from '../embedding/service.js';
 import { ApiError } from '../errors.js';
 
@@ -47,23 +47,27 @@ export class ModelRegistry {
   /**
    * The worker without MODELS: its bundle, and the cross-encoder compiled in beside it (the reranker's default) when
    * there is one.
-   * @example ModelRegistry.single(defaultBundle, workerdOrt)
+   * @example ModelRegistry.single(defaultBundle, { ort: workerdOrt, planKernels })
    */
-  static single(source: BundleSource, ort: OrtRuntime): ModelRegistry {
+  static single(source: BundleSource, runtime: EngineRuntime): ModelRegistry {
     const sources = source.reranker === undefined ? [source] : [source, source.reranker];
     const entries = sources.map((bundle) => ({
       name: undefined,
       source: bundle,
-      service: new EmbeddingService(bundle, ort),
+      service: new EmbeddingService(bundle, runtime),
     }));
     return new ModelRegistry(entries, false);
   }
 
-  /** @example ModelRegistry.named([['use', defaultBundle], ['static', staticDefaultBundle]], workerdOrt) */
-  static named(models: ReadonlyArray<readonly [string, BundleSource]>, ort: OrtRuntime): ModelRegistry {
+  /** @example ModelRegistry.named([['use', defaultBundle], ['static', staticDefaultBundle]], { ort: workerdOrt }) */
+  static named(models: ReadonlyArray<readonly [string, BundleSource]>, runtime: EngineRuntime): ModelRegistry {
     // One LRU for all: LRU_MAX_BYTES bounds the isolate however many models it serves.
     const lru = new SharedLru();
-    const entries = models.map(([name, source]) => ({ name, source, service: new EmbeddingService(source, ort, lru) }));
+    const entries = models.map(([name, source]) => ({
+      name,
+      source,
+      service: new EmbeddingService(source, runtime, lru),
+    }));
     return new ModelRegistry(entries, true);
   }
 

@@ -75,13 +75,18 @@ async function info(c: Context<AppEnv>, deps: AppRouteDeps, isolate: IsolateCoun
     // The cross-encoder behind /rerank and /v1/rerank, and its per-request limits; null when there is none.
     reranking: await rerankingInfo(registry, config),
     loaded: service.modelLoaded,
-    models: served.map(({ id, kind, manifest: { contentHash }, service: { modelLoaded, counters } }) => ({
-      id,
-      kind,
-      bundle_hash: contentHash,
-      loaded: modelLoaded,
-      model_loads: counters.modelLoads,
-    })),
+    // The engine the model runs on (ENGINE var): the loaded one, else the one a load would use.
+    engine: await service.engine(config),
+    models: await Promise.all(
+      served.map(async ({ id, kind, manifest: { contentHash }, service: entry }) => ({
+        id,
+        kind,
+        bundle_hash: contentHash,
+        loaded: entry.modelLoaded,
+        engine: await entry.engine(config),
+        model_loads: entry.counters.modelLoads,
+      })),
+    ),
     wasm_heap_bytes: deps.wasmHeapBytes?.() ?? null,
     auth: config.apiKeys.length === 0 ? 'open' : 'api_key',
     counters: { ...service.counters, ...prefixKeys('lru', service.lruStats) },

@@ -100,12 +100,15 @@ async function models(c: Context<AppEnv>, deps: AppRouteDeps): Promise<Response>
   const served = await deps.models.registry(c.env ?? {}, config).list(config);
   return c.json({
     object: 'list',
-    data: served.map((model) => ({
-      id: model.id,
-      object: 'model',
-      created: 0,
-      owned_by: 'edge-embed',
-      kind: model.kind,
-    })),
+    data: await Promise.all(
+      served.map(async (model) => ({
+        id: model.id,
+        object: 'model',
+        created: 0,
+        owned_by: 'edge-embed',
+        kind: model.kind,
+        engine: await model.service.engine(config),
+      })),
+    ),
   });
 }

@@ -79,6 +79,12 @@ export const WorkersAiRerankResponse = z
   .object({ response: z.array(z.object({ id: z.number().int().nonnegative(), score: z.number() })) })
   .describe("the top_k contexts, best first (Workers AI's reranker shape, for a body with contexts)");
 
+/** The engine that runs a model (the ENGINE var's choice for its bundle); null when ENGINE refuses the bundle. */
+const Engine = z
+  .enum(['plan', 'ort', 'static'])
+  .nullable()
+  .describe('plan: the encoder plan engine; ort: ONNX Runtime on model.onnx; static: a static table');
+
 export const ModelsResponse = z.object({
   object: z.literal('list'),
   data: z.array(
@@ -88,6 +94,7 @@ export const ModelsResponse = z.object({
       created: z.number(),
       owned_by: z.string(),
       kind: z.enum(['transformer', 'static', 'cross-encoder']),
+      engine: Engine,
     }),
   ),
 });
@@ -107,6 +114,7 @@ export const InfoResponse = z
     prompts: z.record(z.string(), z.string()),
     default_prompt_name: z.string().nullable(),
     loaded: z.boolean(),
+    engine: Engine,
     /** Every served model (MODELS, else the one bundle): whether this isolate loaded it, and how often. */
     models: z.array(
       z.object({
@@ -114,6 +122,7 @@ export const InfoResponse = z
         kind: BundleKind,
         bundle_hash: z.string(),
         loaded: z.boolean(),
+        engine: Engine,
         model_loads: z.number().int().nonnegative(),
       }),
     ),

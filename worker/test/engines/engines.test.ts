@@ -1,0 +1,265 @@
+/**
+ * The ENGINE var inside workerd: the encoder plan engine and ONNX Runtime give the same vectors on the default bundle,
+ * /info and /v1/models say which one runs, each engine reads only its own files, and a bundle whose plan is missing,
+ * corrupt or of an unknown version is answered with a 503 naming why (compiled in or from KV), never with vectors.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { ENCODER_PLAN_VERSION } from '../../../bundle-format/encoder-plan.js';
+import { bundleIndexKey, chunkKey } from '../../../bundle-format/kv-layout.js';
+import type { BundleManifest } from '../../../bundle-format/manifest.js';
+import { defaultBundle } from '../../src/bundle/default-bundle.js';
+import { kvBundle } from '../../src/bundle/kv-bundle.js';
+import { rerankerFixtureBundle } from '../../src/bundle/reranker-fixture-bundle.js';
+import type { BundleSource } from '../../src/bundle/source.js';
+import { staticDefaultBundle } from '../../src/bundle/static-default-bundle.js';
+import { chooseEngine } from '../../src/embedding/engine-choice.js';
+import type { Env } from '../../src/env.js';
+import { createApp } from '../../src/http/app.js';
+import worker from '../../src/index.js';
+import { workerdRuntime } from '../../src/runtime/workerd.js';
+import { call, cosine, mixedTexts, testEnv, uploadBundleEntries } from '../helpers.js';
+
+type Fetcher = Parameters<typeof call>[3];
+
+/** No cache tier: every request runs the engine. */
+const UNCACHED: Partial<Env> = { CACHE_POLICY: 'off', LRU_MAX_BYTES: '0', EMBED_CACHE: undefined };
+
+interface Answer {
+  status: number;
+  vectors: number[][];
+  error?: { code: string; message: string };
+}
+
+async function embed(app: Fetcher, input: string[], env: Partial<Env> = {}): Promise<Answer> {
+  const response = await call('/v1/embeddings', { body: { input } }, { ...UNCACHED, ...env }, app);
+  const body = (await response.json()) as { data?: Array<{ embedding: number[] }>; error?: Answer['error'] };
+  return { status: response.status, vectors: body.data?.map((d) => d.embedding) ?? [], error: body.error };
+}
+
+async function infoOf(app: Fetcher, env: Partial<Env> = {}) {
+  const response = await call('/info', {}, env, app);
+  return (await response.json()) as {
+    engine: string | null;
+    loaded: boolean;
+    wasm_heap_bytes: number | null;
+    counters: { inferences: number };
+    models: Array<{ id: string; kind: string; engine: string | null }>;
+  };
+}
+
+/** The default bundle with some of its parts replaced. */
+function variant(parts: Partial<BundleSource>): BundleSource {
+  const { staticCompanion: _, reranker: __, ...rest } = defaultBundle;
+  return { ...rest, ...parts };
+}
+
+async function defaultPlan(): Promise<Record<string, unknown>> {
+  const files = await defaultBundle.planFiles?.();
+  if (files === undefined) throw new Error('the compiled-in default bundle has no plan');
+  return structuredClone(files.plan) as Record<string, unknown>;
+}
+
+const withPlan = (plan: unknown, weights?: Uint8Array): Partial<BundleSource> => ({
+  planFiles: async () => {
+    const original = await defaultBundle.planFiles?.();
+    return { plan, weights: async () => weights ?? ((await original?.weights()) as Uint8Array) };
+  },
+});
+
+const refuse = () => {
+  throw new Error('this engine must not read this file');
+};
+
+describe('ENGINE on the default bundle', () => {
+  it('plan and ort give vectors with cosine >= 0.999 per text, and /info says which engine ran', async () => {
+    const planApp = createApp({ bundle: defaultBundle, ...workerdRuntime });
+    const ortApp = createApp({ bundle: defaultBundle, ...workerdRuntime });
+    const texts = [...mixedTexts('engine parity', 24), 'a', 'Hello, world!', 'ÜBER naïve café — 東京 🙂'];
+    const plan = await embed(planApp, texts, { ENGINE: 'plan' });
+    const ort = await embed(ortApp, texts, { ENGINE: 'ort' });
+    expect([plan.status, ort.status]).toEqual([200, 200]);
+    expect(plan.vectors).toHaveLength(texts.length);
+    const cosines = plan.vectors.map((vector, i) => cosine(vector, ort.vectors[i]));
+    expect(Math.min(...cosines)).toBeGreaterThanOrEqual(0.999);
+
+    const planInfo = await infoOf(planApp, { ENGINE: 'plan' });
+    const ortInfo = await infoOf(ortApp, { ENGINE: 'ort' });
+    expect(planInfo).toMatchObject({ engine: 'plan', loaded: true });
+    expect(ortInfo).toMatchObject({ engine: 'ort', loaded: true });
+    expect(planInfo.counters.inferences).toBeGreaterThan(0);
+    // Both apps share the isolate, so the heap counts ORT's memory too; the plan's alone is several MiB of weights.
+    expect(planInfo.wasm_heap_bytes).toBeGreaterThan(1024 * 1024);
+  });
+
+  it('auto (the default) serves the default bundle with the plan; the reranker fixture (no plan) and static with their own', async () => {
+    const app = createApp({ bundle: defaultBundle, ...workerdRuntime });
+    const before = await infoOf(app);
+    // Before the model loads, /info says the engine a load would use.
+    expect(before).toMatchObject({ engine: 'plan', loaded: false });
+    expect((await embed(app, ['auto picks the plan'])).status).toBe(200);
+    const after = await infoOf(app);
+    expect(after).toMatchObject({ engine: 'plan', loaded: true });
+    expect(after.models.map(({ kind, engine }) => [kind, engine])).toEqual([
+      ['transformer', 'plan'],
+      ['cross-encoder', 'ort'],
+    ]);
+    const listed = (await (await call('/v1/models', {}, {}, app)).json()) as { data: Array<{ engine: string }> };
+    expect(listed.data.map((model) => model.engine)).toEqual(['plan', 'ort']);
+    const models = { MODELS: 'use=default,static=static-default' };
+    expect((await infoOf(worker, models)).models.map((model) => model.engine)).toEqual(['plan', 'static']);
+    expect((await infoOf(worker, { ...models, ENGINE: 'ort' })).models.map((model) => model.engine)).toEqual([
+      'ort',
+      'static',
+    ]);
+  });
+
+  it('switches engine when ENGINE changes within an isolate, the vectors staying the same to 0.999', async () => {
+    const app = createApp({ bundle: defaultBundle, ...workerdRuntime });
+    const texts = ['one engine, then the other', 'and back'];
+    const first = await embed(app, texts, { ENGINE: 'ort' });
+    expect((await infoOf(app, { ENGINE: 'ort' })).engine).toBe('ort');
+    const second = await embed(app, texts, { ENGINE: 'auto' });
+    expect((await infoOf(app, { ENGINE: 'auto' })).engine).toBe('plan');
+    for (const [i, vector] of first.vectors.entries()) expect(cosine(vector, second.vectors[i])).toBeGreaterThan(0.999);
+  });
+
+  it('the plan engine never reads model.onnx, and ONNX Runtime never reads the plan', async () => {
+    const noOnnx = createApp({ bundle: variant({ model: async () => refuse() }), ...workerdRuntime });
+    expect((await embed(noOnnx, ['plan only'], { ENGINE: 'plan' })).status).toBe(200);
+    const noPlan = createApp({ bundle: variant({ planFiles: async () => refuse() }), ...workerdRuntime });
+    expect((await embed(noPlan, ['ort only'], { ENGINE: 'ort' })).status).toBe(200);
+  });
+
+  it('an invalid ENGINE is a 500 config_invalid naming the var, like every other var', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const response = await call('/v1/embeddings', { body: { input: 'x' } }, { ENGINE: 'onnx' });
+    expect(response.status).toBe(500);
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('config_invalid');
+    expect(error.message).toContain('ENGINE: must be auto, plan or ort');
+    vi.restoreAllMocks();
+  });
+});
+
+describe('a bundle the plan engine cannot serve', () => {
+  const quiet = () => vi.spyOn(console, 'error').mockImplementation(() => undefined);
+
+  async function refusal(bundle: BundleSource, env: Partial<Env>): Promise<string> {
+    quiet();
+    const app = createApp({ bundle, ...workerdRuntime });
+    const answer = await embed(app, ['no vectors from a bad plan'], env);
+    vi.restoreAllMocks();
+    expect(answer.status).toBe(503);
+    expect(answer.vectors).toEqual([]);
+    expect(answer.error?.code).toBe('model_unavailable');
+    return answer.error?.message ?? '';
+  }
+
+  it('ENGINE=plan on a bundle without a plan: 503 saying so; auto serves it with ONNX Runtime', async () => {
+    const manifest = structuredClone((await defaultBundle.manifest()) as BundleManifest);
+    delete manifest.files['plan.json'];
+    delete manifest.files['plan.bin'];
+    const planless = variant({ manifest: async () => manifest, planFiles: undefined });
+    expect(await refusal(planless, { ENGINE: 'plan' })).toContain(
+      'ENGINE=plan, but the bundle has no encoder plan (plan.json and plan.bin)',
+    );
+    const app = createApp({ bundle: planless, ...workerdRuntime });
+    expect((await embed(app, ['served by ort'])).status).toBe(200);
+    expect((await infoOf(app)).engine).toBe('ort');
+  });
+
+  it('a plan of an unknown planVersion: 503 naming the version, under auto and plan; ENGINE=ort still serves', async () => {
+    const plan = { ...(await defaultPlan()), planVersion: ENCODER_PLAN_VERSION + 1 };
+    const future = variant(withPlan(plan));
+    for (const engine of ['auto', 'plan']) {
+      expect(await refusal(future, { ENGINE: engine })).toContain(
+        `encoder plan version ${ENCODER_PLAN_VERSION + 1} is not supported`,
+      );
+    }
+    const app = createApp({ bundle: future, ...workerdRuntime });
+    expect((await embed(app, ['the reference engine'], { ENGINE: 'ort' })).status).toBe(200);
+  });
+
+  it('a corrupt plan (malformed, or plan.bin of the wrong size): 503 naming the fault', async () => {
+    const plan = await defaultPlan();
+    expect(await refusal(variant(withPlan({ ...plan, layers: 'none' })), {})).toMatch(
+      /the bundle's encoder plan is refused: invalid encoder plan: layers: /,
+    );
+    const weights = (await (await defaultBundle.planFiles?.())?.weights()) as Uint8Array;
+    expect(await refusal(variant(withPlan(plan, weights.subarray(0, 1000))), {})).toContain(
+      'invalid encoder plan: plan.bin has 1000 bytes, the plan expects',
+    );
+  });
+
+  it('from KV: serves an uploaded plan; a plan of an unknown version or a corrupt plan.json chunk is a 503', async () => {
+    const good = await uploadBundleEntries(defaultBundle);
+    expect(Object.keys(good.index.chunks).sort()).toEqual(['model.onnx', 'plan.bin', 'plan.json', 'tokenizer.json']);
+    const kvEnv = { BUNDLE_HASH: good.index.manifest.contentHash };
+    const served = await embed(worker, ['a plan read from KV chunks'], kvEnv);
+    expect(served.status).toBe(200);
+    expect(await infoOf(worker, kvEnv)).toMatchObject({ engine: 'plan', loaded: true });
+    const compiled = await embed(worker, ['a plan read from KV chunks']);
+    expect(cosine(served.vectors[0], compiled.vectors[0])).toBeGreaterThan(0.9999);
+
+    const plan = { ...(await defaultPlan()), planVersion: ENCODER_PLAN_VERSION + 1 };
+    const future = await uploadBundleEntries(variant(withPlan(plan)));
+    quiet();
+    const refused = await embed(worker, ['never wrong vectors'], { BUNDLE_HASH: future.index.manifest.contentHash });
+    expect([refused.status, refused.error?.message]).toEqual([
+      503,
+      expect.stringContaining(`encoder plan version ${ENCODER_PLAN_VERSION + 1} is not supported`),
+    ]);
+
+    // A plan.json of its own (an extra key the schema ignores), so the chunk overwritten is no other bundle's.
+    const marked = { ...(await defaultPlan()), edgeEmbedTestMarker: 'corrupt chunk' };
+    const other = await uploadBundleEntries(variant(withPlan(marked)));
+    const planChunk = other.index.chunks['plan.json']?.[0].sha256 as string;
+    await (testEnv.BUNDLE_STORE as unknown as KVNamespace).put(chunkKey(planChunk), new TextEncoder().encode('{}'));
+    const corrupt = await embed(worker, ['never wrong vectors'], { BUNDLE_HASH: other.index.manifest.contentHash });
+    vi.restoreAllMocks();
+    expect([corrupt.status, corrupt.error?.message]).toEqual([503, expect.stringContaining('of plan.json')]);
+  });
+
+  it('from KV, an index without the plan files its manifest lists (an older upload): auto uses ONNX Runtime, plan is a 503', async () => {
+    const { index } = await uploadBundleEntries(defaultBundle);
+    const { 'plan.json': _, 'plan.bin': __, ...olderChunks } = index.chunks;
+    const olderIndex = { ...index, chunks: olderChunks };
+    const store = testEnv.BUNDLE_STORE as unknown as KVNamespace;
+    await store.put(bundleIndexKey(index.manifest.contentHash), JSON.stringify(olderIndex));
+    const env = { BUNDLE_HASH: index.manifest.contentHash };
+    const app = createApp({ bundle: kvBundle(testEnv.BUNDLE_STORE, index.manifest.contentHash), ...workerdRuntime });
+    expect((await embed(app, ['an old upload'], env)).status).toBe(200);
+    expect((await infoOf(app, env)).engine).toBe('ort');
+    quiet();
+    const pinned = await embed(app, ['an old upload'], { ...env, ENGINE: 'plan' });
+    vi.restoreAllMocks();
+    expect([pinned.status, pinned.error?.message]).toEqual([503, expect.stringContaining('holds no plan files')]);
+    await store.put(bundleIndexKey(index.manifest.contentHash), JSON.stringify(index));
+  });
+});
+
+describe('chooseEngine', () => {
+  const runtime = { planKernels: workerdRuntime.planKernels };
+
+  it('picks by ENGINE, the bundle and the entry; a cross-encoder fed token types stays on ONNX Runtime', async () => {
+    const transformer = (await defaultBundle.manifest()) as BundleManifest;
+    const reranker = (await rerankerFixtureBundle.manifest()) as BundleManifest;
+    const staticManifest = (await staticDefaultBundle.manifest()) as BundleManifest;
+    const planFiles = { 'plan.json': transformer.files['plan.json'], 'plan.bin': transformer.files['plan.bin'] };
+    const rerankerWithPlan = { ...reranker, files: { ...reranker.files, ...planFiles } } as BundleManifest;
+    const pairsWithoutTypes = { ...rerankerWithPlan, inputs: ['input_ids', 'attention_mask'] } as BundleManifest;
+    expect(chooseEngine(transformer, 'auto', runtime)).toEqual({ engine: 'plan' });
+    expect(chooseEngine(transformer, 'ort', runtime)).toEqual({ engine: 'ort' });
+    expect(chooseEngine(transformer, 'auto', {})).toEqual({ engine: 'ort' });
+    expect(chooseEngine(transformer, 'plan', {})).toEqual({
+      refused: expect.stringContaining("this worker's entry is built without the plan engine's kernels"),
+    });
+    expect(chooseEngine(staticManifest, 'plan', runtime)).toEqual({ engine: 'static' });
+    expect(chooseEngine(reranker, 'auto', runtime)).toEqual({ engine: 'ort' });
+    expect(chooseEngine(rerankerWithPlan, 'auto', runtime)).toEqual({ engine: 'ort' });
+    expect(chooseEngine(rerankerWithPlan, 'plan', runtime)).toEqual({
+      refused: expect.stringContaining('token types 1'),
+    });
+    expect(chooseEngine(pairsWithoutTypes, 'auto', runtime)).toEqual({ engine: 'plan' });
+  });
+});
