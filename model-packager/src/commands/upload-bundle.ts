@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { parseEncoderPlan } from '../../../bundle-format/encoder-plan.js';
 import {
   chunkKey,
   DEFAULT_CHUNK_BYTES,
@@ -81,6 +82,24 @@ async function readBundle(dir: string) {
     await Promise.all(kvBundleFiles(manifest).map(async (name) => [name, await read(name)] as const)),
   );
   return { manifest, files };
+}
+
+/**
+ * Refuses a bundle whose encoder plan a worker would refuse (not JSON, malformed, of another planVersion, tensors past
+ * plan.bin), so a bad plan is found at upload rather than as a 503 after the deploy.
+ */
+function checkEncoderPlan(dir: string, files: Record<string, Uint8Array>): void {
+  const plan = files['plan.json'];
+  const weights = files['plan.bin'];
+  if (plan === undefined || weights === undefined) return;
+  try {
+    parseEncoderPlan(JSON.parse(new TextDecoder().decode(plan)), weights.byteLength);
+  } catch (error) {
+    throw new PackError(
+      'bad-input',
+      `${join(dir, 'plan.json')}: the encoder plan is refused: ${(error as Error).message}`,
+    );
+  }
 }
 
 /** Runs wrangler; resolves to its stdout. */
@@ -169,6 +188,7 @@ export async function uploadBundle(
   } catch (error) {
     throw new PackError('bad-input', `${dir}: ${(error as Error).message}`);
   }
+  checkEncoderPlan(dir, files);
   const plan: UploadPlan = {
     contentHash: manifest.contentHash,
     indexKey: planned.entries[planned.entries.length - 1].key,
@@ -224,7 +244,10 @@ export function registerUploadBundleCommand(program: Command): void {
     .description(
       'put a bundle into a Workers KV namespace (content-addressed chunks + index) so a worker serves it by BUNDLE_HASH',
     )
-    .argument('<bundle-dir>', 'a packed bundle (manifest.json, model.onnx, tokenizer.json)')
+    .argument(
+      '<bundle-dir>',
+      'a packed bundle (manifest.json, model.onnx, tokenizer.json, and plan.json + plan.bin if listed)',
+    )
     .requiredOption('--binding <name>', 'the KV binding in wrangler.toml, e.g. BUNDLE_STORE')
     .option('--env <tenant>', 'the wrangler environment (tenant) whose namespace to use')
     .option('--local', "write to wrangler's local KV (wrangler dev); the default")

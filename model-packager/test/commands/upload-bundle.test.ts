@@ -18,6 +18,7 @@ import {
   type KvBundleIndex,
   kvBundleIndexProblem,
 } from '../../../bundle-format/kv-layout.js';
+import { type BundleManifest, computeContentHash } from '../../../bundle-format/manifest.js';
 import { runWrangler, uploadBundle, type WranglerRunner } from '../../src/commands/upload-bundle.js';
 
 const root = join(import.meta.dirname, '../../..');
@@ -78,7 +79,8 @@ describe('edge-embed upload-bundle', () => {
       const kv = await mf.getKVNamespace('BUNDLE_STORE');
       const index = JSON.parse((await kv.get(plan.indexKey, 'text'))!) as KvBundleIndex;
       expect(kvBundleIndexProblem(index, manifest.contentHash)).toBeNull();
-      for (const name of ['model.onnx', 'tokenizer.json'] as const) {
+      expect(Object.keys(index.chunks).sort()).toEqual(['model.onnx', 'plan.bin', 'plan.json', 'tokenizer.json']);
+      for (const name of ['model.onnx', 'tokenizer.json', 'plan.json', 'plan.bin'] as const) {
         const parts: Buffer[] = [];
         for (const ref of index.chunks[name]!) {
           const value = new Uint8Array((await kv.get(chunkKey(ref.sha256), 'arrayBuffer'))!);
@@ -186,7 +188,8 @@ describe('edge-embed upload-bundle', () => {
       try {
         const kv = await mf.getKVNamespace('BUNDLE_STORE');
         const index = JSON.parse((await kv.get(indexKey, 'text'))!) as KvBundleIndex;
-        for (const name of ['model.onnx', 'tokenizer.json'] as const) {
+        expect(Object.keys(index.chunks).sort()).toEqual(['model.onnx', 'plan.bin', 'plan.json', 'tokenizer.json']);
+        for (const name of ['model.onnx', 'tokenizer.json', 'plan.json', 'plan.bin'] as const) {
           const parts: Buffer[] = [];
           for (const ref of index.chunks[name]!) {
             const value = new Uint8Array((await kv.get(chunkKey(ref.sha256), 'arrayBuffer'))!);
@@ -246,6 +249,26 @@ describe('edge-embed upload-bundle', () => {
       );
     } finally {
       await rm(stale, { recursive: true, force: true });
+    }
+    const future = await mkdtemp(join(tmpdir(), 'edge-embed-future-plan-'));
+    try {
+      // A plan of an unknown version whose bytes the manifest (and contentHash) do cover: refused in one line.
+      await cp(bundle, future, { recursive: true });
+      const plan = JSON.parse(await readFile(join(future, 'plan.json'), 'utf8')) as { planVersion: number };
+      const planBytes = Buffer.from(JSON.stringify({ ...plan, planVersion: plan.planVersion + 1 }));
+      await writeFile(join(future, 'plan.json'), planBytes);
+      const manifest = JSON.parse(await readFile(join(future, 'manifest.json'), 'utf8')) as BundleManifest;
+      manifest.files['plan.json'] = { bytes: planBytes.byteLength, sha256: await sha256Hex(planBytes) };
+      const { contentHash: _, ...fields } = manifest;
+      manifest.contentHash = await computeContentHash(fields);
+      await writeFile(join(future, 'manifest.json'), JSON.stringify(manifest));
+      const refused = await cli(['upload-bundle', future, '--binding', 'BUNDLE_STORE', '--dry-run']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr.trim().split('\n')).toEqual([
+        `edge-embed: error: ${join(future, 'plan.json')}: the encoder plan is refused: encoder plan version ${plan.planVersion + 1} is not supported (this reader knows ${plan.planVersion})`,
+      ]);
+    } finally {
+      await rm(future, { recursive: true, force: true });
     }
     const tooBig = await cli(['upload-bundle', bundle, '--binding', 'B', '--chunk-bytes', String(26 * 1024 * 1024)]);
     // An option value out of range is a usage error: exit 2 (README), where a refused bundle above exits 1.

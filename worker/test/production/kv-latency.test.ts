@@ -10,7 +10,7 @@ import { defaultBundle } from '../../src/bundle/default-bundle.js';
 import { KV_READ_CACHE_TTL_SECONDS, KvEmbeddingStore } from '../../src/cache/kv.js';
 import type { KvNamespaceLike } from '../../src/env.js';
 import { createApp } from '../../src/http/app.js';
-import { workerdOrt } from '../../src/runtime/ort-workerd.js';
+import { workerdRuntime } from '../../src/runtime/workerd.js';
 import { call, mixedTexts, testEnv } from '../helpers.js';
 
 const kv = testEnv.EMBED_CACHE as KvNamespaceLike;
@@ -70,7 +70,8 @@ describe('a slow, failing KV', () => {
     // Another app stands for another isolate: an empty in-isolate cache, so the second request reads KV.
     const reference = await vectorsOf(await call('/v1/embeddings', { body: { input: texts } }, vars));
     const slow = withKvLatency(kv, { seed: 9, errorRate: 0.25, timeoutRate: 0.25, coldMs: [50, 300] });
-    const fresh = createApp({ bundle: defaultBundle, ort: workerdOrt });
+    // The worker's own engines: a vector read from KV equals one computed only on the same engine (ENGINE=auto).
+    const fresh = createApp({ bundle: defaultBundle, ...workerdRuntime });
     const response = await call('/v1/embeddings', { body: { input: texts } }, { ...vars, EMBED_CACHE: slow }, fresh);
     expect(await vectorsOf(response)).toEqual(reference);
     const outcomes = new Set(slow.reads.map((read) => read.outcome));
@@ -92,8 +93,12 @@ describe('a slow, failing KV', () => {
         loads++;
         return defaultBundle.model();
       },
+      planFiles: async () => {
+        loads++;
+        return defaultBundle.planFiles?.();
+      },
     };
-    const fresh = createApp({ bundle: counted, ort: workerdOrt });
+    const fresh = createApp({ bundle: counted, ...workerdRuntime });
     const slow = withKvLatency(kv, { seed: 3, coldMs: [50, 300] });
     const response = await call('/v1/embeddings', { body: { input: texts } }, { ...vars, EMBED_CACHE: slow }, fresh);
     expect(response.headers.get('x-cache-hits')).toBe(String(texts.length));
