@@ -5,21 +5,28 @@
  * keys. `--bundle <dir>` serves that bundle from KV: it sets BUNDLE_HASH to the bundle's contentHash and prints the
  * `edge-embed upload-bundle` command that puts it there, and points the environment's `main` at worker/src/index-kv.ts
  * (the worker without the compiled-in default model), or, for a static bundle, at worker/src/index-static.ts (no ONNX
- * Runtime either). `--static` alone serves the compiled-in bundles/static-default through index-static.ts. API keys
+ * Runtime either). `--static` alone serves the compiled-in bundles/static-default through index-static.ts. `--engine
+ * ort` pins ONNX Runtime (the ENGINE var); `--engine plan` serves the bundle's encoder plan from an entry built without
+ * ONNX Runtime: worker/src/index-plan.ts (the compiled-in default bundle's plan, no model.onnx), or with --bundle
+ * worker/src/index-kv-plan.ts (nothing compiled in). API keys
  * stay a secret: `npx wrangler secret put API_KEYS --env <name>`. `npm run tenant -- list` prints the tenants. The file is appended to, so its comments survive.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { parse, stringify } from 'smol-toml';
 import { isSha256Hex } from '../bundle-format/hash.js';
 import { CONFIG_VARS, checkConfigVars, LIMIT_VARS } from '../worker/src/config.js';
+import { ENGINE_CHOICES, type EngineChoice } from '../worker/src/embedding/engine-choice.js';
 
 /** A worker limit (a field of worker/src/config.ts's LIMIT_VARS); `--max-inputs` sets maxInputs, i.e. MAX_INPUTS. */
 type Limit = keyof typeof LIMIT_VARS;
 const LIMITS = Object.keys(LIMIT_VARS) as Limit[];
 /** The entry built without ONNX Runtime and the transformer, for tenants that serve a static bundle. */
 const STATIC_ENTRY = 'worker/src/index-static.ts';
+/** The entries built without ONNX Runtime, for tenants served by the encoder plan engine: compiled-in plan, or KV's. */
+const PLAN_ENTRY = 'worker/src/index-plan.ts';
+const KV_PLAN_ENTRY = 'worker/src/index-kv-plan.ts';
 
 export interface AddTenantOptions {
   /** Path of wrangler.toml. */
@@ -27,6 +34,11 @@ export interface AddTenantOptions {
   bundle?: string;
   /** Serve a static bundle with the entry built without ONNX Runtime (worker/src/index-static.ts). */
   static?: boolean;
+  /**
+   * Sets ENGINE: `ort` pins ONNX Runtime, `plan` the encoder plan engine with the entry built without ONNX Runtime
+   * (worker/src/index-plan.ts), `auto` the default.
+   */
+  engine?: EngineChoice;
   kvId?: string;
   bundleStoreId?: string;
   /** namespace_id of a RATE_LIMITER binding ([[env.<name>.ratelimits]]) set to the tenant's rate limit vars. */
@@ -138,26 +150,41 @@ export async function addTenant(
   }
   Object.assign(vars, options.vars);
   vars.TENANT_ID = name;
+  if (options.engine !== undefined) {
+    if (options.static === true) throw new Error('--engine is for transformer bundles; --static serves a static table');
+    vars.ENGINE = options.engine;
+  }
 
   let uploadCommand: string | undefined;
   let main = options.static === true ? STATIC_ENTRY : undefined;
   if (options.bundle !== undefined) {
     const manifestPath = join(options.bundle, 'manifest.json');
-    let manifest: { contentHash?: unknown; kind?: unknown };
+    let manifest: { contentHash?: unknown; kind?: unknown; files?: Record<string, unknown> };
     try {
-      manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { contentHash?: unknown; kind?: unknown };
+      manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as typeof manifest;
     } catch {
       throw new Error(`${options.bundle} is not a bundle: ${manifestPath} is missing or not JSON`);
     }
     if (!isSha256Hex(manifest.contentHash)) throw new Error(`${manifestPath} has no contentHash`);
     if (options.static === true && manifest.kind !== 'static')
       throw new Error(`--static needs a static bundle (edge-embed distill); ${options.bundle} is a transformer`);
+    if (options.engine !== undefined && manifest.kind === 'static')
+      throw new Error(`--engine is for transformer bundles; ${options.bundle} is static (it runs its table)`);
+    if (
+      options.engine === 'plan' &&
+      (manifest.files?.['plan.json'] === undefined || manifest.files['plan.bin'] === undefined)
+    )
+      throw new Error(
+        `--engine plan needs a bundle with an encoder plan; ${options.bundle} has no plan.json and plan.bin`,
+      );
     vars.BUNDLE_HASH = manifest.contentHash;
     // A KV-served tenant ships without the compiled-in default model; a static one without ONNX Runtime as well.
     main = manifest.kind === 'static' ? STATIC_ENTRY : 'worker/src/index-kv.ts';
     const dir = relative(process.cwd(), resolve(options.bundle)) || '.';
     uploadCommand = `node bin/edge-embed.mjs upload-bundle ${dir} --binding BUNDLE_STORE --env ${name} --remote`;
   }
+  // Served by the plan engine: the entry without ONNX Runtime's wasm and without model.onnx.
+  if (options.engine === 'plan') main = options.bundle === undefined ? PLAN_ENTRY : KV_PLAN_ENTRY;
 
   // The whole file as it would be, every environment's vars checked: a bad --var, or an earlier tenant's bad var.
   const problems = checkWranglerVars({ ...parsed, env: { ...parsed.env, [name]: { vars } } });
@@ -238,6 +265,12 @@ async function main(argv: string[]): Promise<void> {
       '--static',
       'serve a static bundle without ONNX Runtime (worker/src/index-static.ts): bundles/static-default, or --bundle',
     )
+    .addOption(
+      new Option(
+        '--engine <engine>',
+        'sets ENGINE: ort pins ONNX Runtime; plan serves with the encoder plan engine from a build without ONNX Runtime (worker/src/index-plan.ts)',
+      ).choices(ENGINE_CHOICES),
+    )
     .option('--kv-id <id>', "id of the tenant's EMBED_CACHE namespace")
     .option('--bundle-store-id <id>', "id of the tenant's BUNDLE_STORE namespace")
     .option(
@@ -258,6 +291,7 @@ async function main(argv: string[]): Promise<void> {
       config,
       bundle: opts.bundle as string | undefined,
       static: opts.static as boolean | undefined,
+      engine: opts.engine as EngineChoice | undefined,
       kvId: opts.kvId as string | undefined,
       bundleStoreId: opts.bundleStoreId as string | undefined,
       rateLimitNamespace: opts.rateLimitNamespace as string | undefined,

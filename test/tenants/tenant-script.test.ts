@@ -101,6 +101,27 @@ describe('npm run tenant -- add', () => {
     expect(await readFile(config, 'utf8')).toBe(before);
   });
 
+  it('pins an engine with --engine: ort sets ENGINE; plan also builds from the entry without ONNX Runtime', async () => {
+    await addTenant('pinned', { config, engine: 'ort' });
+    await addTenant('planned', { config, engine: 'plan' });
+    await addTenant('planned-kv', { config, engine: 'plan', bundle: join(root, 'bundles/minilm-fixture') });
+    const { env } = parse(await readFile(config, 'utf8')) as unknown as {
+      env: Record<string, Tenant & { main?: string }>;
+    };
+    expect([env.pinned.vars.ENGINE, env.pinned.main]).toEqual(['ort', undefined]);
+    expect([env.planned.vars.ENGINE, env.planned.main]).toEqual(['plan', 'worker/src/index-plan.ts']);
+    expect([env['planned-kv'].vars.ENGINE, env['planned-kv'].main]).toEqual(['plan', 'worker/src/index-kv-plan.ts']);
+    const before = await readFile(config, 'utf8');
+    await expect(
+      addTenant('reranker', { config, engine: 'plan', bundle: join(root, 'bundles/reranker-fixture') }),
+    ).rejects.toThrow(/--engine plan needs a bundle with an encoder plan/);
+    await expect(addTenant('table', { config, engine: 'ort', static: true })).rejects.toThrow(/--engine is for/);
+    await expect(addTenant('bad', { config, vars: { ENGINE: 'onnx' } })).rejects.toThrow(
+      /\[env.bad.vars\] ENGINE: must be auto, plan or ort/,
+    );
+    expect(await readFile(config, 'utf8')).toBe(before);
+  });
+
   it('refuses a bad name, an existing tenant and a folder that is not a bundle, leaving the file unchanged', async () => {
     await addTenant('umbrella', { config });
     const before = await readFile(config, 'utf8');

@@ -1,7 +1,7 @@
-/// <reference path="./bin-module.d.ts" />
 /**
- * The bundles compiled into the worker (bundles/default and bundles/static-default, made by `npm run build`): model.onnx,
- * plan.bin and embeddings.bin through wrangler's Data rules (ArrayBuffers), the JSON files as modules. Nothing is parsed or
+ * The bundles compiled into the worker (bundles/default and bundles/static-default, made by `npm run build`): model.onnx
+ * and embeddings.bin through wrangler's Data rules (ArrayBuffers), the JSON files as modules; the default bundle's
+ * manifest, tokenizer and encoder plan come from plan-default-bundle.ts, which the ORT-free entry shares. Nothing is parsed or
  * validated here at import time.
  *
  * `defaultBundle` is what the worker serves: the transformer, with the static bundle as its first ranking stage and the
@@ -9,12 +9,9 @@
  * the build defines EDGE_EMBED_BUNDLE as "static-default" (`BUNDLE=static-default npm start` passes
  * `--define EDGE_EMBED_BUNDLE:"static-default"` to wrangler), which serves the static bundle alone.
  */
-import manifest from '../../../bundles/default/manifest.json';
 import model from '../../../bundles/default/model.onnx';
-import planWeights from '../../../bundles/default/plan.bin';
-import plan from '../../../bundles/default/plan.json';
-import tokenizer from '../../../bundles/default/tokenizer.json';
 import type { COMPILED_BUNDLE_NAMES } from '../models/spec.js';
+import { planDefaultBundle } from './plan-default-bundle.js';
 import { rerankerFixtureBundle } from './reranker-fixture-bundle.js';
 import type { BundleSource } from './source.js';
 import { staticDefaultBundle } from './static-default-bundle.js';
@@ -22,11 +19,8 @@ import { staticDefaultBundle } from './static-default-bundle.js';
 declare const EDGE_EMBED_BUNDLE: string | undefined;
 
 const transformerDefaultBundle: BundleSource = {
-  manifest: async () => manifest,
-  tokenizer: async () => tokenizer as object,
+  ...planDefaultBundle,
   model: async () => new Uint8Array(model),
-  planFiles: async () => ({ plan, weights: async () => new Uint8Array(planWeights) }),
-  staticCompanion: staticDefaultBundle,
   reranker: rerankerFixtureBundle,
 };
 

@@ -16,6 +16,9 @@ import { chooseEngine } from '../../src/embedding/engine-choice.js';
 import type { Env } from '../../src/env.js';
 import { createApp } from '../../src/http/app.js';
 import worker from '../../src/index.js';
+import kvPlanEntry from '../../src/index-kv-plan.js';
+import planEntry from '../../src/index-plan.js';
+import { planOnlyOrt } from '../../src/runtime/no-ort.js';
 import { workerdRuntime } from '../../src/runtime/workerd.js';
 import { call, cosine, mixedTexts, testEnv, uploadBundleEntries } from '../helpers.js';
 
@@ -235,6 +238,47 @@ describe('a bundle the plan engine cannot serve', () => {
     vi.restoreAllMocks();
     expect([pinned.status, pinned.error?.message]).toEqual([503, expect.stringContaining('holds no plan files')]);
     await store.put(bundleIndexKey(index.manifest.contentHash), JSON.stringify(index));
+  });
+});
+
+describe('the entry built without ONNX Runtime (index-plan.ts)', () => {
+  it("serves the default bundle's plan with the full worker's vectors; what needs ONNX Runtime is a 503 saying so", async () => {
+    const texts = ['served without onnx runtime', 'by the encoder plan alone'];
+    const planOnly = await embed(planEntry, texts);
+    const full = await embed(worker, texts, { ENGINE: 'plan' });
+    expect(planOnly.status).toBe(200);
+    expect(planOnly.vectors).toEqual(full.vectors);
+    const info = await infoOf(planEntry);
+    expect(info).toMatchObject({ engine: 'plan', loaded: true });
+    expect(info.wasm_heap_bytes).toBeGreaterThan(1024 * 1024);
+    const rank = await call('/v1/rank', { body: { query: 'plan', documents: texts, rerank_top_k: 1 } }, {}, planEntry);
+    expect(rank.status).toBe(200);
+
+    vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const pinnedOrt = createApp({ bundle: defaultBundle, ort: planOnlyOrt, planKernels: workerdRuntime.planKernels });
+    const refused = await embed(pinnedOrt, texts, { ENGINE: 'ort' });
+    const { index } = await uploadBundleEntries(variant({ planFiles: undefined }));
+    const planless = await embed(planEntry, texts, { BUNDLE_HASH: index.manifest.contentHash });
+    vi.restoreAllMocks();
+    for (const answer of [refused, planless]) {
+      expect([answer.status, answer.error?.message]).toEqual([503, expect.stringContaining('without ONNX Runtime')]);
+    }
+  });
+});
+
+describe('the KV entry built without ONNX Runtime (index-kv-plan.ts)', () => {
+  it("serves a KV bundle's plan; without a BUNDLE_HASH every route is a 503 saying so", async () => {
+    const { index } = await uploadBundleEntries(defaultBundle);
+    const env = { BUNDLE_HASH: index.manifest.contentHash };
+    const texts = ['a plan from KV', 'without onnx runtime'];
+    const fromKv = await embed(kvPlanEntry, texts, env);
+    expect(fromKv.status).toBe(200);
+    expect(fromKv.vectors).toEqual((await embed(planEntry, texts)).vectors);
+    expect(await infoOf(kvPlanEntry, env)).toMatchObject({ engine: 'plan', loaded: true });
+    vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const none = await embed(kvPlanEntry, texts);
+    vi.restoreAllMocks();
+    expect(none.status).toBe(503);
   });
 });
 
