@@ -1,8 +1,8 @@
 /**
  * The bundles compiled into the worker (bundles/default and bundles/static-default, made by `npm run build`): model.onnx
  * and embeddings.bin through wrangler's Data rules (ArrayBuffers), the JSON files as modules; the default bundle's
- * manifest, tokenizer and encoder plan come from plan-default-bundle.ts, which the ORT-free entry shares. Nothing is parsed or
- * validated here at import time.
+ * manifest, tokenizer and encoder plan come from plan-default-bundle.ts, which the ORT-free entry shares. Nothing is
+ * parsed or validated here at import time.
  *
  * `defaultBundle` is what the worker serves: the transformer, with the static bundle as its first ranking stage and the
  * tiny cross-encoder fixture (bundles/reranker-fixture) as its reranker, unless
