@@ -354,7 +354,13 @@ export async function createPlanEngine(
   const runner = new PlanRunner(plan, weights, await instantiateKernels(kernels));
   return {
     name: 'edge-embed plan',
-    run: async (sequences) => runner.run(sequences),
+    run: async (sequences, tokenTypes) => {
+      // The plan carries the token-type-0 row only: refuse other types rather than give wrong vectors.
+      if (tokenTypes?.some((types) => types.some((type) => type !== 0))) {
+        throw new Error('the encoder plan has no token types other than 0');
+      }
+      return runner.run(sequences);
+    },
     release: async () => {},
   };
 }

@@ -22,12 +22,14 @@ export function packedWeightBytes(k: i32, n: i32): i32 {
 export function packWeights(src: usize, k: i32, n: i32, dst: usize): void {
   const k4 = roundUp(k, 4);
   memory.fill(dst, 0, <usize>packedWeightBytes(k, n));
-  for (let col = 0; col < n; col++) {
-    const block = dst + <usize>((col >> 3) * k4 * 16 + ((col & 7) >> 2) * 16 + (col & 3) * 4);
-    for (let kk = 0; kk < k; kk++) {
-      const u = <i32>load<i8>(src + <usize>(kk * n + col)) + WEIGHT_SHIFT;
+  // Row by row, so the source is read in order.
+  for (let kk = 0; kk < k; kk++) {
+    const row = src + <usize>(kk * n);
+    const rowAt = dst + <usize>((kk >> 2) * 64 + (kk & 3));
+    for (let col = 0; col < n; col++) {
+      const u = <i32>load<i8>(row + <usize>col) + WEIGHT_SHIFT;
       const low = min<i32>(u, 127);
-      const at = block + <usize>((kk >> 2) * 64 + (kk & 3));
+      const at = rowAt + <usize>((col >> 3) * k4 * 16 + ((col & 7) >> 2) * 16 + (col & 3) * 4);
       store<u8>(at, <u8>low);
       store<u8>(at, <u8>(u - low), 32);
     }

@@ -21,11 +21,12 @@ export function packedWeightBytes(k: i32, n: i32): i32 {
 export function packWeights(src: usize, k: i32, n: i32, dst: usize): void {
   const k4 = roundUp(k, 4);
   memory.fill(dst, 0, <usize>packedWeightBytes(k, n));
-  for (let col = 0; col < n; col++) {
-    const block = dst + <usize>((col >> 3) * k4 * 8 + ((col & 7) >> 2) * 16 + (col & 3) * 2);
-    for (let kk = 0; kk < k; kk++) {
-      const offset = (kk >> 2) * 32 + ((kk & 3) >> 1) * 8 + (kk & 1);
-      store<i8>(block + <usize>offset, load<i8>(src + <usize>(kk * n + col)));
+  // Row by row, so the source is read in order.
+  for (let kk = 0; kk < k; kk++) {
+    const row = src + <usize>(kk * n);
+    const at = dst + <usize>((kk >> 2) * 32 + ((kk & 3) >> 1) * 8 + (kk & 1));
+    for (let col = 0; col < n; col++) {
+      store<i8>(at + <usize>((col >> 3) * k4 * 8 + ((col & 7) >> 2) * 16 + (col & 3) * 2), load<i8>(row + <usize>col));
     }
   }
 }

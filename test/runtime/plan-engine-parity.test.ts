@@ -62,5 +62,13 @@ for (const name of ['default', 'minilm-fixture']) {
         await ort.release();
       }
     }, 900_000);
+
+    it('refuses token types other than 0 (the plan has no row for them) instead of giving wrong vectors', async () => {
+      const weights = new Uint8Array(await readFile(join(dir, 'plan.bin')));
+      const plan = parseEncoderPlan(JSON.parse(await readFile(join(dir, 'plan.json'), 'utf8')), weights.length);
+      const engine = await createPlanEngine(plan, weights, simd128);
+      await expect(engine.run([[5, 6, 7]], [[0, 1, 1]])).rejects.toThrow(/token types/);
+      expect((await engine.run([[5, 6, 7]], [[0, 0, 0]]))[0]).toEqual((await engine.run([[5, 6, 7]]))[0]);
+    });
   });
 }
