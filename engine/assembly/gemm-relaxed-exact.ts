@@ -1,10 +1,12 @@
 /**
- * The relaxed-SIMD kernel made exact for full int8 weights, to price exactness: the same contract as gemm-relaxed.ts
- * but W in [-127, 127]. Each weight is shifted to u = w + 127 in [0, 254] and split into two 7-bit halves,
- * u1 = min(u, 127) and u2 = u - u1, so every product takes two relaxed dots:
+ * The relaxed-SIMD kernel made exact for full int8 weights (the plan engine's kernel in workerd): the same contract as
+ * gemm-relaxed.ts but W in [-127, 127]. Each weight is stored shifted, u = w + 127 in [0, 254], and split in registers
+ * into two 7-bit halves, u1 = min(u, 127) and u2 = u - u1, so every product takes two relaxed dots:
  * sum((a - 128) u1) + sum((a - 128) u2) = sum((a - 128) w) + 127 sum(a - 128).
+ * Splitting after the load keeps the packed weights at one byte each (half the memory and cache of storing both
+ * halves) for two cheap byte ops per weight vector.
  *
- * Packed W: as gemm-relaxed.ts, but per group of 4 k four vectors: u1 of columns 0-3, 4-7, then u2 of 0-3, 4-7.
+ * Packed W: as gemm-relaxed.ts (blocks of 8 columns; per group of 4 k, columns 0-3 then 4-7), holding u.
  */
 import { roundUp, storeRow } from './memory';
 
@@ -15,7 +17,7 @@ export { quantizeRows } from './quantize';
 const WEIGHT_SHIFT: i32 = 127;
 
 export function packedWeightBytes(k: i32, n: i32): i32 {
-  return 2 * roundUp(k, 4) * roundUp(n, 8);
+  return roundUp(k, 4) * roundUp(n, 8);
 }
 
 /** Packs row-major int8 W[K, N] (values in [-127, 127]) into `dst` (packedWeightBytes). */
@@ -25,13 +27,10 @@ export function packWeights(src: usize, k: i32, n: i32, dst: usize): void {
   // Row by row, so the source is read in order.
   for (let kk = 0; kk < k; kk++) {
     const row = src + <usize>(kk * n);
-    const rowAt = dst + <usize>((kk >> 2) * 64 + (kk & 3));
+    const rowAt = dst + <usize>((kk >> 2) * 32 + (kk & 3));
     for (let col = 0; col < n; col++) {
       const u = <i32>load<i8>(row + <usize>col) + WEIGHT_SHIFT;
-      const low = min<i32>(u, 127);
-      const at = rowAt + <usize>((col >> 3) * k4 * 16 + ((col & 7) >> 2) * 16 + (col & 3) * 4);
-      store<u8>(at, <u8>low);
-      store<u8>(at, <u8>(u - low), 32);
+      store<u8>(rowAt + <usize>((col >> 3) * k4 * 8 + ((col & 7) >> 2) * 16 + (col & 3) * 4), <u8>u);
     }
   }
 }
@@ -78,9 +77,10 @@ export function gemm(
     for (kk = k; kk < k4; kk++) store<i8>(dst + <usize>kk, 0);
     store<i32>(rowSums + ((<usize>r) << 2), sum * WEIGHT_SHIFT);
   }
+  const seven = i8x16.splat(127);
   const blocks = (n + 7) >> 3;
   for (let nb = 0; nb < blocks; nb++) {
-    const wb = w + <usize>(nb * k4 * 16);
+    const wb = w + <usize>(nb * k4 * 8);
     const n0 = nb * 8;
     let r = 0;
     for (; r + 4 <= m; r += 4) {
@@ -98,10 +98,12 @@ export function gemm(
         c31 = i32x4.splat(0);
       let q = wb;
       for (let i: usize = 0; i < <usize>k4; i += 4) {
-        const b0 = v128.load(q);
-        const b1 = v128.load(q, 16);
-        const b2 = v128.load(q, 32);
-        const b3 = v128.load(q, 48);
+        const u0 = v128.load(q);
+        const u1 = v128.load(q, 16);
+        const b0 = i8x16.min_u(u0, seven);
+        const b1 = i8x16.min_u(u1, seven);
+        const b2 = i8x16.sub(u0, b0);
+        const b3 = i8x16.sub(u1, b1);
         let x = v128.load32_splat(p0 + i);
         c00 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b2, i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b0, c00));
         c01 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b3, i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b1, c01));
@@ -114,7 +116,7 @@ export function gemm(
         x = v128.load32_splat(p3 + i);
         c30 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b2, i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b0, c30));
         c31 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b3, i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b1, c31));
-        q += 64;
+        q += 32;
       }
       storeRow(
         out,
@@ -180,17 +182,21 @@ export function gemm(
       let q = wb;
       for (let i: usize = 0; i < <usize>k4; i += 4) {
         const x = v128.load32_splat(p0 + i);
+        const u0 = v128.load(q);
+        const u1 = v128.load(q, 16);
+        const b0 = i8x16.min_u(u0, seven);
+        const b1 = i8x16.min_u(u1, seven);
         c00 = i32x4.relaxed_dot_i8x16_i7x16_add_s(
           x,
-          v128.load(q, 32),
-          i32x4.relaxed_dot_i8x16_i7x16_add_s(x, v128.load(q), c00),
+          i8x16.sub(u0, b0),
+          i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b0, c00),
         );
         c01 = i32x4.relaxed_dot_i8x16_i7x16_add_s(
           x,
-          v128.load(q, 48),
-          i32x4.relaxed_dot_i8x16_i7x16_add_s(x, v128.load(q, 16), c01),
+          i8x16.sub(u1, b1),
+          i32x4.relaxed_dot_i8x16_i7x16_add_s(x, b1, c01),
         );
-        q += 64;
+        q += 32;
       }
       storeRow(
         out,
