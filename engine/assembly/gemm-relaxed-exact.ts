@@ -8,7 +8,7 @@
  *
  * Packed W: as gemm-relaxed.ts (blocks of 8 columns; per group of 4 k, columns 0-3 then 4-7), holding u.
  */
-import { roundUp, storeRow } from './memory';
+import { packWholeTiles, roundUp, storeRow } from './memory';
 
 export * from './encoder';
 export { alloc } from './memory';
@@ -24,11 +24,12 @@ export function packedWeightBytes(k: i32, n: i32): i32 {
 export function packWeights(src: usize, k: i32, n: i32, dst: usize): void {
   const k4 = roundUp(k, 4);
   memory.fill(dst, 0, <usize>packedWeightBytes(k, n));
-  // Row by row, so the source is read in order.
+  packWholeTiles(src, k, n, dst, WEIGHT_SHIFT, false);
+  // The partial tiles: the last K % 4 rows, and the last N % 8 columns of the other rows.
   for (let kk = 0; kk < k; kk++) {
     const row = src + <usize>(kk * n);
     const rowAt = dst + <usize>((kk >> 2) * 32 + (kk & 3));
-    for (let col = 0; col < n; col++) {
+    for (let col = kk < (k & ~3) ? n & ~7 : 0; col < n; col++) {
       const u = <i32>load<i8>(row + <usize>col) + WEIGHT_SHIFT;
       store<u8>(rowAt + <usize>((col >> 3) * k4 * 8 + ((col & 7) >> 2) * 16 + (col & 3) * 4), <u8>u);
     }

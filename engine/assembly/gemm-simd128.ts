@@ -7,7 +7,7 @@
  * Packed W: blocks of 8 columns; in a block, per group of 4 k, two vectors (columns 0-3, 4-7) whose low 8 bytes hold
  * (k0, k1) of each column and high 8 bytes (k2, k3), so that widening the low/high half lines pairs up with A.
  */
-import { roundUp, storeRow } from './memory';
+import { packWholeTiles, roundUp, storeRow } from './memory';
 
 export * from './encoder';
 export { alloc } from './memory';
@@ -21,11 +21,12 @@ export function packedWeightBytes(k: i32, n: i32): i32 {
 export function packWeights(src: usize, k: i32, n: i32, dst: usize): void {
   const k4 = roundUp(k, 4);
   memory.fill(dst, 0, <usize>packedWeightBytes(k, n));
-  // Row by row, so the source is read in order.
+  packWholeTiles(src, k, n, dst, 0, true);
+  // The partial tiles: the last K % 4 rows, and the last N % 8 columns of the other rows.
   for (let kk = 0; kk < k; kk++) {
     const row = src + <usize>(kk * n);
     const at = dst + <usize>((kk >> 2) * 32 + ((kk & 3) >> 1) * 8 + (kk & 1));
-    for (let col = 0; col < n; col++) {
+    for (let col = kk < (k & ~3) ? n & ~7 : 0; col < n; col++) {
       store<i8>(at + <usize>((col >> 3) * k4 * 8 + ((col & 7) >> 2) * 16 + (col & 3) * 2), load<i8>(row + <usize>col));
     }
   }

@@ -58,3 +58,37 @@ export function storeRow(
     store<f32>(at, accumulate ? value + load<f32>(at) : value);
   }
 }
+
+/**
+ * Packs the whole 4 k x 8 column tiles of row-major int8 W[K, N] into the kernels' layout (blocks of 8 columns of
+ * k4 * 8 bytes; per group of 4 k, columns 0-3 then 4-7), each byte plus `shift` (wrapping). `pairs` picks the
+ * SIMD128 kernel's order within a vector ((k0, k1) of each column, then (k2, k3)); otherwise the relaxed kernels'
+ * (k0..k3 of each column). The caller packs the partial tiles (K % 4 rows, N % 8 columns) itself.
+ */
+export function packWholeTiles(src: usize, k: i32, n: i32, dst: usize, shift: i32, pairs: bool): void {
+  const k4 = roundUp(k, 4);
+  const add = i8x16.splat(<i8>shift);
+  for (let kk = 0; kk + 4 <= k; kk += 4) {
+    const row0 = src + <usize>(kk * n);
+    const row1 = row0 + <usize>n;
+    const row2 = row1 + <usize>n;
+    const row3 = row2 + <usize>n;
+    for (let col = 0; col + 8 <= n; col += 8) {
+      const c = <usize>col;
+      const top = i64x2.replace_lane(v128.load64_zero(row0 + c), 1, load<i64>(row1 + c));
+      const bottom = i64x2.replace_lane(v128.load64_zero(row2 + c), 1, load<i64>(row3 + c));
+      const at = dst + <usize>((col >> 3) * k4 * 8 + (kk >> 2) * 32);
+      if (pairs) {
+        // biome-ignore format: shuffle lanes read best in pairs
+        v128.store(at, i8x16.add(i8x16.shuffle(top, bottom, 0, 8, 1, 9, 2, 10, 3, 11, 16, 24, 17, 25, 18, 26, 19, 27), add));
+        // biome-ignore format: shuffle lanes read best in pairs
+        v128.store(at, i8x16.add(i8x16.shuffle(top, bottom, 4, 12, 5, 13, 6, 14, 7, 15, 20, 28, 21, 29, 22, 30, 23, 31), add), 16);
+      } else {
+        // biome-ignore format: shuffle lanes read best in fours
+        v128.store(at, i8x16.add(i8x16.shuffle(top, bottom, 0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27), add));
+        // biome-ignore format: shuffle lanes read best in fours
+        v128.store(at, i8x16.add(i8x16.shuffle(top, bottom, 4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31), add), 16);
+      }
+    }
+  }
+}
