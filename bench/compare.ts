@@ -12,7 +12,10 @@
  *    (b) mixed queries + 50-200-token passages in calls of 32, (c) the same with 30% repeats, cache on (worker only).
  * 2. Default model (Universal Sentence Encoder Lite): the worker against @energetic-ai/embeddings (tfjs) on the same texts.
  * 3. Cold start: new workerd process to first embedding; a cached text on a cold isolate (warm KV, no model load).
- * 4. Memory: ORT's WASM heap (GET /info) and RSS of each process.
+ * 4. Memory: the engines' WASM heap (GET /info) and RSS of each process.
+ * 5. Engines: the worker runs with the production default ENGINE=auto (the encoder plan engine: both bundles have a
+ *    plan) everywhere above; (a) and (b) run again with ENGINE=ort (ONNX Runtime on model.onnx) on both bundles, so the
+ *    engine rows compare plan and ort in the same run.
  * Every peer runs in its own process (bench/compare/peer.ts), one after the other; nothing else of ours runs meanwhile.
  */
 import { spawn } from 'node:child_process';
@@ -111,6 +114,7 @@ async function post(url: string, input: string | string[]): Promise<Posted> {
 
 interface Info {
   loaded: boolean;
+  engine: string | null;
   wasm_heap_bytes: number | null;
   counters: Record<string, number>;
 }
@@ -187,6 +191,22 @@ async function runPeer(system: PeerSystem, plan: PeerPlan): Promise<PeerResult> 
 }
 
 // ---------------------------------------------------------------- run
+/** The ENGINE var's pinned values. */
+type EngineName = 'plan' | 'ort';
+
+/** One engine on one bundle, cache off: cold start, (a) and (b) (USE Lite: its texts). */
+interface EngineRun {
+  bundle: 'minilm' | 'use';
+  engine: EngineName;
+  coldStartMs: number;
+  firstEmbeddingMs: number;
+  heapAfterLoadBytes: number | null;
+  rssAfterLoadBytes: number;
+  singleMs: number[];
+  singleMsFresh: number[];
+  throughput: Throughput;
+}
+
 interface WorkerMiniLm {
   readyMs: number;
   firstEmbeddingMs: number;
@@ -251,10 +271,11 @@ const minilmConfig = join(root, 'bench/compare/wrangler.minilm.toml');
  * A new worker's first request (the model load: cold start), then (a) twice: fresh, and again after one untimed
  * warm-up batch.
  */
-async function coldStartAndSingles(worker: BenchWorker, warmup: string[]) {
+async function coldStartAndSingles(worker: BenchWorker, warmup: string[], engine?: EngineName) {
   const first = await post(worker.url, `cold start ${singles[0]}`);
   const coldStartMs = performance.now() - worker.spawnedAt;
   const loaded = await info(worker.url);
+  if (loaded.engine !== (engine ?? 'plan')) throw new Error(`the worker runs engine ${loaded.engine}, not ${engine}`);
   const rssAfterLoadBytes = worker.rssBytes();
   const singleMsFresh = await latencies(worker.url, singles);
   await post(worker.url, warmup);
@@ -336,6 +357,47 @@ workerUse.textsCacheOn = await withWorker(
     return throughput(worker.url, chunk(useTexts.texts, BATCH));
   },
 );
+
+/** A cache-off worker pinned to one engine: cold start, (a), then the bundle's throughput texts. */
+async function engineRun(bundle: EngineRun['bundle'], engine: EngineName): Promise<EngineRun> {
+  const minilm = bundle === 'minilm';
+  const vars = { BENCH_CACHE: 'off', ENGINE: engine };
+  const config = minilm ? minilmConfig : defaultConfig;
+  return withWorker({ config, vars, persistTo: join(scratch, `kv-${bundle}-${engine}`) }, async (worker) => {
+    const start = await coldStartAndSingles(worker, minilm ? warmBatch : warmUseBatch, engine);
+    const texts = minilm ? mixed.texts : useTexts.texts;
+    return {
+      bundle,
+      engine,
+      coldStartMs: start.coldStartMs,
+      firstEmbeddingMs: start.firstEmbeddingMs,
+      heapAfterLoadBytes: start.heapAfterLoadBytes,
+      rssAfterLoadBytes: start.rssAfterLoadBytes,
+      singleMs: start.singleMs,
+      singleMsFresh: start.singleMsFresh,
+      throughput: await throughput(worker.url, chunk(texts, BATCH)),
+    };
+  });
+}
+
+// The auto runs above are the plan engine's; ONNX Runtime's runs here, the same texts and warm-up.
+log('engines: ENGINE=ort on both bundles, cache off: cold start, (a), (b) / USE Lite texts');
+const engineRuns: EngineRun[] = [];
+for (const bundle of ['minilm', 'use'] as const) {
+  const plan = bundle === 'minilm' ? workerMiniLm : workerUse;
+  engineRuns.push({
+    bundle,
+    engine: 'plan',
+    coldStartMs: plan.coldStartMs,
+    firstEmbeddingMs: plan.firstEmbeddingMs,
+    heapAfterLoadBytes: plan.heapAfterLoadBytes,
+    rssAfterLoadBytes: 'rssAfterLoadBytes' in plan ? plan.rssAfterLoadBytes : plan.rssBytes,
+    singleMs: plan.singleMs,
+    singleMsFresh: plan.singleMsFresh,
+    throughput: 'mixed' in plan ? plan.mixed : plan.texts,
+  });
+  engineRuns.push(await engineRun(bundle, 'ort'));
+}
 
 const peers: Partial<Record<PeerSystem, PeerResult>> = {};
 for (const system of PEER_SYSTEMS) {
@@ -431,6 +493,11 @@ const goals = [
     lowerIsBetter: true,
   },
   {
+    goal: 'MiniLM (b) in workerd >= 1.0x onnxruntime-node, 1 thread, our int8 model (issue 11, plan engine)',
+    value: ratio(workerRate, peerRate('ort-node-int8-bundle')),
+    target: 1,
+  },
+  {
     goal: 'default model: worker (USE Lite) >= 5x tfjs reference, same texts',
     value: ratio(workerUse.texts.textsPerSecond, peerRate('tfjs-use-reference', 'use')),
     target: 5,
@@ -458,7 +525,7 @@ md.push(
 );
 md.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 md.push(
-  `| **edge-embed worker** (workerd, HTTP, int8 bundle, cache off for a/b) | ${f1(p50)} | ${f1(percentile(workerMiniLm.singleMs, 95))} | ${f1(percentile(workerMiniLm.singleMsFresh, 50))} | ${f1(workerRate)} | ` +
+  `| **edge-embed worker** (workerd, HTTP, int8 bundle, plan engine, cache off for a/b) | ${f1(p50)} | ${f1(percentile(workerMiniLm.singleMs, 95))} | ${f1(percentile(workerMiniLm.singleMsFresh, 50))} | ${f1(workerRate)} | ` +
     `${f1(workerCache.repeated.textsPerSecond)} | ${workerMiniLm.coldStartMs.toFixed(0)}* | ${mib(workerMiniLm.rssPeakBytes)} | ${mib(workerMiniLm.heapAfterLoadBytes)} (peak ${mib(workerMiniLm.heapPeakBytes)}) |`,
 );
 for (const system of PEER_SYSTEMS) {
@@ -490,7 +557,7 @@ md.push('');
 md.push('| System | (a) p50 ms | (a) fresh p50 ms | texts/s | load ms | RSS MiB |');
 md.push('|---|---:|---:|---:|---:|---:|');
 md.push(
-  `| **edge-embed worker** (workerd, HTTP, int8 pruned bundle, cache off) | ${f1(percentile(workerUse.singleMs, 50))} | ${f1(percentile(workerUse.singleMsFresh, 50))} | ${f1(workerUse.texts.textsPerSecond)} | ` +
+  `| **edge-embed worker** (workerd, HTTP, int8 pruned bundle, plan engine, cache off) | ${f1(percentile(workerUse.singleMs, 50))} | ${f1(percentile(workerUse.singleMsFresh, 50))} | ${f1(workerUse.texts.textsPerSecond)} | ` +
     `${workerUse.coldStartMs.toFixed(0)}* | ${mib(workerUse.rssBytes)} |`,
 );
 md.push(
@@ -520,10 +587,36 @@ md.push(
   `| cached text on a cold isolate (KV hit, no model load), ms | ${workerCache.coldIsolate.cachedTextMs.toFixed(0)} (hit: ${workerCache.coldIsolate.cachedTextHit}, model loaded after: ${workerCache.coldIsolate.modelLoadedAfter}) | |`,
 );
 md.push(
-  `| ORT WASM heap after load, MiB | ${mib(workerMiniLm.heapAfterLoadBytes)} | ${mib(workerUse.heapAfterLoadBytes)} |`,
+  `| WASM heap after load (plan engine), MiB | ${mib(workerMiniLm.heapAfterLoadBytes)} | ${mib(workerUse.heapAfterLoadBytes)} |`,
 );
-md.push(`| ORT WASM heap after (b), MiB | ${mib(workerMiniLm.heapPeakBytes)} | |`);
+md.push(`| WASM heap after (b) (plan engine), MiB | ${mib(workerMiniLm.heapPeakBytes)} | |`);
 md.push(`| workerd RSS after load, MiB | ${mib(workerMiniLm.rssAfterLoadBytes)} | ${mib(workerUse.rssBytes)} |`);
+md.push('');
+md.push(
+  '**Engines** (the ENGINE var; cache off; the plan rows are the runs above, ENGINE=auto; the ort rows ENGINE=ort, run after them)',
+);
+md.push('');
+md.push(
+  '| Bundle | Engine | (a) p50 ms | (a) fresh p50 ms | (b) / USE texts per s | new process to first embedding, ms | first request (load + inference), ms | WASM heap after load, MiB | workerd RSS after load, MiB |',
+);
+md.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+for (const run of engineRuns) {
+  md.push(
+    `| ${run.bundle === 'minilm' ? 'MiniLM fixture' : 'USE Lite (default)'} | ${run.engine} | ${f1(percentile(run.singleMs, 50))} | ${f1(percentile(run.singleMsFresh, 50))} | ` +
+      `${f1(run.throughput.textsPerSecond)} | ${run.coldStartMs.toFixed(0)} | ${run.firstEmbeddingMs.toFixed(0)} | ${mib(run.heapAfterLoadBytes)} | ${mib(run.rssAfterLoadBytes)} |`,
+  );
+}
+const engineRatio = (bundle: EngineRun['bundle'], pick: (run: EngineRun) => number) => {
+  const [plan, ort] = (['plan', 'ort'] as const).map((engine) =>
+    engineRuns.find((run) => run.bundle === bundle && run.engine === engine),
+  );
+  return plan && ort ? pick(plan) / pick(ort) : undefined;
+};
+md.push('');
+md.push(
+  `plan / ort: throughput ${f1(engineRatio('minilm', (run) => run.throughput.textsPerSecond))}x (MiniLM), ${f1(engineRatio('use', (run) => run.throughput.textsPerSecond))}x (USE Lite); ` +
+    `(a) p50 ${f1(engineRatio('minilm', (run) => percentile(run.singleMs, 50)))}x and ${f1(engineRatio('use', (run) => percentile(run.singleMs, 50)))}x (below 1: the plan is faster).`,
+);
 md.push('');
 md.push('**Goals**');
 md.push('');
@@ -545,7 +638,7 @@ const stageLine = (name: string, stages: StageProfile, httpMsPerText: number, ht
   );
 };
 md.push(
-  "**Where the worker's time goes**: its own pipeline code (bundle-runtime) in Node on the same onnxruntime-web WASM build, one thread, on the first texts of (b); ms per text. workerd's clock stands still during CPU work, so Server-Timing cannot split this.",
+  "**Where the worker's time goes with ENGINE=ort**: its own pipeline code (bundle-runtime) in Node on the same onnxruntime-web WASM build, one thread, on the first texts of (b); ms per text. workerd's clock stands still during CPU work, so Server-Timing cannot split this.",
 );
 md.push('');
 md.push(
@@ -599,6 +692,8 @@ const results = {
     transformersWasm:
       "transformers.js WASM in Node = our onnxruntime-web 1.30.0 registered under Symbol.for('onnxruntime'), device 'auto', numThreads 1",
     peersCache: 'peers have no cache; (c) is measured for the worker only',
+    engines:
+      'the worker runs ENGINE=auto (the plan engine) except engineRuns with engine ort (ENGINE=ort, run after the plan runs)',
   },
   bundles,
   bundlesChanged,
@@ -606,6 +701,7 @@ const results = {
   workerCache,
   wranglerDevSingleMs,
   workerUse,
+  engineRuns,
   peers,
   profile,
   useProfile,

@@ -4,7 +4,9 @@
  * (default 8787), with local KV persisted under .wrangler/state. Extra arguments go to wrangler, e.g.
  * `node scripts/start.mjs --persist-to /tmp/kv`. BUNDLE picks which compiled-in bundle is served (default, or
  * static-default: the static bundle alone, no ONNX Runtime); it reaches the worker as the build-time constant
- * EDGE_EMBED_BUNDLE (worker/src/bundle/default-bundle.ts).
+ * EDGE_EMBED_BUNDLE (worker/src/bundle/default-bundle.ts). The worker picks its engine by the ENGINE var as in
+ * production (wrangler.toml leaves it unset: auto, the encoder plan when the bundle has one); `ENGINE=ort npm start`
+ * passes another choice as `--var ENGINE:ort`.
  *
  * Stopping: wrangler runs its own node child, which runs two workerd processes (and esbuild). All of them are put in one
  * process group of their own, and that group is ended (SIGTERM, then SIGKILL after a grace period) whenever this
@@ -36,6 +38,13 @@ if (!existsSync(join(root, 'bundles', bundle, 'manifest.json'))) {
   process.exit(1);
 }
 
+const engine = process.env.ENGINE;
+const engines = ['auto', 'plan', 'ort'];
+if (engine !== undefined && !engines.includes(engine)) {
+  console.error(`ENGINE must be one of ${engines.join(', ')}, got "${engine}"`);
+  process.exit(1);
+}
+
 const port = process.env.PORT ?? '8787';
 if (!/^\d+$/.test(port)) {
   console.error(`PORT must be a number, got "${port}"`);
@@ -56,6 +65,7 @@ const args = [
   ...persist,
   '--show-interactive-dev-session=false',
   ...(bundle === 'default' ? [] : ['--define', `EDGE_EMBED_BUNDLE:${JSON.stringify(bundle)}`]),
+  ...(engine === undefined ? [] : ['--var', `ENGINE:${engine}`]),
   ...extra,
 ];
 
