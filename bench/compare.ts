@@ -88,7 +88,8 @@ async function post(url: string, input: string | string[]): Promise<Posted> {
     const started = performance.now();
     const response = await fetch(`${url}/v1/embeddings`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      // A fresh connection per request: Miniflare drops a POST on a reused keep-alive connection mid-run (as bench:rerank saw).
+      headers: { 'content-type': 'application/json', connection: 'close' },
       body: JSON.stringify({ input }),
     });
     const body = await response.text();
