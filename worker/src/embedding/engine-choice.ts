@@ -28,7 +28,7 @@ export interface EngineRuntime {
 export type EngineDecision = { engine: EngineName } | { refused: string };
 
 /** Whether the manifest lists the encoder plan's files (plan.json and plan.bin come together). */
-export function manifestHasPlan(manifest: BundleManifest): boolean {
+function manifestHasPlan(manifest: BundleManifest): boolean {
   return manifest.files['plan.json'] !== undefined && manifest.files['plan.bin'] !== undefined;
 }
 
@@ -37,7 +37,7 @@ export function manifestHasPlan(manifest: BundleManifest): boolean {
  * token-type-0 row, which is all an embedding model is fed; a cross-encoder whose graph reads token_type_ids gives its
  * documents type 1, so only ONNX Runtime scores it right.
  */
-export function planProblem(manifest: BundleManifest, runtime: Pick<EngineRuntime, 'planKernels'>): string | null {
+function planProblem(manifest: BundleManifest, runtime: Pick<EngineRuntime, 'planKernels'>): string | null {
   if (!manifestHasPlan(manifest)) return 'the bundle has no encoder plan (plan.json and plan.bin)';
   if (runtime.planKernels === undefined) return "this worker's entry is built without the plan engine's kernels";
   if (manifest.kind === 'cross-encoder' && manifest.inputs.includes('token_type_ids')) {

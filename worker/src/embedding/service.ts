@@ -4,7 +4,7 @@
  * writes), and the counters /info reports. This and the engines' WASM instances are the only long-lived mutable state
  * of the worker. The model runs on the engine the ENGINE var chooses for the bundle (engine-choice.ts).
  */
-import { parseEncoderPlan } from '../../../bundle-format/encoder-plan.js';
+import { type EncoderPlan, parseEncoderPlan } from '../../../bundle-format/encoder-plan.js';
 import { type BundleManifest, isStaticManifest, parseAnyBundleManifest } from '../../../bundle-format/manifest.js';
 import { decodeStaticTable } from '../../../bundle-format/static-table.js';
 import { Embedder, type InferenceCounters } from '../../../bundle-runtime/embedder.js';
@@ -13,7 +13,7 @@ import { createOrtEngine } from '../../../bundle-runtime/ort-engine.js';
 import { createPlanEngine } from '../../../bundle-runtime/plan-engine.js';
 import { createStaticEngine } from '../../../bundle-runtime/static-engine.js';
 import { BundleTokenizer } from '../../../bundle-runtime/tokenizer.js';
-import { type BundleSource, BundleUnavailableError } from '../bundle/source.js';
+import { type BundleSource, BundleUnavailableError, type PlanFiles } from '../bundle/source.js';
 import { type CacheApiCounters, CacheApiEmbeddingStore, defaultCache } from '../cache/cache-api.js';
 import { type CacheCounters, EmbeddingCache, emptyCacheCounters } from '../cache/embedding-cache.js';
 import { KvEmbeddingStore, type KvStoreCounters } from '../cache/kv.js';
@@ -237,14 +237,7 @@ async function createEngine(
   }
   const files = decision.engine === 'plan' ? await source.planFiles?.() : undefined;
   if (files !== undefined && runtime.planKernels !== undefined) {
-    const weights = await files.weights();
-    let plan: ReturnType<typeof parseEncoderPlan>;
-    try {
-      plan = parseEncoderPlan(files.plan, weights.byteLength);
-    } catch (error) {
-      throw new BundleUnavailableError(`the bundle's encoder plan is refused: ${(error as Error).message}`);
-    }
-    return { engine: 'plan', inference: await createPlanEngine(plan, weights, runtime.planKernels) };
+    return { engine: 'plan', inference: await planEngine(files, runtime.planKernels) };
   }
   if (decision.engine === 'plan' && choice === 'plan') {
     throw new BundleUnavailableError(
@@ -252,6 +245,22 @@ async function createEngine(
     );
   }
   return { engine: 'ort', inference: await createOrtEngine(runtime.ort, await source.model(), manifest) };
+}
+
+/** The plan engine on the bundle's plan, checked first: any fault is a BundleUnavailableError naming it. */
+async function planEngine(files: PlanFiles, kernels: WebAssembly.Module): Promise<InferenceEngine> {
+  const weights = await files.weights();
+  let plan: EncoderPlan;
+  try {
+    plan = parseEncoderPlan(files.plan, weights.byteLength);
+  } catch (error) {
+    throw new BundleUnavailableError(`the bundle's encoder plan is refused: ${(error as Error).message}`);
+  }
+  try {
+    return await createPlanEngine(plan, weights, kernels);
+  } catch (error) {
+    throw new BundleUnavailableError(`the plan engine cannot run the bundle's plan: ${(error as Error).message}`);
+  }
 }
 
 /** A failed load is logged and answered with 503 + Retry-After; the Lazy forgets it, so the next request retries. */
