@@ -5,10 +5,14 @@
  * - the worker in workerd (wrangler's build served by Miniflare, bench/compare/workerd.ts), POST /rerank with a new
  *   query each time (every pair new: 20 pairs of inference), then the same request again (every pair cached);
  * - onnxruntime-node (native, one thread) on the same packed model.onnx, through bundle-runtime's CrossEncoder (same
- *   tokenization and micro-batches as the worker).
+ *   tokenization and micro-batches as the worker);
+ * - in the same Node process, through the same CrossEncoder: onnxruntime-web (the worker's ORT build) and the plan
+ *   engine (bundle-runtime/plan-engine.ts, engine/'s SIMD128 kernels) on the bundle's encoder plan. The plan engine row
+ *   runs only when the engine reads token types: it must score a probe pair as the reference executor does, else the
+ *   row says why it was skipped (an engine that adds the type-0 row to every token gives wrong scores, not slow ones).
  * Prints p50/p90 of each and the ratios the issue's goals name; the machine's load average goes with them.
  *
- *   npm run bench:rerank -- [--requests 30] [--documents 20] [--words 58]
+ *   npm run bench:rerank -- [--requests 30] [--documents 20] [--words 58] [--node-only]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,13 +21,19 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { parseCrossEncoderManifest } from '../bundle-format/manifest.js';
+import { parseEncoderPlan } from '../bundle-format/encoder-plan.js';
+import { type CrossEncoderBundleManifest, parseCrossEncoderManifest } from '../bundle-format/manifest.js';
 import { CrossEncoder } from '../bundle-runtime/cross-encoder.js';
 import { Embedder } from '../bundle-runtime/embedder.js';
+import type { InferenceEngine } from '../bundle-runtime/engine.js';
 import { createOrtEngine, type OrtRuntime } from '../bundle-runtime/ort-engine.js';
-import { BundleTokenizer } from '../bundle-runtime/tokenizer.js';
+import { createPlanEngine } from '../bundle-runtime/plan-engine.js';
+import { createPlanReferenceEngine } from '../bundle-runtime/plan-reference.js';
+import { BundleTokenizer, type TokenizedPair } from '../bundle-runtime/tokenizer.js';
+import { buildEngine } from '../engine/build.js';
 import { bertBaseUncasedVocab } from '../model-packager/src/fixtures/bert-vocab.js';
 import { mulberry32 } from '../model-packager/src/fixtures/random.js';
+import { nodeOrt } from '../model-packager/src/runtime/ort-node.js';
 import { startWorker } from './compare/workerd.js';
 
 const root = join(import.meta.dirname, '..');
@@ -32,6 +42,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '30' },
     documents: { type: 'string', default: '20' },
     words: { type: 'string', default: '58' },
+    'node-only': { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(values.requests);
@@ -133,52 +144,127 @@ async function workerd(queries: string[], documents: string[]) {
 }
 
 /** onnxruntime-node as bundle-runtime's OrtRuntime: native kernels, one thread. */
-async function nodeNative(queries: string[], documents: string[]) {
+function nativeOrt(): OrtRuntime {
   const require = createRequire(import.meta.url);
   const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
-  const runtime = {
+  return {
     Tensor: ort.Tensor,
     createSession: (bytes: Uint8Array) =>
       ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 }),
   } as unknown as OrtRuntime;
-  const manifest = parseCrossEncoderManifest(JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')));
-  const graph = { inputs: manifest.inputs, inputDtype: manifest.inputDtype, output: manifest.output };
-  const engine = await createOrtEngine(runtime, readFileSync(join(bundle, 'model.onnx')), graph);
-  const tokenizer = new BundleTokenizer(JSON.parse(readFileSync(join(bundle, 'tokenizer.json'), 'utf8')), {});
+}
+
+const read = (file: string) => readFileSync(join(bundle, file));
+
+/** One engine behind bundle-runtime's CrossEncoder, re-ranking the documents for each query in turn. */
+async function timeEngine(
+  manifest: CrossEncoderBundleManifest,
+  engine: InferenceEngine,
+  queries: string[],
+  documents: string[],
+) {
+  const tokenizer = new BundleTokenizer(JSON.parse(read('tokenizer.json').toString('utf8')), {});
   const encoder = new CrossEncoder(new Embedder(engine), tokenizer, {
     maxTokens: manifest.maxTokens,
     activation: manifest.crossEncoder.activation,
   });
-  for (let i = 0; i < WARMUP; i++) await encoder.score(`warm-up query ${i}`, documents);
-  const samples: number[] = [];
-  for (const query of queries) {
-    const started = performance.now();
-    await encoder.score(query, documents);
-    samples.push(performance.now() - started);
+  try {
+    for (let i = 0; i < WARMUP; i++) await encoder.score(`warm-up query ${i}`, documents);
+    const samples: number[] = [];
+    for (const query of queries) {
+      const started = performance.now();
+      await encoder.score(query, documents);
+      samples.push(performance.now() - started);
+    }
+    return summary(samples);
+  } finally {
+    await encoder.release();
   }
-  await encoder.release();
-  return summary(samples);
+}
+
+/**
+ * The plan engine on the bundle's encoder plan, or why it cannot run here: no plan in the bundle, or an engine that
+ * ignores token types. Probe pairs tell: their logits from the engine must be nearer the reference executor's with the
+ * pairs' token types than without (int8 rounding makes single logits differ a little, so a median over pairs decides).
+ */
+async function planEngine(
+  manifest: CrossEncoderBundleManifest,
+  probes: TokenizedPair[],
+): Promise<InferenceEngine | string> {
+  if (!manifest.files['plan.json']) {
+    return 'the bundle has no encoder plan (the pack report says why; rm -rf bundles/cross-encoder-minilm to repack)';
+  }
+  const weights = new Uint8Array(read('plan.bin'));
+  const plan = parseEncoderPlan(JSON.parse(read('plan.json').toString('utf8')), weights.length);
+  const kernels = new WebAssembly.Module(readFileSync((await buildEngine()).simd128));
+  const engine = await createPlanEngine(plan, weights, kernels);
+  const ids = probes.map((pair) => pair.ids);
+  const types = probes.map((pair) => pair.typeIds);
+  const reference = createPlanReferenceEngine(plan, weights);
+  const got = await engine.run(ids, types);
+  const medianDiff = (want: Float32Array[]) => {
+    const diffs = want.map((row, i) => Math.abs(row[0] - got[i][0])).sort((a, b) => a - b);
+    return diffs[Math.floor(diffs.length / 2)];
+  };
+  const typed = medianDiff(await reference.run(ids, types));
+  const typeBlind = medianDiff(await reference.run(ids));
+  if (!(typed * 3 < typeBlind)) {
+    await engine.release();
+    return `bundle-runtime/plan-engine.ts does not read token types yet (median |logit diff| to the reference ${typed.toFixed(3)} with the pairs' token types, ${typeBlind.toFixed(3)} without)`;
+  }
+  return engine;
+}
+
+/** The rows run in this Node process: onnxruntime-node, onnxruntime-web and, when it can, the plan engine. */
+async function nodeRows(queries: string[], documents: string[]) {
+  const manifest = parseCrossEncoderManifest(JSON.parse(read('manifest.json').toString('utf8')));
+  const graph = { inputs: manifest.inputs, inputDtype: manifest.inputDtype, output: manifest.output };
+  const native = await timeEngine(
+    manifest,
+    await createOrtEngine(nativeOrt(), read('model.onnx'), graph),
+    queries,
+    documents,
+  );
+  const web = await timeEngine(manifest, await createOrtEngine(nodeOrt, read('model.onnx'), graph), queries, documents);
+  const tokenizer = new BundleTokenizer(JSON.parse(read('tokenizer.json').toString('utf8')), {});
+  const probes = documents.slice(0, 5).map((d) => tokenizer.encodePair(queries[0], d, manifest.maxTokens, 'right'));
+  const engine = await planEngine(manifest, probes);
+  const plan = typeof engine === 'string' ? engine : await timeEngine(manifest, engine, queries, documents);
+  return { native, web, plan };
 }
 
 ensureBundle();
 const documents = texts(1, DOCUMENTS, WORDS);
 const queries = texts(2, REQUESTS, 6);
 const load = loadavg()[0].toFixed(2);
-const native = await nodeNative(queries, documents);
-const worker = await workerd(queries, documents);
+const node = await nodeRows(queries, documents);
+const worker = values['node-only'] ? null : await workerd(queries, documents);
 const ms = (value: number) => `${value.toFixed(1)} ms`;
+const row = (name: string, s: { p50: number; p90: number }) => console.log(`| ${name} | ${ms(s.p50)} | ${ms(s.p90)} |`);
 console.log(
   `\nRe-ranking ${DOCUMENTS} documents of ${WORDS} tokens (pairs of ${WORDS + 9}), ${REQUESTS} requests each`,
 );
 console.log(`(load average at start ${load}; figures from a busy machine are only good as ratios)\n`);
 console.log('| system | p50 | p90 |');
 console.log('|---|---|---|');
-console.log(`| onnxruntime-node, native, 1 thread (same bundle) | ${ms(native.p50)} | ${ms(native.p90)} |`);
-console.log(`| worker in workerd, POST /rerank, new pairs | ${ms(worker.fresh.p50)} | ${ms(worker.fresh.p90)} |`);
-console.log(
-  `| worker in workerd, POST /rerank, repeated pairs | ${ms(worker.repeated.p50)} | ${ms(worker.repeated.p90)} |`,
-);
-console.log(
-  `\nworkerd new pairs / onnxruntime-node: ${(worker.fresh.p50 / native.p50).toFixed(2)}x (goal <= 1.5x); ` +
-    `new / repeated pairs: ${(worker.fresh.p50 / worker.repeated.p50).toFixed(1)}x (goal >= 20x)`,
-);
+row('onnxruntime-node, native, 1 thread (same bundle)', node.native);
+row("onnxruntime-web in Node (the worker's ORT build)", node.web);
+if (typeof node.plan !== 'string') row("plan engine in Node (SIMD128 kernels, the bundle's plan)", node.plan);
+if (worker) {
+  row('worker in workerd, POST /rerank, new pairs', worker.fresh);
+  row('worker in workerd, POST /rerank, repeated pairs', worker.repeated);
+}
+console.log('');
+if (typeof node.plan === 'string') console.log(`plan engine: skipped, ${node.plan}`);
+else {
+  console.log(
+    `plan engine in Node / onnxruntime-node: ${(node.plan.p50 / node.native.p50).toFixed(2)}x; ` +
+      `plan engine / onnxruntime-web, both in Node: ${(node.plan.p50 / node.web.p50).toFixed(2)}x`,
+  );
+}
+if (worker) {
+  console.log(
+    `workerd new pairs / onnxruntime-node: ${(worker.fresh.p50 / node.native.p50).toFixed(2)}x (goal <= 1.5x); ` +
+      `new / repeated pairs: ${(worker.fresh.p50 / worker.repeated.p50).toFixed(1)}x (goal >= 20x)`,
+  );
+}

@@ -1,6 +1,6 @@
 /** The encoder plan's contract: versioned, bounds-checked against plan.bin, and covered by the content hash. */
 import { describe, expect, it } from 'vitest';
-import { ENCODER_PLAN_VERSION, type EncoderPlan, parseEncoderPlan, planTensors } from './encoder-plan.js';
+import { type EncoderPlan, parseEncoderPlan, planTensors, tokenTypeRows } from './encoder-plan.js';
 import { type BundleManifest, type ContentHashFields, computeContentHash, parseBundleManifest } from './manifest.js';
 
 const vector = (offset: number, n = 4) => ({ dtype: 'float32' as const, shape: [n], offset });
@@ -14,12 +14,19 @@ const linear = (offset: number) => ({
 });
 const norm = { gamma: vector(0), beta: vector(16), epsilon: 1e-12 };
 
-/** A one-layer plan over 4-wide states whose tensors all fit in 64 bytes. */
+/** A one-layer version-1 plan (an embedder's, as written before version 2) over 4-wide states in 64 bytes. */
 const plan: EncoderPlan = {
-  planVersion: ENCODER_PLAN_VERSION,
+  planVersion: 1,
   hidden: 4,
   maxTokens: 8,
-  embeddings: { word: vector(0), wordScales: null, position: null, positionOffset: 0, tokenType: null, norm },
+  embeddings: {
+    word: { dtype: 'float32', shape: [2, 4], offset: 0 },
+    wordScales: null,
+    position: null,
+    positionOffset: 0,
+    tokenType: vector(32),
+    norm,
+  },
   layers: [
     {
       attention: {
@@ -53,9 +60,31 @@ describe('parseEncoderPlan', () => {
     expect(planTensors(plan).length).toBeGreaterThan(10);
   });
 
-  it('refuses another plan version, naming both', () => {
-    expect(() => parseEncoderPlan({ ...json(), planVersion: 2 }, 64)).toThrow(/version 2 is not supported.*knows 1/);
+  it('refuses another plan version, naming those it reads', () => {
+    expect(() => parseEncoderPlan({ ...json(), planVersion: 3 }, 64)).toThrow(
+      /version 3 is not supported.*knows 1 and 2/,
+    );
     expect(() => parseEncoderPlan('not a plan', 64)).toThrow(/version undefined/);
+  });
+
+  it("reads a version-1 plan's token-type row as one row, and a version-2 table by its rows", () => {
+    expect(tokenTypeRows(parseEncoderPlan(json(), 64))).toBe(1);
+    const table = json();
+    table.planVersion = 2;
+    table.embeddings.tokenType = { dtype: 'float32', shape: [2, 4], offset: 32 };
+    expect(tokenTypeRows(parseEncoderPlan(table, 64))).toBe(2);
+    const none = json();
+    none.embeddings.tokenType = null;
+    expect(tokenTypeRows(parseEncoderPlan(none, 64))).toBe(0);
+  });
+
+  it('refuses a token-type table in a version-1 plan (a version-1 reader would add its first row to every token)', () => {
+    const table = json();
+    table.embeddings.tokenType = { dtype: 'float32', shape: [2, 4], offset: 32 };
+    expect(() => parseEncoderPlan(table, 64)).toThrow(/embeddings\.tokenType\.shape: .*needs planVersion 2/);
+    const narrow = { ...json(), planVersion: 2 };
+    narrow.embeddings.tokenType = { dtype: 'float32', shape: [2, 3], offset: 32 };
+    expect(() => parseEncoderPlan(narrow, 64)).toThrow(/embeddings\.tokenType\.shape: expected .* width 4/);
   });
 
   it('refuses a malformed plan by its first bad field', () => {
@@ -99,6 +128,27 @@ describe('the manifest and the plan', () => {
       files: { ...base.files, 'plan.json': file('c'), 'plan.bin': file('e') },
     });
     expect(new Set([without, withPlan, otherWeights]).size).toBe(3);
+  });
+
+  it("hashes a cross-encoder's plan files only when it has them", async () => {
+    const crossEncoder: ContentHashFields = {
+      ...base,
+      kind: 'cross-encoder',
+      crossEncoder: {
+        labels: 1,
+        activation: { type: 'sigmoid' },
+        pairFraming: 'bert',
+        head: 'int8',
+        fidelity: { source: 'test', pairs: 1, spearman: 1, maxAbsDiff: 0 },
+      },
+    };
+    const without = await computeContentHash(crossEncoder);
+    const withPlan = await computeContentHash({
+      ...crossEncoder,
+      files: { ...base.files, 'plan.json': file('c'), 'plan.bin': file('d') },
+    });
+    expect(without).not.toBe(withPlan);
+    expect(without).not.toBe(await computeContentHash(base));
   });
 
   it('refuses plan.json without plan.bin', async () => {

@@ -5,11 +5,18 @@
  * is one the plan can express; model.onnx stays in the bundle as the reference. Both files are listed in the manifest
  * and covered by the content hash. Bump {@link ENCODER_PLAN_VERSION} for any change an older reader could misread: a
  * reader refuses a plan of another version rather than compute wrong vectors.
+ *
+ * Versions: 1, the first; 2 added the per-token token-type table (a cross-encoder's query and document rows). The
+ * packager writes the lowest version that expresses a plan, so an embedder's plan is still version 1 (byte for byte
+ * what it was) and only a plan that reads token types per token is version 2, which a version-1 reader refuses.
  */
 import { z } from 'zod';
 import { PoolingMode } from './manifest.js';
 
-export const ENCODER_PLAN_VERSION = 1;
+export const ENCODER_PLAN_VERSION = 2;
+
+/** The versions this reader runs (see the header). */
+export const READABLE_PLAN_VERSIONS: readonly number[] = [1, 2];
 
 export const PLAN_FILES = { plan: 'plan.json', weights: 'plan.bin' } as const;
 
@@ -83,7 +90,11 @@ export const PlanEmbeddings = z.object({
   /** [positions, width]; token i adds row i + positionOffset. */
   position: PlanTensor.nullable(),
   positionOffset: z.number().int().nonnegative(),
-  /** [width]: the token-type-0 row, added to every token (the worker sends no token types). */
+  /**
+   * [width]: the token-type-0 row, added to every token (an embedder: the worker sends no token types); or, from
+   * version 2, [types, width]: token t adds row tokenTypes[t] (a cross-encoder's pair: 0 for the query, 1 for the
+   * document), row 0 when the caller gives no token types.
+   */
   tokenType: PlanTensor.nullable(),
   norm: PlanLayerNorm.nullable(),
 });
@@ -92,21 +103,43 @@ export type PlanEmbeddings = z.infer<typeof PlanEmbeddings>;
 export const PlanDense = z.object({ linear: PlanLinear, activation: z.enum(['tanh', 'identity']) });
 export type PlanDense = z.infer<typeof PlanDense>;
 
-export const EncoderPlan = z.object({
-  planVersion: z.literal(ENCODER_PLAN_VERSION),
-  /** Width of the token states leaving the last layer. */
-  hidden: count,
-  maxTokens: count,
-  embeddings: PlanEmbeddings,
-  /** The last layer's output (after its normAfter) is the token states that are pooled. */
-  layers: z.array(z.object({ attention: PlanAttention, feedForward: PlanFeedForward })).min(1),
-  pooling: PoolingMode,
-  dense: z.array(PlanDense),
-  normalize: z.boolean(),
-  /** Bytes plan.bin must have. */
-  weightBytes: z.number().int().nonnegative(),
-});
+export const EncoderPlan = z
+  .object({
+    planVersion: z.union([z.literal(1), z.literal(2)]),
+    /** Width of the token states leaving the last layer. */
+    hidden: count,
+    maxTokens: count,
+    embeddings: PlanEmbeddings,
+    /** The last layer's output (after its normAfter) is the token states that are pooled. */
+    layers: z.array(z.object({ attention: PlanAttention, feedForward: PlanFeedForward })).min(1),
+    pooling: PoolingMode,
+    dense: z.array(PlanDense),
+    normalize: z.boolean(),
+    /** Bytes plan.bin must have. */
+    weightBytes: z.number().int().nonnegative(),
+  })
+  .superRefine((plan, ctx) => {
+    const shape = plan.embeddings.tokenType?.shape;
+    const width = plan.embeddings.word.shape[1];
+    const path = ['embeddings', 'tokenType', 'shape'];
+    if (shape && (shape.length > 2 || (width !== undefined && shape[shape.length - 1] !== width))) {
+      ctx.addIssue({ code: 'custom', path, message: `expected [width] or [types, width] with width ${width}` });
+    } else if (shape?.length === 2 && plan.planVersion < 2) {
+      ctx.addIssue({ code: 'custom', path, message: 'a per-token token-type table needs planVersion 2' });
+    }
+  });
 export type EncoderPlan = z.infer<typeof EncoderPlan>;
+
+/**
+ * Rows of the plan's token-type table a caller may pick per token: 0 without one, 1 for the version-1 row every token
+ * adds (token types other than 0 cannot be honoured), the table's rows from version 2.
+ * @example tokenTypeRows(crossEncoderPlan) // 2
+ */
+export function tokenTypeRows(plan: EncoderPlan): number {
+  const shape = plan.embeddings.tokenType?.shape;
+  if (!shape) return 0;
+  return shape.length === 2 ? shape[0] : 1;
+}
 
 /** Bytes a tensor occupies in plan.bin. */
 export function planTensorBytes(tensor: PlanTensor): number {
@@ -120,9 +153,9 @@ export function planTensorBytes(tensor: PlanTensor): number {
  */
 export function parseEncoderPlan(json: unknown, weightBytes: number): EncoderPlan {
   const version = (json as { planVersion?: unknown } | null)?.planVersion;
-  if (version !== ENCODER_PLAN_VERSION) {
+  if (!READABLE_PLAN_VERSIONS.includes(version as number)) {
     throw new Error(
-      `encoder plan version ${JSON.stringify(version)} is not supported (this reader knows ${ENCODER_PLAN_VERSION})`,
+      `encoder plan version ${JSON.stringify(version)} is not supported (this reader knows ${READABLE_PLAN_VERSIONS.join(' and ')})`,
     );
   }
   const result = EncoderPlan.safeParse(json);

@@ -269,7 +269,8 @@ export type ContentHashFields = Pick<
  * a transformer's stay as they were (no `kind`), so existing hashes, and so caches, are unchanged. Prompts decide
  * the text a request's vector is computed from, so they count, but only when present: JSON.stringify drops an
  * undefined field, so a bundle without prompts keeps the hash it had before prompts existed. A cross-encoder's start
- * with `kind` too and add what turns its logits into a score (activation, pair framing).
+ * with `kind` too and add what turns its logits into a score (activation, pair framing). Both kinds hash an encoder
+ * plan's files when the bundle has one, and only then.
  */
 export function vectorAffectingFields(m: ContentHashFields) {
   const prompts = promptFields(m);
@@ -285,6 +286,7 @@ export function vectorAffectingFields(m: ContentHashFields) {
       inputDtype: m.inputDtype,
       activation: m.crossEncoder?.activation,
       pairFraming: m.crossEncoder?.pairFraming,
+      ...planFields(m),
     };
   }
   if (m.kind === 'static') {

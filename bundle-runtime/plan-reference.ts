@@ -3,6 +3,8 @@
  * at a time with no padding (so no mask is needed and a batch gives exactly its single results). It is the definition
  * the WASM engine is tested against and the proof, at pack time, that the lowering kept the graph's meaning; it is
  * not fast. Activations feeding an int8 linear are quantized per row as the int8-compute graph does (round half to even).
+ * A cross-encoder's plan runs the same way: token types pick rows of its token-type table, CLS pooling, the pooler and
+ * classifier as the dense head, no normalisation; the "vector" is the pair's logits.
  */
 import {
   type EncoderPlan,
@@ -12,6 +14,7 @@ import {
   type PlanLinear,
   type PlanTensor,
   planTensorBytes,
+  tokenTypeRows,
 } from '../bundle-format/encoder-plan.js';
 import type { InferenceEngine } from './engine.js';
 import { normalizeL2, poolTokens } from './pooling.js';
@@ -211,7 +214,26 @@ function feedForward(w: PlanWeights, ffn: PlanFeedForward, x: States): States {
   return linear(w, ffn.down, { ...up, data: up.data.map(activate) });
 }
 
-function embed(w: PlanWeights, plan: EncoderPlan, ids: readonly number[]): States {
+/**
+ * The token-type row each token adds: `typeIds[t]` of a [types, width] table (row 0 without types), the one row of a
+ * version-1 plan (which cannot honour a type other than 0), or none.
+ */
+function tokenTypeRowsOf(plan: EncoderPlan, length: number, typeIds: readonly number[] | undefined): number[] | null {
+  const rows = tokenTypeRows(plan);
+  if (rows === 0) return null;
+  if (typeIds && typeIds.length !== length) {
+    throw new Error(`${typeIds.length} token types for ${length} tokens`);
+  }
+  return Array.from({ length }, (_, t) => {
+    const type = typeIds?.[t] ?? 0;
+    if (!Number.isInteger(type) || type < 0 || type >= rows) {
+      throw new Error(`token type ${type} is outside the plan's ${rows} token-type row${rows === 1 ? '' : 's'}`);
+    }
+    return type;
+  });
+}
+
+function embed(w: PlanWeights, plan: EncoderPlan, ids: readonly number[], typeIds?: readonly number[]): States {
   const e = plan.embeddings;
   const width = e.word.shape[1];
   const vocabulary = e.word.shape[0];
@@ -223,15 +245,17 @@ function embed(w: PlanWeights, plan: EncoderPlan, ids: readonly number[]): State
   const wordScales = e.wordScales ? w.float32(e.wordScales) : null;
   const position = e.position ? w.float32(e.position) : null;
   const tokenType = e.tokenType ? w.float32(e.tokenType) : null;
+  const types = tokenTypeRowsOf(plan, ids.length, typeIds);
   const data = new Float64Array(ids.length * width);
   ids.forEach((id, t) => {
     if (!Number.isInteger(id) || id < 0 || id >= vocabulary)
       throw new Error(`token id ${id} is outside the vocabulary`);
     const scale = wordScales ? wordScales[id] : 1;
     const p = (t + e.positionOffset) * width;
+    const row = types ? types[t] * width : 0;
     for (let c = 0; c < width; c++) {
       const v = Math.fround(word[id * width + c] * scale);
-      data[t * width + c] = v + (position ? position[p + c] : 0) + (tokenType ? tokenType[c] : 0);
+      data[t * width + c] = v + (position ? position[p + c] : 0) + (tokenType ? tokenType[row + c] : 0);
     }
   });
   const states = { rows: ids.length, width, data };
@@ -239,11 +263,17 @@ function embed(w: PlanWeights, plan: EncoderPlan, ids: readonly number[]): State
 }
 
 /**
- * The vector of one token id sequence.
+ * The vector (an embedder's) or the logits (a cross-encoder's) of one token id sequence; `typeIds` (one per token)
+ * pick the token-type rows of a plan that has a table of them, e.g. a pair's 0s for the query and 1s for the document.
  * @example runPlan(plan, new PlanWeights(bytes), [101, 7592, 102]) // Float32Array(plan's dimensions)
  */
-export function runPlan(plan: EncoderPlan, w: PlanWeights, ids: readonly number[]): Float32Array {
-  let x = embed(w, plan, ids);
+export function runPlan(
+  plan: EncoderPlan,
+  w: PlanWeights,
+  ids: readonly number[],
+  typeIds?: readonly number[],
+): Float32Array {
+  let x = embed(w, plan, ids, typeIds);
   for (const layer of plan.layers) {
     x = block(w, x, layer.attention, (a) => selfAttention(w, layer.attention, a), layer.attention.residual);
     x = block(w, x, layer.feedForward, (a) => feedForward(w, layer.feedForward, a));
@@ -265,7 +295,7 @@ export function createPlanReferenceEngine(plan: EncoderPlan, weights: Uint8Array
   const w = new PlanWeights(weights);
   return {
     name: 'plan-reference',
-    run: async (sequences) => sequences.map((ids) => runPlan(plan, w, ids)),
+    run: async (sequences, tokenTypes) => sequences.map((ids, i) => runPlan(plan, w, ids, tokenTypes?.[i])),
     release: async () => {},
   };
 }

@@ -1,7 +1,9 @@
 /**
  * The packer's path for a cross-encoder (a sequence-classification export, output logits [batch, 1 or 2]), after the
  * shared read and prune stages: quantize (the classification head int8, else fp32 when int8 misses the gate) ->
- * measure pair fidelity and budget -> write. No pooling is appended: the graph already ends in its relevance logits.
+ * measure pair fidelity and budget -> lower the packed graph to an encoder plan and check it against the graph ->
+ * write. No pooling is appended: the graph already ends in its relevance logits. A graph the plan cannot express, or
+ * a plan that does not score as the graph does, ships without a plan (ONNX Runtime serves it) and the report says why.
  */
 import { sha256Hex } from '../../bundle-format/hash.js';
 import {
@@ -27,16 +29,24 @@ import {
   scorePairs,
   type TextPair,
 } from './measure/pair-fidelity.js';
+import {
+  measurePlanPairParity,
+  PLAN_PAIR_PARITY_PAIRS,
+  type PlanPairParity,
+  parityPairs,
+} from './measure/plan-pair-parity.js';
 import type { ModelProto } from './onnx/proto.js';
 import { decodeOnnxModel, readOnnxModel } from './onnx/read-model.js';
 import { encodeOnnxModel } from './onnx/write-model.js';
 import { findClassifierHead } from './passes/find-classifier-head.js';
 import type { BertGraphInfo } from './passes/inspect-bert-graph.js';
+import { lowerClassifierPlan } from './passes/lower-encoder-plan.js';
 import { quantizeEmbeddingTable } from './passes/quantize-embedding-table.js';
 import { quantizeMatMulWeights } from './passes/quantize-matmul-weights.js';
 import type { ModelDir } from './readers/model-dir.js';
 import type { Reporter } from './report/reporter.js';
 import { nodeOrt, wasmHeapBytes } from './runtime/ort-node.js';
+import { type PlanFiles, planFileEntries, planFiles } from './writer/plan-files.js';
 import { writeBundle } from './writer/write-bundle.js';
 
 /** Pairs the fidelity check scores (twice: original and packed). */
@@ -176,11 +186,56 @@ async function chooseHead(
   return { chosen: fp32.fidelity.spearman >= int8.fidelity.spearman ? fp32 : int8, tried: [int8, fp32] };
 }
 
+/** The encoder plan's parity with the packed graph, or why the bundle has no plan. */
+export type CrossEncoderPlanReport = { pairParity: PlanPairParity } | { reason: string };
+
+/**
+ * The chosen packed graph lowered to an encoder plan (the graph is unchanged) and kept only if the reference executor
+ * scores pairs as the graph does; otherwise no plan and why.
+ */
+async function planStage(
+  input: CrossEncoderPackInput,
+  chosen: Measured,
+  reporter: Reporter,
+): Promise<{ plan: PlanFiles | null; report: CrossEncoderPlanReport }> {
+  const lowering = reporter.step('lower encoder plan');
+  const maxTokens = input.source.maxTokens;
+  const lowered = lowerClassifierPlan(decodeOnnxModel(chosen.modelBytes), { logits: LOGITS_OUTPUT, maxTokens });
+  lowering.done(
+    lowered.plan
+      ? `${lowered.plan.layers.length} layers, ${lowered.plan.dense.length} head layers, plan.bin ${(lowered.weights.length / 1048576).toFixed(2)} MiB`
+      : `no plan: ${lowered.reason}`,
+  );
+  if (!lowered.plan) return { plan: null, report: { reason: lowered.reason } };
+  const check = reporter.step('check encoder plan against the graph');
+  const { info } = input;
+  const packed = {
+    modelBytes: chosen.modelBytes,
+    tokenizerJson: input.prunedTokenizer,
+    tokenizerConfig: input.tokenizerConfig,
+    graph: { inputs: info.inputs, inputDtype: info.inputDtype, output: LOGITS_OUTPUT },
+    maxTokens,
+    activation: chosen.activation,
+  };
+  const pairs = parityPairs(input.evaluation.texts, PLAN_PAIR_PARITY_PAIRS);
+  const { figures, reason } = await measurePlanPairParity(lowered.plan, lowered.weights, packed, pairs, reporter);
+  check.done(
+    reason
+      ? `no plan: ${reason}`
+      : `Spearman ${figures.spearman.toFixed(4)}, |logit diff| median ${figures.medianAbsDiff.toExponential(2)}, max ${figures.maxAbsDiff.toExponential(2)} over ${figures.pairs} pairs`,
+  );
+  if (reason) return { plan: null, report: { reason } };
+  return { plan: planFiles(lowered.plan, lowered.weights), report: { pairParity: figures } };
+}
+
 /**
  * Packs a cross-encoder whose vocabulary the shared stage already pruned, writing nothing unless every gate passes.
  * @example await packCrossEncoder({ source, info, ... }, reporter) // bundles/reranker with kind cross-encoder
  */
-export async function packCrossEncoder(input: CrossEncoderPackInput, reporter: Reporter): Promise<BundleManifest> {
+export async function packCrossEncoder(
+  input: CrossEncoderPackInput,
+  reporter: Reporter,
+): Promise<{ manifest: BundleManifest; plan: CrossEncoderPlanReport }> {
   const step = reporter.step(`quantize (${input.settled.quantization}) and measure pair fidelity`);
   const pruned = encodeOnnxModel(input.source.model);
   const originalBytes = encodeOnnxModel(await readOnnxModel(input.source.modelPath));
@@ -198,18 +253,24 @@ export async function packCrossEncoder(input: CrossEncoderPackInput, reporter: R
       `pair scores' Spearman to the original model is ${chosen.fidelity.spearman.toFixed(4)} (${tried.map(describe).join('; ')}), below --min-spearman ${input.settled.minSpearman}`,
     );
   }
-  const manifest = await crossEncoderManifest(input, framing, chosen, { sizes, tokenizerBytes });
+  const plan = await planStage(input, chosen, reporter);
+  const manifest = await crossEncoderManifest(input, framing, chosen, { sizes, tokenizerBytes, plan: plan.plan });
   const write = reporter.step(`write bundle to ${input.outDir}`);
-  await writeBundle(input.outDir, { model: chosen.modelBytes, tokenizer: tokenizerBytes, manifest });
+  await writeBundle(input.outDir, {
+    model: chosen.modelBytes,
+    tokenizer: tokenizerBytes,
+    manifest,
+    ...(plan.plan && { plan: plan.plan }),
+  });
   write.done(`${(sizes.total / 1048576).toFixed(2)} MiB`);
-  return manifest;
+  return { manifest, plan: plan.report };
 }
 
 async function crossEncoderManifest(
   input: CrossEncoderPackInput,
   framing: PairFraming,
   chosen: Measured,
-  written: { sizes: ReturnType<typeof sizeBreakdown>; tokenizerBytes: Uint8Array },
+  written: { sizes: ReturnType<typeof sizeBreakdown>; tokenizerBytes: Uint8Array; plan: PlanFiles | null },
 ): Promise<BundleManifest> {
   const { source, info } = input;
   const labels = chosen.activation.type === 'sigmoid' ? 1 : 2;
@@ -231,6 +292,7 @@ async function crossEncoderManifest(
     files: {
       'model.onnx': { bytes: chosen.modelBytes.length, sha256: await sha256Hex(chosen.modelBytes) },
       'tokenizer.json': { bytes: written.tokenizerBytes.length, sha256: await sha256Hex(written.tokenizerBytes) },
+      ...(await planFileEntries(written.plan)),
     },
     bytes: written.sizes,
     sourceFiles: source.sourceFiles,

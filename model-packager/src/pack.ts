@@ -15,7 +15,7 @@ import { SAMPLE_SENTENCES } from './measure/sample-sentences.js';
 import type { ModelProto } from './onnx/proto.js';
 import { readOnnxModel } from './onnx/read-model.js';
 import { encodeOnnxModel } from './onnx/write-model.js';
-import { packCrossEncoder } from './pack-cross-encoder.js';
+import { type CrossEncoderPlanReport, packCrossEncoder } from './pack-cross-encoder.js';
 import { appendDenseHead } from './passes/append-dense-head.js';
 import { appendPooling } from './passes/append-pooling.js';
 import { inspectBertGraph } from './passes/inspect-bert-graph.js';
@@ -34,6 +34,7 @@ import {
   withCaseVariants,
 } from './vocab/token-counts.js';
 import { readVocabTable } from './vocab/tokenizer-json.js';
+import { planFileEntries, planFiles } from './writer/plan-files.js';
 import { writeBundle } from './writer/write-bundle.js';
 
 export const PACKAGER_VERSION = 'edge-embed-packager 0.1.0';
@@ -66,8 +67,8 @@ export interface PackOptions {
 
 export interface PackResult {
   manifest: BundleManifest;
-  /** The encoder plan's parity with the packed graph, or why the bundle has no plan. */
-  plan: { parity: FidelityFigures } | { reason: string };
+  /** The encoder plan's parity with the packed graph (vectors, or a cross-encoder's pair scores), or why there is none. */
+  plan: { parity: FidelityFigures } | CrossEncoderPlanReport;
   prune: PruneReport | null;
   quantization: { embeddings: QuantizeReport | null; matmuls: QuantizeReport | null };
   notes: string[];
@@ -293,8 +294,7 @@ async function planParityStage(
       : `mean cosine ${figures.meanCosine.toFixed(6)}, min ${figures.minCosine.toFixed(6)} over ${figures.samples} texts`,
   );
   if (reason) return { plan: null, report: { reason } };
-  const json = new TextEncoder().encode(JSON.stringify(lowered.plan));
-  return { plan: { json, weights: lowered.weights }, report: { parity: figures } };
+  return { plan: planFiles(lowered.plan, lowered.weights), report: { parity: figures } };
 }
 
 /** Stage 4: pooling, Dense and normalisation folded into the graph, which is then serialised. */
@@ -405,7 +405,7 @@ async function packClassifier(
   if (Object.keys(bundlePrompts(src.source, options.prompts)).length > 0)
     throw new PackError('bad-option', 'a cross-encoder takes no prompts (--prompt, config_sentence_transformers.json)');
   const { texts, prune } = pruned;
-  const manifest = await packCrossEncoder(
+  const { manifest, plan } = await packCrossEncoder(
     {
       source: src.source,
       info: src.info,
@@ -421,7 +421,6 @@ async function packClassifier(
     },
     reporter,
   );
-  const plan = { reason: 'a cross-encoder has no encoder plan (the plan describes sentence-embedding encoders)' };
   return { manifest, prune, quantization: { embeddings: null, matmuls: null }, plan, notes: src.source.notes };
 }
 
@@ -465,10 +464,7 @@ export async function packModel(options: PackOptions, reporter: Reporter = silen
     files: {
       'model.onnx': { bytes: modelBytes.length, sha256: await sha256Hex(modelBytes) },
       'tokenizer.json': { bytes: tokenizerBytes.length, sha256: await sha256Hex(tokenizerBytes) },
-      ...(plan.plan && {
-        'plan.json': { bytes: plan.plan.json.length, sha256: await sha256Hex(plan.plan.json) },
-        'plan.bin': { bytes: plan.plan.weights.length, sha256: await sha256Hex(plan.plan.weights) },
-      }),
+      ...(await planFileEntries(plan.plan)),
     },
     bytes: sizes,
     sourceFiles: source.sourceFiles,

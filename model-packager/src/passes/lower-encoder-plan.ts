@@ -12,8 +12,12 @@
  * - LayerNorm, fused or decomposed (ReduceMean, Sub, Pow, ReduceMean, Add eps, Sqrt, Div, Mul gamma, Add beta), before
  *   or after each block;
  * - embeddings: a sum of the word table (int8 rows with row scales, or fp32), a position table read in order from an
- *   offset (Gather of a Slice of an arange, or a Slice), and the token-type-0 row, then an optional LayerNorm.
- * Pooling, the Dense head and normalisation come from the model folder's modules, as append-pooling uses them.
+ *   offset (Gather of a Slice of an arange, or a Slice), and the token-type table, then an optional LayerNorm.
+ * For a sentence encoder (lowerEncoderPlan), pooling, the Dense head and normalisation come from the model folder's
+ * modules, as append-pooling uses them, and only the token-type-0 row is kept (the worker sends no token types). For a
+ * cross-encoder (lowerClassifierPlan), the head is matched back from the logits: linear layers (int8, MatMul or Gemm),
+ * each followed by Tanh or the next linear, down to hidden[:, 0], which is CLS pooling; the whole token-type table is
+ * kept (a pair's query and document rows) and nothing is normalised.
  * Anything else (factorised embeddings, computed position ids, int8-storage, several LayerNorm shapes) yields no plan
  * and a one-line reason; the bundle is then served by ONNX Runtime only.
  */
@@ -51,6 +55,15 @@ export interface LowerPlanOptions {
   normalize: boolean;
   dense: readonly DenseHead[];
 }
+
+/** A sequence classifier's (cross-encoder's) lowering: the output holding its logits [batch, labels]. */
+export interface LowerClassifierPlanOptions {
+  logits: string;
+  maxTokens: number;
+}
+
+/** Which token-type rows the plan keeps (see matchEmbeddings). */
+type TokenTypes = 'row-0' | 'table';
 
 export type LoweredPlan = { plan: EncoderPlan; weights: Uint8Array } | { plan: null; reason: string };
 
@@ -253,6 +266,24 @@ function matchFloatLinear(view: GraphView, node: NodeProto): Linear | undefined 
   };
 }
 
+/** Gemm(A, fp32 constant B [, C]) with alpha 1, beta 1, A untransposed: torch's export of a linear on [batch, in]. */
+function matchGemmLinear(view: GraphView, node: NodeProto): Linear | undefined {
+  const b = view.inits.get(node.input[1]);
+  if (!b || b.dataType !== DataType.FLOAT || tensorDims(b).length !== 2) return undefined;
+  const plain = ['alpha', 'beta'].every((name) => (getAttribute(node, name) ?? 1) === 1);
+  if (!plain || (getAttribute(node, 'transA') ?? 0) !== 0) refuse(`Gemm ${node.name} scales or transposes its input`);
+  const transposed = (getAttribute(node, 'transB') ?? 0) === 1;
+  const [rows, columns] = tensorDims(b);
+  const [k, n] = transposed ? [columns, rows] : [rows, columns];
+  const values = view.float(b.name);
+  const weight = transposed
+    ? Float32Array.from({ length: k * n }, (_, i) => values[(i % n) * k + Math.floor(i / n)])
+    : values;
+  const bias = node.input[2] ? view.float(node.input[2]) : null;
+  if (bias && bias.length !== n) refuse(`Gemm ${node.name} has a bias that is not one value per output`);
+  return { input: node.input[0], output: node.output[0], inFeatures: k, outFeatures: n, weight, scales: null, bias };
+}
+
 function findLinears(view: GraphView): void {
   for (const node of view.graph.node as NodeProto[]) {
     if (node.opType === 'DequantizeLinear') refuse('int8-storage graphs are not lowered (the plan runs int8-compute)');
@@ -261,7 +292,9 @@ function findLinears(view: GraphView): void {
         ? matchInt8Linear(view, node)
         : node.opType === 'MatMul'
           ? matchFloatLinear(view, node)
-          : undefined;
+          : node.opType === 'Gemm'
+            ? matchGemmLinear(view, node)
+            : undefined;
     if (linear) view.linears.set(linear.output, linear);
   }
 }
@@ -539,7 +572,11 @@ function sumLeaves(view: GraphView, tensor: string): string[] {
   return [...sumLeaves(view, add.input[0]), ...sumLeaves(view, add.input[1])];
 }
 
-function matchEmbeddings(view: GraphView, x: string): PlanEmbeddings {
+/**
+ * The embedding sum and its LayerNorm. `tokenTypes` 'row-0' keeps the token-type-0 row every token adds (an embedder,
+ * which is sent no token types); 'table' keeps the whole table, one row per token type (a cross-encoder's pairs).
+ */
+function matchEmbeddings(view: GraphView, x: string, tokenTypes: TokenTypes): PlanEmbeddings {
   const ln = view.layerNorms.get(x);
   let word: Pick<PlanEmbeddings, 'word' | 'wordScales'> | undefined;
   let position: Pick<PlanEmbeddings, 'position' | 'positionOffset'> = { position: null, positionOffset: 0 };
@@ -552,7 +589,10 @@ function matchEmbeddings(view: GraphView, x: string): PlanEmbeddings {
     } else if (node.opType === 'Gather' && node.input[1] === 'token_type_ids') {
       const types = view.inits.get(node.input[0]) ?? refuse('the token type table is not constant');
       const width = tensorDims(types)[1];
-      tokenType = view.weights.add('float32', [width], view.float(types.name).subarray(0, width));
+      tokenType =
+        tokenTypes === 'table'
+          ? tensorOf(view, types.name)
+          : view.weights.add('float32', [width], view.float(types.name).subarray(0, width));
     } else word = wordTable(view, node);
   }
   if (!word) return refuse('no word embedding in the embedding sum');
@@ -623,7 +663,56 @@ function emitLayer(view: GraphView, attention: Attention, feedForward: FeedForwa
   return { attention: planAttention, feedForward: planFeedForward };
 }
 
-function lower(model: ModelProto, options: LowerPlanOptions): { plan: EncoderPlan; weights: Uint8Array } {
+/**
+ * What follows the last layer. `dense` writes the head's tensors when called, after the layers', so that an embedder's
+ * plan.bin keeps the order it always had.
+ */
+interface Tail {
+  hiddenOutput: string;
+  pooling: PoolingMode;
+  dense: () => PlanDense[];
+  normalize: boolean;
+  tokenTypes: TokenTypes;
+}
+
+/** An embedder's tail: pooling, Dense modules and normalisation from the model folder. */
+function sentenceTail(view: GraphView, options: LowerPlanOptions): Tail {
+  const { hiddenOutput, pooling, normalize } = options;
+  return { hiddenOutput, pooling, normalize, dense: () => denseHeads(view, options.dense), tokenTypes: 'row-0' };
+}
+
+/** Gather(hidden, 0) on axis 1: the first token's state, hidden[:, 0]. */
+function isFirstToken(view: GraphView, node: NodeProto): boolean {
+  return node.opType === 'Gather' && getAttribute(node, 'axis') === 1 && view.scalar(node.input[1]) === 0;
+}
+
+/**
+ * A sequence classifier's tail, matched back from its logits: linear layers, each followed by Tanh or by the next
+ * linear, down to hidden[:, 0] (CLS pooling). BERT's pooler (dense, tanh) and classifier, and RoBERTa's
+ * classifier.dense, tanh and out_proj, are both that chain. No normalisation: the plan's output is the logits.
+ */
+function classifierTail(view: GraphView, logits: string): Tail {
+  const chain: { linear: Linear; activation: PlanDense['activation'] }[] = [];
+  let tensor = logits;
+  let activation: PlanDense['activation'] = 'identity';
+  for (let depth = 0; depth < 4; depth++) {
+    const linear = view.linears.get(tensor) ?? refuse(`the classifier head's ${tensor} is not a linear layer's output`);
+    chain.unshift({ linear, activation });
+    const node = view.producer(linear.input);
+    if (node && isFirstToken(view, node)) {
+      const dense = () => chain.map((step) => ({ activation: step.activation, linear: view.linear(step.linear) }));
+      return { hiddenOutput: node.input[0], pooling: 'cls', dense, normalize: false, tokenTypes: 'table' };
+    }
+    if (node?.opType === 'Tanh') activation = 'tanh';
+    else if (view.linears.has(linear.input)) activation = 'identity';
+    else
+      return refuse(`the classifier head reads ${linear.input}, which is not hidden[:, 0], a Tanh or a linear layer`);
+    tensor = node?.opType === 'Tanh' ? node.input[0] : linear.input;
+  }
+  return refuse('the classifier head has more than 4 linear layers before the logits');
+}
+
+function lower(model: ModelProto, maxTokens: number, tailOf: (view: GraphView) => Tail) {
   const view = new GraphView(model.graph as GraphProto);
   findLinears(view);
   findLayerNorms(view);
@@ -633,33 +722,47 @@ function lower(model: ModelProto, options: LowerPlanOptions): { plan: EncoderPla
     const attention = matchAttention(view, softmax);
     return { attention, feedForward: matchFeedForward(view, attention.y) };
   });
-  const embeddings = matchEmbeddings(view, blocks[0].attention.x);
+  const tail = tailOf(view);
+  const embeddings = matchEmbeddings(view, blocks[0].attention.x, tail.tokenTypes);
   const layers = blocks.map(({ attention, feedForward }, i) =>
-    emitLayer(view, attention, feedForward, blocks[i + 1]?.attention.x ?? options.hiddenOutput, i),
+    emitLayer(view, attention, feedForward, blocks[i + 1]?.attention.x ?? tail.hiddenOutput, i),
   );
   const plan: EncoderPlan = {
-    planVersion: ENCODER_PLAN_VERSION,
+    // The lowest version that expresses the plan, so that older readers keep running embedders' plans.
+    planVersion: embeddings.tokenType?.shape.length === 2 ? ENCODER_PLAN_VERSION : 1,
     hidden: blocks[blocks.length - 1].feedForward.down.outFeatures,
-    maxTokens: options.maxTokens,
+    maxTokens,
     embeddings,
     layers,
-    pooling: options.pooling,
-    dense: denseHeads(view, options.dense),
-    normalize: options.normalize,
+    pooling: tail.pooling,
+    dense: tail.dense(),
+    normalize: tail.normalize,
     weightBytes: view.weights.size,
   };
   return { plan, weights: view.weights.bytes() };
 }
 
-/**
- * The encoder plan of a packed graph, or null and why not.
- * @example const lowered = lowerEncoderPlan(model, options); if (!lowered.plan) reporter.note(lowered.reason)
- */
-export function lowerEncoderPlan(model: ModelProto, options: LowerPlanOptions): LoweredPlan {
+function lowered(make: () => { plan: EncoderPlan; weights: Uint8Array }): LoweredPlan {
   try {
-    return lower(model, options);
+    return make();
   } catch (error) {
     if (error instanceof NoPlan) return { plan: null, reason: error.message };
     throw error;
   }
+}
+
+/**
+ * The encoder plan of a packed sentence encoder, or null and why not.
+ * @example const lowered = lowerEncoderPlan(model, options); if (!lowered.plan) reporter.note(lowered.reason)
+ */
+export function lowerEncoderPlan(model: ModelProto, options: LowerPlanOptions): LoweredPlan {
+  return lowered(() => lower(model, options.maxTokens, (view) => sentenceTail(view, options)));
+}
+
+/**
+ * The encoder plan of a packed cross-encoder (sequence classifier), whose output is the logits, or null and why not.
+ * @example const lowered = lowerClassifierPlan(model, { logits: 'logits', maxTokens: 512 })
+ */
+export function lowerClassifierPlan(model: ModelProto, options: LowerClassifierPlanOptions): LoweredPlan {
+  return lowered(() => lower(model, options.maxTokens, (view) => classifierTail(view, options.logits)));
 }

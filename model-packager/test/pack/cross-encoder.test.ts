@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseEncoderPlan, tokenTypeRows } from '../../../bundle-format/encoder-plan.js';
 import { checkContentHash, parseBundleManifest, parseCrossEncoderManifest } from '../../../bundle-format/manifest.js';
 import { CrossEncoder } from '../../../bundle-runtime/cross-encoder.js';
 import { Embedder } from '../../../bundle-runtime/embedder.js';
@@ -86,6 +87,14 @@ describe('pack a cross-encoder', () => {
     expect(manifest.crossEncoder.fidelity.spearman).toBeGreaterThanOrEqual(0.99);
     expect(result.manifest).toEqual(manifest);
     expect(() => parseBundleManifest(manifest)).toThrow(/cross-encoder/);
+    // The encoder plan: listed in the manifest (so in the content hash), with token-type rows for query and document.
+    expect(Object.keys(manifest.files)).toEqual(['model.onnx', 'tokenizer.json', 'plan.json', 'plan.bin']);
+    expect('pairParity' in result.plan && result.plan.pairParity.spearman).toBeGreaterThanOrEqual(0.99);
+    const planBytes = await readFile(join(out, 'plan.bin'));
+    expect(manifest.files['plan.bin']?.bytes).toBe(planBytes.length);
+    const plan = parseEncoderPlan(JSON.parse(await readFile(join(out, 'plan.json'), 'utf8')), planBytes.length);
+    expect(plan).toMatchObject({ planVersion: 2, pooling: 'cls', normalize: false });
+    expect(tokenTypeRows(plan)).toBe(2);
 
     // Pairs the packer never scored, of in-domain text (the word list's frequent words, in a seeded shuffle): the
     // pruning guarantee covers text whose tokens were kept. Everyday text with rarer words tokenizes differently.
@@ -113,10 +122,14 @@ describe('pack a cross-encoder', () => {
   it('packs a RoBERTa-family cross-encoder with <s> q </s></s> d </s> framing', async () => {
     const model = join(dir, 'roberta');
     await writeBertFixture(model, { ...FIXTURE_PRESETS.roberta, head: { labels: 1 } });
-    const { manifest } = await packModel({ modelDir: model, outDir: join(dir, 'roberta-bundle') });
+    const result = await packModel({ modelDir: model, outDir: join(dir, 'roberta-bundle') });
+    const { manifest } = result;
     expect(manifest).toMatchObject({ kind: 'cross-encoder', inputs: ['input_ids', 'attention_mask'] });
     expect(manifest.crossEncoder).toMatchObject({ pairFraming: 'roberta', labels: 1 });
     expect(manifest.crossEncoder?.fidelity.spearman).toBeGreaterThanOrEqual(0.99);
+    // RoBERTa computes its position ids in the graph, which the plan cannot express: ONNX Runtime serves it.
+    expect('reason' in result.plan && result.plan.reason).toMatch(/embedding term/);
+    expect(manifest.files['plan.json']).toBeUndefined();
   });
 
   it('refuses a multi-class classifier in one line and writes nothing', async () => {
