@@ -2,7 +2,9 @@
  * The cross-encoder: scores (query, document) pairs for re-ranking. Pairs are framed and cut by the bundle's tokenizer
  * (the document is cut, never the query), batched and run by the {@link Embedder} (the same planner, queue and
  * counters as embeddings), and their logits turned into scores by the bundle's activation. The worker and the
- * packager's fidelity check both score through it.
+ * packager's fidelity check both score through it. Every pair's token types go to the engine with its ids: an engine
+ * must honour them (ONNX Runtime feeds them to token_type_ids, the plan reference picks token-type rows by them), or
+ * the document is read as if it were more query.
  */
 import type { PairFraming, ScoreActivation } from '../bundle-format/manifest.js';
 import type { Embedder, EmbedOptions } from './embedder.js';
