@@ -8,8 +8,9 @@
  *   tokenization and micro-batches as the worker);
  * - in the same Node process, through the same CrossEncoder: onnxruntime-web (the worker's ORT build) and the plan
  *   engine (bundle-runtime/plan-engine.ts, engine/'s SIMD128 kernels) on the bundle's encoder plan. The plan engine row
- *   runs only when the engine reads token types: it must score a probe pair as the reference executor does, else the
- *   row says why it was skipped (an engine that adds the type-0 row to every token gives wrong scores, not slow ones).
+ *   runs only when the engine reads token types: it must score probe pairs as the reference executor does with their
+ *   types, else the output says why the row was skipped (an engine that added the type-0 row to every token would give
+ *   wrong scores, not slow ones).
  * Prints p50/p90 of each and the ratios the issue's goals name; the machine's load average goes with them.
  *
  *   npm run bench:rerank -- [--requests 30] [--documents 20] [--words 58] [--node-only]
@@ -184,8 +185,9 @@ async function timeEngine(
 
 /**
  * The plan engine on the bundle's encoder plan, or why it cannot run here: no plan in the bundle, or an engine that
- * ignores token types. Probe pairs tell: their logits from the engine must be nearer the reference executor's with the
- * pairs' token types than without (int8 rounding makes single logits differ a little, so a median over pairs decides).
+ * refuses or ignores token types. Probe pairs tell: their logits from the engine must be nearer the reference
+ * executor's with the pairs' token types than without (int8 rounding makes single logits differ a little, so a median
+ * over pairs decides).
  */
 async function planEngine(
   manifest: CrossEncoderBundleManifest,
@@ -201,7 +203,13 @@ async function planEngine(
   const ids = probes.map((pair) => pair.ids);
   const types = probes.map((pair) => pair.typeIds);
   const reference = createPlanReferenceEngine(plan, weights);
-  const got = await engine.run(ids, types);
+  let got: Float32Array[];
+  try {
+    got = await engine.run(ids, types);
+  } catch (error) {
+    await engine.release();
+    return `bundle-runtime/plan-engine.ts does not run token types yet (${(error as Error).message})`;
+  }
   const medianDiff = (want: Float32Array[]) => {
     const diffs = want.map((row, i) => Math.abs(row[0] - got[i][0])).sort((a, b) => a - b);
     return diffs[Math.floor(diffs.length / 2)];
