@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENCODER_PLAN_VERSION, READABLE_PLAN_VERSIONS } from '../../../bundle-format/encoder-plan.js';
 import { sha256Hex } from '../../../bundle-format/hash.js';
 import {
   bundleIndexKey,
@@ -255,7 +256,8 @@ describe('edge-embed upload-bundle', () => {
       // A plan of an unknown version whose bytes the manifest (and contentHash) do cover: refused in one line.
       await cp(bundle, future, { recursive: true });
       const plan = JSON.parse(await readFile(join(future, 'plan.json'), 'utf8')) as { planVersion: number };
-      const planBytes = Buffer.from(JSON.stringify({ ...plan, planVersion: plan.planVersion + 1 }));
+      const unknownVersion = ENCODER_PLAN_VERSION + 1;
+      const planBytes = Buffer.from(JSON.stringify({ ...plan, planVersion: unknownVersion }));
       await writeFile(join(future, 'plan.json'), planBytes);
       const manifest = JSON.parse(await readFile(join(future, 'manifest.json'), 'utf8')) as BundleManifest;
       manifest.files['plan.json'] = { bytes: planBytes.byteLength, sha256: await sha256Hex(planBytes) };
@@ -265,7 +267,7 @@ describe('edge-embed upload-bundle', () => {
       const refused = await cli(['upload-bundle', future, '--binding', 'BUNDLE_STORE', '--dry-run']);
       expect(refused.code).toBe(1);
       expect(refused.stderr.trim().split('\n')).toEqual([
-        `edge-embed: error: ${join(future, 'plan.json')}: the encoder plan is refused: encoder plan version ${plan.planVersion + 1} is not supported (this reader knows ${plan.planVersion})`,
+        `edge-embed: error: ${join(future, 'plan.json')}: the encoder plan is refused: encoder plan version ${unknownVersion} is not supported (this reader knows ${READABLE_PLAN_VERSIONS.join(' and ')})`,
       ]);
     } finally {
       await rm(future, { recursive: true, force: true });
