@@ -33,15 +33,16 @@ function manifestHasPlan(manifest: BundleManifest): boolean {
 }
 
 /**
- * Why the plan cannot stand in for model.onnx in this bundle, or null when it can. A plan (version 1) holds only the
- * token-type-0 row, which is all an embedding model is fed; a cross-encoder whose graph reads token_type_ids gives its
- * documents type 1, so only ONNX Runtime scores it right.
+ * Why the plan cannot stand in for model.onnx in this bundle, or null when it can. The plan engine runs token type 0
+ * only so far (it refuses others), which is all an embedding model is fed; a cross-encoder whose graph reads
+ * token_type_ids gives its documents type 1 (its version-2 plan holds the table, the engine does not read it yet), so
+ * ONNX Runtime scores it.
  */
 function planProblem(manifest: BundleManifest, runtime: Pick<EngineRuntime, 'planKernels'>): string | null {
   if (!manifestHasPlan(manifest)) return 'the bundle has no encoder plan (plan.json and plan.bin)';
   if (runtime.planKernels === undefined) return "this worker's entry is built without the plan engine's kernels";
   if (manifest.kind === 'cross-encoder' && manifest.inputs.includes('token_type_ids')) {
-    return 'the cross-encoder feeds token types 1 to documents, and an encoder plan holds only the type-0 row';
+    return 'the cross-encoder feeds token types 1 to documents, and the plan engine runs only token type 0 so far';
   }
   return null;
 }

@@ -94,7 +94,7 @@ describe('ENGINE on the default bundle', () => {
     expect(planInfo.wasm_heap_bytes).toBeGreaterThan(1024 * 1024);
   });
 
-  it('auto (the default) serves the default bundle with the plan; the reranker fixture (no plan) and static with their own', async () => {
+  it('auto (the default) serves the default bundle with the plan; the reranker fixture (token types) and static with their own engines', async () => {
     const app = createApp({ bundle: defaultBundle, ...workerdRuntime });
     const before = await infoOf(app);
     // Before the model loads, /info says the engine a load would use.
