@@ -33,7 +33,7 @@ export interface AppDeps {
   ort: OrtRuntime;
   /** The plan engine's compiled kernels (engine/dist); without them every transformer runs on ONNX Runtime. */
   planKernels?: WebAssembly.Module;
-  /** Bytes of ORT's WASM memory, for /info. */
+  /** Bytes of the engines' WASM memories (ONNX Runtime's and the plan engine's), for /info. */
   wasmHeapBytes?: () => number;
   /** Milliseconds, for Server-Timing and logs. */
   now?: () => number;

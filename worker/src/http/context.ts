@@ -37,7 +37,7 @@ export interface AppRouteDeps {
   models: ModelCatalog;
   /** Milliseconds, for Server-Timing and logs. */
   now: () => number;
-  /** Bytes of ORT's WASM memory, for /info. */
+  /** Bytes of the engines' WASM memories (ONNX Runtime's and the plan engine's), for /info. */
   wasmHeapBytes?: () => number;
 }
 
