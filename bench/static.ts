@@ -9,10 +9,16 @@
  *    `tenant add --static` deploys) and of the default entry (worker/src/index.ts); wrangler's Total Upload and gzip,
  *    and the modules each ships.
  * 2. Throughput: POST /v1/embeddings with 32 new short sentences (6-10 words) per request, cache off, static vs
- *    transformer, alternating over rounds (vectors as JSON floats unless --encoding base64); /info must say kind static and no ORT heap for the static worker.
+ *    transformer, alternating over rounds, once per --encoding (JSON floats, then base64); /info must say kind static
+ *    and no ORT heap for the static worker.
  *    Then what bounds the static batch, in the same run: GET /health (the HTTP floor), and the same 32 sentences
  *    again on a static worker with its LRU on (every text a hit: no tokenization, no table lookup), each with JSON
  *    floats and base64.
+ * 2c. In-isolate throughput, the computation without HTTP: 32 new short sentences per batch, cache off, run inside
+ *    each worker's own isolate by bench/static/isolate-bench.ts (`POST /__bench/isolate`, benchmark entries only):
+ *    tokenization alone, tokenize -> engine (the pipeline), and the whole app (each batch a POST /v1/embeddings to the
+ *    worker's own fetch handler, JSON floats and base64), static vs transformer, alternating over rounds. Timed from
+ *    outside: the request's time minus the same request's with `dry: true`, divided by its batches.
  * 3. Latency: one new short sentence per POST /v1/embeddings on the warm static worker (cache off), p50 against
  *    GET /health's p50, requests interleaved.
  * 4. Ranking cost: POST /v1/rank with 200 new short sentences as documents, cache off (KV, LRU and Cache API), transformer only vs
@@ -23,8 +29,8 @@
  *    `rerank_top_k: 20`; recall@10 of the two-stage ranking over the transformer's.
  *
  *   npm run bench:static -- [--sts ../shared/data/stsbenchmark/sts-dev.csv] [--rounds 3] [--batches 8]
- *                           [--singles 300] [--rank-queries 8] [--top-k 20] [--parts upload,throughput,latency,rank,recall]
- *                           [--encoding float|base64]
+ *                           [--singles 300] [--rank-queries 8] [--top-k 20] [--parts upload,throughput,isolate,latency,rank,recall]
+ *                           [--encoding float,base64] [--isolate-batches 100]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -50,8 +56,9 @@ const { values } = parseArgs({
     singles: { type: 'string', default: '300' },
     'rank-queries': { type: 'string', default: '8' },
     'top-k': { type: 'string', default: '20' },
-    encoding: { type: 'string', default: 'float' },
-    parts: { type: 'string', default: 'upload,throughput,latency,rank,recall' },
+    encoding: { type: 'string', default: 'float,base64' },
+    'isolate-batches': { type: 'string', default: '100' },
+    parts: { type: 'string', default: 'upload,throughput,isolate,latency,rank,recall' },
   },
 });
 const rounds = Number(values.rounds);
@@ -59,10 +66,11 @@ const transformerBatches = Number(values.batches);
 const singles = Number(values.singles);
 const rankQueries = Number(values['rank-queries']);
 const topK = Number(values['top-k']);
+const isolateStaticBatches = Number(values['isolate-batches']);
 // BENCH_CACHE = "off" drops KV and the in-isolate LRU, but the default CACHE_POLICY (cost) still reads and writes the
 // Cache API tier for every text, which in Miniflare is a round trip to Node per text; CACHE_POLICY = "off" drops it too.
 const CACHE_OFF = { BENCH_CACHE: 'off', CACHE_POLICY: 'off' };
-const encoding = values.encoding === 'base64' ? 'base64' : 'float';
+const encodings = values.encoding.split(',').map((name) => (name === 'base64' ? 'base64' : 'float'));
 const parts = new Set(values.parts.split(','));
 const BATCH = 32;
 const RANK_DOCUMENTS = 200;
@@ -151,7 +159,7 @@ const persist = () => {
 };
 const workers: BenchWorker[] = [];
 try {
-  if (parts.has('throughput') || parts.has('latency') || parts.has('rank')) await servingParts();
+  if (['throughput', 'isolate', 'latency', 'rank'].some((part) => parts.has(part))) await servingParts();
   if (parts.has('recall')) await recallPart();
 } finally {
   for (const worker of workers) await worker.stop();
@@ -169,12 +177,13 @@ async function servingParts(): Promise<void> {
   workers.push(transformer);
 
   if (parts.has('throughput')) {
-    await throughputPart(staticWorker, transformer);
+    for (const encoding of encodings) await throughputPart(staticWorker, transformer, encoding);
     // The LRU on (BENCH_CACHE on; a static bundle under CACHE_POLICY=cost uses the LRU only).
     const cachedStatic = await startWorker({ config: staticConfig, vars: {}, persistTo: persist() });
     workers.push(cachedStatic);
     await staticBreakdown(staticWorker, cachedStatic);
   }
+  if (parts.has('isolate')) await isolatePart(staticWorker, transformer);
   if (parts.has('latency')) await latencyPart(staticWorker);
   if (parts.has('rank')) await rankPart(transformer);
   for (const worker of workers.splice(0)) await worker.stop();
@@ -182,7 +191,11 @@ async function servingParts(): Promise<void> {
 
 // 2. Throughput, batches of 32. Static batches take a small fraction of a transformer batch, so each round gives
 // the static worker ten times as many batches.
-async function throughputPart(staticWorker: BenchWorker, transformer: BenchWorker): Promise<void> {
+async function throughputPart(
+  staticWorker: BenchWorker,
+  transformer: BenchWorker,
+  encoding: 'float' | 'base64',
+): Promise<void> {
   for (let i = 0; i < 3; i++) {
     await post(staticWorker.url, '/v1/embeddings', { input: batch(), encoding_format: encoding });
     await post(transformer.url, '/v1/embeddings', { input: batch(), encoding_format: encoding });
@@ -251,6 +264,57 @@ async function staticBreakdown(uncached: BenchWorker, cached: BenchWorker): Prom
     `\n## what a static batch of 32 spends (mean ms per request, ${rounds} rounds of ${n} each, interleaved)`,
   );
   for (const [label, ms] of sum) console.log(`${label.padEnd(46)} ${ms.toFixed(2).padStart(7)} ms`);
+}
+
+// 2c. In-isolate throughput: the batches run inside the worker's isolate (bench/static/isolate-bench.ts), timed from
+// outside as the request's time minus the same request with `dry: true` (the body sent and parsed, nothing run).
+async function isolateMs(worker: BenchWorker, body: Record<string, unknown>): Promise<number> {
+  const run = await post(worker.url, '/__bench/isolate', body);
+  const dry = await post(worker.url, '/__bench/isolate', { ...body, dry: true });
+  return run.ms - dry.ms;
+}
+
+async function isolatePart(staticWorker: BenchWorker, transformer: BenchWorker): Promise<void> {
+  const stages = [
+    { label: 'tokenize alone', body: { stage: 'tokenize' }, goal: false },
+    { label: 'pipeline (tokenize -> engine)', body: { stage: 'pipeline' }, goal: true },
+    { label: 'app, JSON floats', body: { stage: 'app', encoding_format: 'float' }, goal: true },
+    { label: 'app, base64', body: { stage: 'app', encoding_format: 'base64' }, goal: true },
+  ];
+  const workersByKind = [
+    { kind: 'static', worker: staticWorker, batches: isolateStaticBatches },
+    { kind: 'transformer', worker: transformer, batches: transformerBatches },
+  ];
+  const ms = new Map<string, number>();
+  // Warm-up: V8 optimises the tokenizer's and ORT's hot code only after it has run for a while.
+  for (const stage of stages) {
+    for (const { worker, batches } of workersByKind) {
+      await isolateMs(worker, { ...stage.body, batches: Array.from({ length: Math.ceil(batches / 2) }, batch) });
+    }
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const stage of stages) {
+      for (const { kind, worker, batches } of workersByKind) {
+        const taken = await isolateMs(worker, { ...stage.body, batches: Array.from({ length: batches }, batch) });
+        const key = `${stage.label}/${kind}`;
+        ms.set(key, (ms.get(key) ?? 0) + taken / batches / rounds);
+      }
+    }
+  }
+  console.log(
+    `\n## in-isolate throughput, batches of 32 new short sentences, cache off: inside one workerd per bundle, no network (${rounds} rounds; static ${isolateStaticBatches} batches, transformer ${transformerBatches} per round)`,
+  );
+  for (const stage of stages) {
+    const staticMs = ms.get(`${stage.label}/static`) as number;
+    const transformerMs = ms.get(`${stage.label}/transformer`) as number;
+    const speedup = transformerMs / staticMs;
+    const verdict = stage.goal
+      ? `${speedup.toFixed(1)}x  (goal >= 100x: ${speedup >= 100 ? 'met' : 'missed'})`
+      : '(no goal)';
+    console.log(
+      `${stage.label.padEnd(30)} static ${staticMs.toFixed(2).padStart(6)} ms per batch (${((BATCH / staticMs) * 1000).toFixed(0)} texts/s), transformer ${transformerMs.toFixed(1).padStart(6)} ms (${((BATCH / transformerMs) * 1000).toFixed(0)} texts/s): ${verdict}`,
+    );
+  }
 }
 
 // 3. One short sentence, warm, against /health.

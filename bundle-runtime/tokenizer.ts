@@ -4,6 +4,7 @@
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { TokenAligner } from './token-offsets.js';
+import { cacheUnigramWords } from './unigram-word-cache.js';
 
 export type TruncationDirection = 'right' | 'left';
 
@@ -71,6 +72,7 @@ export class BundleTokenizer {
 
   constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown>) {
     this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+    cacheUnigramWords(this.tokenizer);
     this.aligner = new TokenAligner(this.tokenizer, tokenizerJson);
     this.unknownToken = unknownTokenOf(
       tokenizerJson as { model?: { unk_token?: unknown; unk_id?: unknown; vocab?: unknown } },

@@ -158,8 +158,13 @@ export class CachePolicy {
     return this.hitRateFor(key).rate;
   }
 
-  /** Counts one access of each distinct key of a request; call once per request, before planning. */
+  /**
+   * Counts one access of each distinct key of a request; call once per request, before planning. Only KV's admission
+   * reads the counts, so with KV off nothing is counted (an in-isolate key is the whole text: hashing it four times
+   * would cost more than the LRU lookup).
+   */
   recordAccess(keys: readonly string[]): void {
+    if (!this.usesKv) return;
     for (const key of keys) this.state.sketch.increment(key);
   }
 

@@ -83,6 +83,15 @@ export class EmbeddingCache {
     this.cacheApiOpsLeft = parts.cacheApiOpsPerRequest ?? Number.POSITIVE_INFINITY;
   }
 
+  /**
+   * Whether every tier this cache may read or write is in the isolate (the LRU alone): its keys then need no digest
+   * (cache/key.ts's inIsolateKey), as they never leave the isolate.
+   */
+  get inIsolateOnly(): boolean {
+    const { policy, cacheApi, kv } = this.parts;
+    return !(policy.usesCacheApi && cacheApi !== undefined) && !(policy.usesKv && kv !== undefined);
+  }
+
   /** How many of `wanted` Cache API operations may still be made (taken from what is left); the rest are counted. */
   private takeCacheApiOps(wanted: number): number {
     const granted = Math.min(wanted, this.cacheApiOpsLeft);

@@ -1,12 +1,13 @@
 /**
- * The cache lookup: one key per input, duplicates within a request collapsed, all keys read in parallel. With the model
- * loaded, a lookup of the shared tiers (Cache API, KV) that has not answered within the hedge deadline is left to
- * finish in the background: the request goes on with what the in-isolate LRU has and computes the rest, so a slow
- * KV read never makes a miss wait longer than the deadline. The vectors are the same bundle's either way.
+ * The cache lookup: one key per input (a sha256 only when a tier outside the isolate may see it), duplicates within a
+ * request collapsed, all keys read in parallel. With the model loaded, a lookup of the shared tiers (Cache API, KV)
+ * that has not answered within the hedge deadline is left to finish in the background: the request goes on with what
+ * the in-isolate LRU has and computes the rest, so a slow KV read never makes a miss wait longer than the deadline.
+ * The vectors are the same bundle's either way.
  */
 import type { CachedEmbedding } from '../cache/codec.js';
 import type { EmbeddingCache } from '../cache/embedding-cache.js';
-import { type CacheInput, cacheKey, type VectorOptions } from '../cache/key.js';
+import { type CacheInput, cacheKey, inIsolateKey, type VectorOptions } from '../cache/key.js';
 import { TIMED_OUT, withTimeout } from '../cache/timeout.js';
 import { estimateTokens } from '../cache-policy/policy.js';
 
@@ -47,7 +48,9 @@ export async function lookupCached(
   inputs: readonly CacheInput[],
   lookup: LookupOptions,
 ): Promise<CacheLookup> {
-  const allKeys = await Promise.all(inputs.map((input) => cacheKey(contentHash, options, input)));
+  const allKeys = cache.inIsolateOnly
+    ? inputs.map((input) => inIsolateKey(contentHash, options, input))
+    : await Promise.all(inputs.map((input) => cacheKey(contentHash, options, input)));
   const slots = new Map<string, number>();
   const keys: string[] = [];
   const distinctInputs: CacheInput[] = [];

@@ -6,10 +6,12 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { CacheApiEmbeddingStore, cacheApiUrl } from '../../src/cache/cache-api.js';
 import { EmbeddingCache, emptyCacheCounters } from '../../src/cache/embedding-cache.js';
+import { type CacheInput, cacheKey, inIsolateKey } from '../../src/cache/key.js';
 import { KvEmbeddingStore } from '../../src/cache/kv.js';
 import { ByteLruCache } from '../../src/cache/lru.js';
 import { CachePolicy, type CachePolicyMode } from '../../src/cache-policy/policy.js';
 import { LIST_PRICES } from '../../src/cache-policy/prices.js';
+import { lookupCached } from '../../src/embedding/cache-lookup.js';
 import type { KvNamespaceLike } from '../../src/env.js';
 
 const kvNamespace = (env as unknown as { EMBED_CACHE: KvNamespaceLike }).EMBED_CACHE;
@@ -28,8 +30,7 @@ interface IsolateOptions {
   cacheApiOps?: number;
 }
 
-function isolate(mode: CachePolicyMode, options: IsolateOptions = {}) {
-  const tokens = options.tokens ?? 10;
+function isolateParts(mode: CachePolicyMode, options: IsolateOptions = {}) {
   const counters = { ...emptyCacheCounters(), kvErrors: 0, kvTimeouts: 0, cacheApiErrors: 0 };
   const storeOptions = { timeoutMs: 500, ttlSeconds: 3600, dimensions: DIMENSIONS };
   const parts = {
@@ -48,6 +49,13 @@ function isolate(mode: CachePolicyMode, options: IsolateOptions = {}) {
     counters,
     cacheApiOpsPerRequest: options.cacheApiOps,
   };
+  return parts;
+}
+
+function isolate(mode: CachePolicyMode, options: IsolateOptions = {}) {
+  const tokens = options.tokens ?? 10;
+  const parts = isolateParts(mode, options);
+  const { counters } = parts;
   const background: Promise<unknown>[] = [];
   const waitUntil = (promise: Promise<unknown>) => background.push(promise);
   /** One request: look the keys up, "compute" the misses, store them, and wait for the background work. */
@@ -159,5 +167,38 @@ describe('the embedding cache under each policy', () => {
     await expect(failing.request(keys)).resolves.toEqual([undefined, undefined, undefined]);
     expect(failing.counters).toMatchObject({ kvWrites: 3, kvErrors: 3 });
     expect(await failing.request(keys)).toEqual([entryFor(1), entryFor(2), entryFor(3)]);
+  });
+});
+
+describe('the keys a lookup uses', () => {
+  const HASH = 'c'.repeat(64);
+  const right = { truncationDirection: 'right' } as const;
+  const long = 'a text long enough that its key would pass KV’s 512-byte limit. '.repeat(20);
+  const inputs: CacheInput[] = [{ text: 'hello' }, { text: long }, { tokenIds: [5, 6] }, { text: 'hello' }];
+  const lookup = (cache: EmbeddingCache) =>
+    lookupCached(cache, HASH, right, inputs, { maxTokens: 128, modelLoaded: true, waitUntil: () => {} });
+
+  it('is the text itself, no digest, when the cache stays in the isolate (a static bundle under `cost`: LRU only)', async () => {
+    const parts = isolateParts('off');
+    const { keys, slotOfInput } = await lookup(new EmbeddingCache(parts));
+    expect(keys).toEqual(inputs.slice(0, 3).map((input) => inIsolateKey(HASH, right, input)));
+    expect(keys[1]).toBe(`m1:${HASH}:r:t:${long}`);
+    expect(slotOfInput).toEqual([0, 1, 2, 0]);
+    // Without a Cache API or KV binding, `cost` stays in the isolate too.
+    const unbound = new EmbeddingCache({ ...isolateParts('cost'), cacheApi: undefined, kv: undefined });
+    expect((await lookup(unbound)).keys).toEqual(keys);
+    const inLru = new EmbeddingCache(parts).cachedInIsolate(keys);
+    expect(inLru).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('is a sha256 under 512 bytes whenever the Cache API or KV may see it', async () => {
+    const hashed = await Promise.all(inputs.slice(0, 3).map((input) => cacheKey(HASH, right, input)));
+    for (const mode of ['cost', 'always'] as const) {
+      const { keys } = await lookup(new EmbeddingCache(isolateParts(mode)));
+      expect(keys).toEqual(hashed);
+      for (const key of keys) expect(new TextEncoder().encode(key).length).toBeLessThanOrEqual(512);
+    }
+    const kvOnly = new EmbeddingCache({ ...isolateParts('always'), cacheApi: undefined });
+    expect((await lookup(kvOnly)).keys).toEqual(hashed);
   });
 });
