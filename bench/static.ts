@@ -16,8 +16,9 @@
  *    floats and base64.
  * 2c. In-isolate throughput, the computation without HTTP: 32 new short sentences per batch, cache off, run inside
  *    each worker's own isolate by bench/static/isolate-bench.ts (`POST /__bench/isolate`, benchmark entries only):
- *    tokenization alone, tokenize -> engine (the pipeline), and the whole app (each batch a POST /v1/embeddings to the
- *    worker's own fetch handler, JSON floats and base64), static vs transformer, alternating over many short rounds (the
+ *    tokenization alone; tokenize -> engine (the pipeline), the transformer on ONNX Runtime and then on the plan engine
+ *    (what ENGINE=auto runs in production); and the whole app on ONNX Runtime (each batch a POST /v1/embeddings to the
+ *    worker's own fetch handler, JSON floats and base64). Static vs transformer alternate over many short rounds (the
  *    machine's load moves both alike). Timed from outside: the request's time minus the same request's with
  *    `dry: true`, divided by its batches.
  * 3. Latency: one new short sentence per POST /v1/embeddings on the warm static worker (cache off), p50 against
@@ -282,8 +283,9 @@ async function isolateMs(worker: BenchWorker, body: Record<string, unknown>): Pr
 
 async function isolatePart(staticWorker: BenchWorker, transformer: BenchWorker): Promise<void> {
   const stages = [
-    { label: 'tokenize alone', body: { stage: 'tokenize' }, goal: false },
-    { label: 'pipeline (tokenize -> engine)', body: { stage: 'pipeline' }, goal: true },
+    { label: 'tokenize alone', body: { stage: 'tokenize', engine: 'ort' }, goal: false },
+    { label: 'pipeline (tokenize -> engine)', body: { stage: 'pipeline', engine: 'ort' }, goal: true },
+    { label: 'pipeline, transformer on plan', body: { stage: 'pipeline', engine: 'plan' }, goal: true },
     { label: 'app, JSON floats', body: { stage: 'app', encoding_format: 'float' }, goal: true },
     { label: 'app, base64', body: { stage: 'app', encoding_format: 'base64' }, goal: true },
   ];

@@ -11,4 +11,7 @@ import { noOrt } from '../../worker/src/runtime/no-ort.js';
 import { withCacheSwitch } from '../compare/cache-switch.js';
 import { withIsolateBench } from './isolate-bench.js';
 
-export default withIsolateBench(withCacheSwitch(staticAppFor(undefined)), { bundle: staticDefaultBundle, ort: noOrt });
+export default withIsolateBench(withCacheSwitch(staticAppFor(undefined)), {
+  bundle: staticDefaultBundle,
+  runtime: { ort: noOrt },
+});
