@@ -3,7 +3,8 @@
  * the same run. Workers are wrangler builds (`wrangler deploy --dry-run --outdir`) served by Miniflare, one workerd, as
  * bench:compare serves them: the static bundle alone through bench/static/wrangler.static.toml (static-entry.ts, no
  * ONNX Runtime) and the transformer through bench/compare/wrangler.default.toml (the default bundle with the static
- * one compiled in beside it, for /v1/rank's rerank_top_k). Requests are sequential, from one Node client, over HTTP.
+ * one compiled in beside it, for /v1/rank's rerank_top_k; ENGINE=auto, so the plan engine, as production serves it).
+ * Requests are sequential, from one Node client, over HTTP.
  *
  * 1. Upload: `wrangler deploy --dry-run` of the production static-only entry (worker/src/index-static.ts, what
  *    `tenant add --static` deploys) and of the default entry (worker/src/index.ts); wrangler's Total Upload and gzip,
@@ -17,8 +18,8 @@
  * 2c. In-isolate throughput, the computation without HTTP: 32 new short sentences per batch, cache off, run inside
  *    each worker's own isolate by bench/static/isolate-bench.ts (`POST /__bench/isolate`, benchmark entries only):
  *    tokenization alone; tokenize -> engine (the pipeline), the transformer on ONNX Runtime and then on the plan engine
- *    (what ENGINE=auto runs in production); and the whole app on ONNX Runtime (each batch a POST /v1/embeddings to the
- *    worker's own fetch handler, JSON floats and base64). Static vs transformer alternate over many short rounds (the
+ *    (what ENGINE=auto runs in production); and the whole app as served, ENGINE=auto (each batch a POST /v1/embeddings
+ *    to the worker's own fetch handler, JSON floats and base64). Static vs transformer alternate over many short rounds (the
  *    machine's load moves both alike). Timed from outside: the request's time minus the same request's with
  *    `dry: true`, divided by its batches.
  * 3. Latency: one new short sentence per POST /v1/embeddings on the warm static worker (cache off), p50 against
@@ -284,7 +285,7 @@ async function isolateMs(worker: BenchWorker, body: Record<string, unknown>): Pr
 async function isolatePart(staticWorker: BenchWorker, transformer: BenchWorker): Promise<void> {
   const stages = [
     { label: 'tokenize alone', body: { stage: 'tokenize', engine: 'ort' }, goal: false },
-    { label: 'pipeline (tokenize -> engine)', body: { stage: 'pipeline', engine: 'ort' }, goal: true },
+    { label: 'pipeline, transformer on ORT', body: { stage: 'pipeline', engine: 'ort' }, goal: true },
     { label: 'pipeline, transformer on plan', body: { stage: 'pipeline', engine: 'plan' }, goal: true },
     { label: 'app, JSON floats', body: { stage: 'app', encoding_format: 'float' }, goal: true },
     { label: 'app, base64', body: { stage: 'app', encoding_format: 'base64' }, goal: true },
