@@ -9,7 +9,7 @@
  * result depends only on its own sequence (per-row quantization, no mask), so a batch gives exactly its single results.
  */
 import type { EncoderPlan, PlanLayerNorm, PlanLinear, PlanTensor } from '../bundle-format/encoder-plan.js';
-import { planTensorBytes } from '../bundle-format/encoder-plan.js';
+import { planTensorBytes, tokenTypeRows } from '../bundle-format/encoder-plan.js';
 import { instantiateKernels, type Kernels } from '../engine/src/kernels.js';
 import type { InferenceEngine } from './engine.js';
 
@@ -39,6 +39,8 @@ interface ReadyNorm {
 /** The activation buffers, each sized for ROWS_PER_RUN rows of the widest layer that writes it. */
 interface Buffers {
   ids: number;
+  /** The token type of each row (an index into the plan's token-type table). */
+  types: number;
   starts: number;
   /** Token states and the other state buffer (a projected residual is built there, then the two swap). */
   states: [number, number];
@@ -200,6 +202,7 @@ class PlanRunner {
     const floats = (count: number) => k.alloc(roundUp(count, 4) * 4);
     return {
       ids: floats(rows),
+      types: floats(rows),
       starts: floats(SEQUENCES_PER_RUN + 1),
       states: [floats(rows * width), floats(rows * width)],
       normed: floats(rows * width),
@@ -245,40 +248,57 @@ class PlanRunner {
     this.kernels.layerNorm(x, rows, width, n.gamma, n.beta, n.epsilon, out);
   }
 
-  /** Checks the ids and writes one run's ids and sequence starts into the module. */
-  private load(sequences: readonly (readonly number[])[]): number {
+  /** Checks the ids and types and writes one run's ids, types and sequence starts into the module. */
+  private load(
+    sequences: readonly (readonly number[])[],
+    tokenTypes: readonly (readonly number[])[] | undefined,
+  ): number {
     if (this.kernels.memory.buffer !== this.f32.buffer) {
       this.f32 = new Float32Array(this.kernels.memory.buffer);
       this.i32 = new Int32Array(this.kernels.memory.buffer);
     }
     const vocabulary = this.plan.embeddings.word.shape[0];
+    // An embedder's plan has the type-0 row only; a cross-encoder's the whole table.
+    const typeCount = Math.max(1, tokenTypeRows(this.plan));
     const b = this.buffers;
     let row = 0;
     this.i32[b.starts >> 2] = 0;
     sequences.forEach((ids, s) => {
-      for (const id of ids) {
+      const types = tokenTypes?.[s];
+      if (types && types.length !== ids.length) {
+        throw new Error(`${types.length} token types for ${ids.length} tokens`);
+      }
+      ids.forEach((id, t) => {
         if (!Number.isInteger(id) || id < 0 || id >= vocabulary) {
           throw new Error(`token id ${id} is outside the vocabulary`);
         }
+        const type = types ? types[t] : 0;
+        if (!Number.isInteger(type) || type < 0 || type >= typeCount) {
+          throw new Error(`token type ${type} is not in the encoder plan's ${typeCount} token types`);
+        }
+        this.i32[(b.types >> 2) + row] = type;
         this.i32[(b.ids >> 2) + row++] = id;
-      }
+      });
       this.i32[(b.starts >> 2) + s + 1] = row;
     });
     return row;
   }
 
   /** The vectors of sequences whose rows fit in one pass. */
-  private pass(sequences: readonly (readonly number[])[]): Float32Array[] {
+  private pass(
+    sequences: readonly (readonly number[])[],
+    tokenTypes: readonly (readonly number[])[] | undefined,
+  ): Float32Array[] {
     const k = this.kernels;
     const b = this.buffers;
     const plan = this.plan;
     const count = sequences.length;
-    const rows = this.load(sequences);
+    const rows = this.load(sequences, tokenTypes);
     const e = plan.embeddings;
     let width = e.word.shape[1];
     let [x, spare] = b.states;
     const m = this.embeddings;
-    k.embed(b.ids, b.starts, count, width, m.word, m.wordScales, m.position, e.positionOffset, m.tokenType, x);
+    k.embed(b.ids, b.types, b.starts, count, width, m.word, m.wordScales, m.position, e.positionOffset, m.tokenType, x);
     if (e.norm) this.layerNorm(e.norm, x, rows, width, x);
     for (const { attention: att, feedForward: ffn } of plan.layers) {
       // Attention block: the output projection accumulates onto the residual (x, or x projected into `spare`).
@@ -318,7 +338,10 @@ class PlanRunner {
     return sequences.map((_, s) => this.f32.slice(start + s * width, start + (s + 1) * width));
   }
 
-  run(sequences: readonly (readonly number[])[]): Float32Array[] {
+  run(
+    sequences: readonly (readonly number[])[],
+    tokenTypes: readonly (readonly number[])[] | undefined,
+  ): Float32Array[] {
     for (const ids of sequences) {
       if (ids.length > this.maxSequenceRows) {
         throw new Error(`${ids.length} tokens is more than the plan's ${this.maxSequenceRows}`);
@@ -333,7 +356,7 @@ class PlanRunner {
         rows += sequences[end].length;
         end++;
       }
-      vectors.push(...this.pass(sequences.slice(first, end)));
+      vectors.push(...this.pass(sequences.slice(first, end), tokenTypes?.slice(first, end)));
       first = end;
     }
     return vectors;
@@ -354,13 +377,7 @@ export async function createPlanEngine(
   const runner = new PlanRunner(plan, weights, await instantiateKernels(kernels));
   return {
     name: 'edge-embed plan',
-    run: async (sequences, tokenTypes) => {
-      // The plan carries the token-type-0 row only: refuse other types rather than give wrong vectors.
-      if (tokenTypes?.some((types) => types.some((type) => type !== 0))) {
-        throw new Error('the encoder plan has no token types other than 0');
-      }
-      return runner.run(sequences);
-    },
+    run: async (sequences, tokenTypes) => runner.run(sequences, tokenTypes),
     release: async () => {},
   };
 }

@@ -129,10 +129,12 @@ function dot(x: usize, y: usize, count: i32): f32 {
 
 /**
  * Token embeddings of `count` sequences into out[rows, width]: word row (int8 times its row scale when `wordScales`
- * is set, else f32) + position row (t + positionOffset) + the token-type row. ids were checked by the host.
+ * is set, else f32) + position row (t + positionOffset) + token-type row types[row] of the `tokenType` table. ids and
+ * types (i32 per row) were checked by the host.
  */
 export function embed(
   ids: usize,
+  types: usize,
   starts: usize,
   count: i32,
   width: i32,
@@ -152,6 +154,7 @@ export function embed(
       const dst = out + <usize>row * rowBytes;
       const scale = wordScales ? load<f32>(wordScales + (id << 2)) : <f32>1;
       const positionRow = position + <usize>(row - first + positionOffset) * rowBytes;
+      const typeRow = tokenType + <usize>load<i32>(types + ((<usize>row) << 2)) * rowBytes;
       const scaleV = f32x4.splat(scale);
       let c = 0;
       for (; c + 4 <= width; c += 4) {
@@ -161,7 +164,7 @@ export function embed(
           : v128.load(word + (at << 2));
         const o = (<usize>c) << 2;
         if (position) v = f32x4.add(v, v128.load(positionRow + o));
-        if (tokenType) v = f32x4.add(v, v128.load(tokenType + o));
+        if (tokenType) v = f32x4.add(v, v128.load(typeRow + o));
         v128.store(dst + o, v);
       }
       for (; c < width; c++) {
@@ -169,7 +172,7 @@ export function embed(
         let v: f32 = wordScales ? <f32>load<i8>(word + at) * scale : load<f32>(word + (at << 2));
         const o = (<usize>c) << 2;
         if (position) v += load<f32>(positionRow + o);
-        if (tokenType) v += load<f32>(tokenType + o);
+        if (tokenType) v += load<f32>(typeRow + o);
         store<f32>(dst + o, v);
       }
     }

@@ -32,6 +32,7 @@ export interface KernelExports {
   activate(x: number, count: number, kind: number): void;
   embed(
     ids: number,
+    types: number,
     starts: number,
     count: number,
     width: number,

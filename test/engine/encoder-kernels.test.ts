@@ -176,23 +176,38 @@ describe('pool', () => {
 });
 
 describe('embed', () => {
-  it('adds int8 word rows times their scale, position rows from the offset and the token-type row (width 21)', () => {
+  it("adds int8 word rows times their scale, position rows from the offset and each row's token-type row (width 21)", () => {
     const [vocabulary, width, offset] = [11, 21, 2];
     const next = lcg(9);
     const word = Int8Array.from({ length: vocabulary * width }, () => Math.floor(next() * 255) - 127);
     const scales = randoms(vocabulary, 10, 0.01, 0.02);
     const position = randoms(12 * width, 11);
-    const tokenType = randoms(width, 12);
+    const typeTable = randoms(3 * width, 12);
     const ids = Int32Array.of(3, 10, 0, 7, 7);
+    const types = Int32Array.of(0, 2, 0, 1, 1);
     const lengths = [2, 3];
     const out = kernels.alloc(ids.length * width * 4);
     const s = starts(lengths);
-    kernels.embed(put(ids), put(s), 2, width, put(word), put(scales), put(position), offset, put(tokenType), out);
+    kernels.embed(
+      put(ids),
+      put(types),
+      put(s),
+      2,
+      width,
+      put(word),
+      put(scales),
+      put(position),
+      offset,
+      put(typeTable),
+      out,
+    );
     const expected: number[] = [];
     ids.forEach((id, row) => {
       const t = row < 2 ? row : row - 2;
       for (let c = 0; c < width; c++) {
-        expected.push(word[id * width + c] * scales[id] + position[(t + offset) * width + c] + tokenType[c]);
+        expected.push(
+          word[id * width + c] * scales[id] + position[(t + offset) * width + c] + typeTable[types[row] * width + c],
+        );
       }
     });
     expectClose(floats(out, ids.length * width), expected, 1e-6);

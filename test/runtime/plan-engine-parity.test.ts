@@ -9,10 +9,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseEncoderPlan } from '../../bundle-format/encoder-plan.js';
+import { parseEncoderPlan, tokenTypeRows } from '../../bundle-format/encoder-plan.js';
 import { parseBundleManifest } from '../../bundle-format/manifest.js';
 import { createOrtEngine } from '../../bundle-runtime/ort-engine.js';
 import { createPlanEngine } from '../../bundle-runtime/plan-engine.js';
+import { createPlanReferenceEngine } from '../../bundle-runtime/plan-reference.js';
 import { cosine } from '../../bundle-runtime/similarity.js';
 import { buildEngine } from '../../engine/build.js';
 import { nodeOrt } from '../../model-packager/src/runtime/ort-node.js';
@@ -63,7 +64,7 @@ for (const name of ['default', 'minilm-fixture']) {
       }
     }, 900_000);
 
-    it('refuses token types other than 0 (the plan has no row for them) instead of giving wrong vectors', async () => {
+    it('refuses token types the plan has no row for (an embedder: only 0) instead of giving wrong vectors', async () => {
       const weights = new Uint8Array(await readFile(join(dir, 'plan.bin')));
       const plan = parseEncoderPlan(JSON.parse(await readFile(join(dir, 'plan.json'), 'utf8')), weights.length);
       const engine = await createPlanEngine(plan, weights, simd128);
@@ -72,3 +73,34 @@ for (const name of ['default', 'minilm-fixture']) {
     });
   });
 }
+
+// A cross-encoder's plan (version 2): a token-type table, CLS pooling, a logits head. Its parity with ONNX Runtime is
+// test/runtime/cross-encoder-plan-parity.test.ts (the reference executor); here the engine must give the reference's
+// logits with each token's type, and types must matter (the same pairs typed all 0 land far off).
+const reranker = join(root, 'bundles', 'reranker-fixture');
+describe.skipIf(needs(existsSync(join(reranker, 'plan.json')), `${reranker}/plan.json (npm run build)`))(
+  'the plan engine on bundles/reranker-fixture',
+  () => {
+    it("gives the reference executor's logits for query/document pairs with their token types", async () => {
+      const weights = new Uint8Array(await readFile(join(reranker, 'plan.bin')));
+      const plan = parseEncoderPlan(JSON.parse(await readFile(join(reranker, 'plan.json'), 'utf8')), weights.length);
+      expect(tokenTypeRows(plan)).toBeGreaterThanOrEqual(2);
+      const engine = await createPlanEngine(plan, weights, simd128);
+      const reference = createPlanReferenceEngine(plan, weights);
+      const pairs = sequences(40, plan.maxTokens, plan.embeddings.word.shape[0]).slice(1);
+      const types = pairs.map((ids) => ids.map((_, t) => (t < ids.length / 3 ? 0 : 1)));
+      const [ours, expected, typeBlind] = [
+        await engine.run(pairs, types),
+        await reference.run(pairs, types),
+        await engine.run(pairs),
+      ];
+      const gaps = (a: Float32Array[]) =>
+        a.flatMap((logits, i) => Array.from(logits, (v, j) => Math.abs(v - expected[i][j]))).sort((x, y) => x - y);
+      const median = (values: number[]) => values[values.length >> 1];
+      expect(median(gaps(ours))).toBeLessThanOrEqual(1e-4);
+      expect(Math.max(...gaps(ours))).toBeLessThanOrEqual(0.05);
+      expect(median(gaps(typeBlind))).toBeGreaterThan(100 * Math.max(median(gaps(ours)), 1e-6));
+      await expect(engine.run([[5, 6]], [[0, tokenTypeRows(plan)]])).rejects.toThrow(/token type/);
+    }, 300_000);
+  },
+);
