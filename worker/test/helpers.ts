@@ -79,6 +79,12 @@ export function mixedTexts(tag: string, count: number): string[] {
  * The JSON module imports re-serialise tokenizer.json and plan.json, so the manifest's hashes of those (and with them
  * the contentHash) are recomputed for those bytes. The plan's files go up when the source has them (else the manifest
  * loses them: a bundle without a plan).
+ *
+ * Upload in a `beforeAll`, before the file's first inference, once per bundle (KV values never change once written).
+ * Megabytes of KV puts after an inference hang workerd at 100% CPU at random on a 2-CPU machine (tenants.test.ts did,
+ * about one run in three): V8's only worker thread, compiling the test isolate's hot code, waits for that isolate's GC,
+ * while the main thread spins in the KV simulator isolate's cppgc sweep task waiting for that same worker thread. A
+ * deadlock in workerd's V8 platform, not in the worker.
  */
 export async function uploadBundleEntries(bundle: BundleSource): Promise<{ index: KvBundleIndex; entries: KvEntry[] }> {
   const manifest = structuredClone((await bundle.manifest()) as BundleManifest);

@@ -5,7 +5,7 @@
  * that belong to one tenant.
  */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { bundleIndexKey, chunkKey, type KvBundleIndex, type KvEntry } from '../../bundle-format/kv-layout.js';
 import { defaultBundle } from '../src/bundle/default-bundle.js';
 import { kvBundle } from '../src/bundle/kv-bundle.js';
@@ -21,12 +21,13 @@ const store = testEnv.BUNDLE_STORE as unknown as KVNamespace;
 const cache = testEnv.EMBED_CACHE as unknown as KVNamespace;
 
 /**
- * The default bundle as `upload-bundle` would store it, in 1 MiB chunks. The JSON module import re-serialises
- * tokenizer.json, so the manifest's tokenizer hash (and with it the contentHash) is recomputed for those bytes.
+ * The default bundle as `upload-bundle` would store it, in 1 MiB chunks: uploaded once, before the first inference, and
+ * shared by the tests (see uploadBundleEntries for why an upload after an inference can hang workerd).
  */
-async function uploadDefaultBundle(): Promise<{ index: KvBundleIndex; entries: KvEntry[] }> {
-  return uploadBundleEntries(defaultBundle);
-}
+let uploaded: { index: KvBundleIndex; entries: KvEntry[] };
+beforeAll(async () => {
+  uploaded = await uploadBundleEntries(defaultBundle);
+});
 
 async function embedding(
   app: ReturnType<typeof createApp> | undefined,
@@ -53,7 +54,7 @@ async function errorOf(
 
 describe('a bundle in KV (BUNDLE_STORE + BUNDLE_HASH)', () => {
   it('is served by BUNDLE_HASH with the vectors of the compiled-in bundle', async () => {
-    const { index, entries } = await uploadDefaultBundle();
+    const { index, entries } = uploaded;
     expect(index.chunks['model.onnx']!.length).toBeGreaterThan(1);
     expect(entries.every((entry) => entry.value.byteLength <= 25 * 1024 * 1024)).toBe(true);
     const hash = index.manifest.contentHash;
@@ -77,12 +78,14 @@ describe('a bundle in KV (BUNDLE_STORE + BUNDLE_HASH)', () => {
   });
 
   it('answers 503 naming a corrupt chunk, /health not ready, and recovers once the chunk is repaired', async () => {
-    const { index } = await uploadDefaultBundle();
+    const { index } = uploaded;
     const victim = index.chunks['model.onnx']![2];
     const good = await store.get(chunkKey(victim.sha256), 'arrayBuffer');
     const corrupt = new Uint8Array(good!.slice(0));
     corrupt[100] ^= 0xff;
     await store.put(chunkKey(victim.sha256), corrupt);
+    // The later tests share the upload: the chunk is good again even if this test fails before its own repair.
+    onTestFailed(() => store.put(chunkKey(victim.sha256), good!));
     const app = createApp({ bundle: kvBundle(store, index.manifest.contentHash), ort: workerdOrt });
 
     const failed = await errorOf(
@@ -124,7 +127,7 @@ describe('a bundle in KV (BUNDLE_STORE + BUNDLE_HASH)', () => {
   });
 
   it('refuses an index whose manifest is another bundle', async () => {
-    const { index } = await uploadDefaultBundle();
+    const { index } = uploaded;
     const other = 'a'.repeat(64);
     await store.put(bundleIndexKey(other), JSON.stringify(index));
     const error = await errorOf(
@@ -216,7 +219,7 @@ describe('faults', () => {
   });
 
   it('a bundle store that throws answers 503 naming the read, then serves once KV is back', async () => {
-    const { index } = await uploadDefaultBundle();
+    const { index } = uploaded;
     let failing = true;
     const flakyStore: Pick<KvNamespaceLike, 'get'> = {
       get: async (key) => {
@@ -272,7 +275,7 @@ describe('faults', () => {
 describe('the KV-only entry (worker/src/index-kv.ts)', () => {
   it('serves the BUNDLE_HASH bundle and answers 503 without one', async () => {
     const { default: kvOnly } = await import('../src/index-kv.js');
-    const { index } = await uploadDefaultBundle();
+    const { index } = uploaded;
     const ok = await call('/info', {}, { BUNDLE_HASH: index.manifest.contentHash }, kvOnly);
     expect(((await ok.json()) as { bundle_hash: string }).bundle_hash).toBe(index.manifest.contentHash);
     const none = await errorOf(await call('/health', {}, { BUNDLE_HASH: '' }, kvOnly));

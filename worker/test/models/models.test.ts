@@ -4,7 +4,7 @@
  * ONNX Runtime session is never created), a model can come from BUNDLE_STORE, and /v1/rank runs two stages over any
  * two of them.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
 import { compiledBundles, defaultBundle } from '../../src/bundle/default-bundle.js';
 import { staticDefaultBundle } from '../../src/bundle/static-default-bundle.js';
@@ -33,6 +33,12 @@ function modelsApp(ort: OrtRuntime = workerdOrt): App {
 }
 
 const MODELS = 'use=default,static=static-default';
+
+/** The static bundle's contentHash in BUNDLE_STORE, uploaded before the first inference (see uploadBundleEntries). */
+let kvStaticHash: string;
+beforeAll(async () => {
+  kvStaticHash = await uploadBundle(staticDefaultBundle);
+});
 const texts = ['A cat sat on the mat.', 'Quarterly earnings fell sharply.'];
 
 interface EmbeddingsBody {
@@ -187,8 +193,7 @@ describe('a bad MODELS var', () => {
 
 describe('a model from BUNDLE_STORE (kv:<contentHash>)', () => {
   it('serves the uploaded bundle beside a compiled-in one, with the vectors of its compiled-in copy', async () => {
-    const hash = await uploadBundle(staticDefaultBundle);
-    const env = { MODELS: `use=default,kv-static=kv:${hash}` };
+    const env = { MODELS: `use=default,kv-static=kv:${kvStaticHash}` };
     const app = modelsApp();
     const fromKv = await embeddings(app, { model: 'kv-static' }, env);
     const compiled = await embeddings(app, { model: 'static' }, { MODELS });

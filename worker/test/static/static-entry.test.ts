@@ -3,7 +3,7 @@
  * compiled-in static bundle, a static bundle uploaded to BUNDLE_STORE and named by BUNDLE_HASH (also through the
  * default entry), and answers a transformer bundle in KV with a 503 saying it cannot run one.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { KvBundleIndex } from '../../../bundle-format/kv-layout.js';
 import type { BundleManifest } from '../../../bundle-format/manifest.js';
 import { defaultBundle } from '../../src/bundle/default-bundle.js';
@@ -16,6 +16,14 @@ import { call, uploadBundleEntries } from '../helpers.js';
 async function upload(bundle: BundleSource): Promise<KvBundleIndex> {
   return (await uploadBundleEntries(bundle)).index;
 }
+
+/** Both bundles in BUNDLE_STORE, uploaded before the first inference (see uploadBundleEntries). */
+let kvStatic: KvBundleIndex;
+let kvTransformer: KvBundleIndex;
+beforeAll(async () => {
+  kvStatic = await upload(staticDefaultBundle);
+  kvTransformer = await upload(defaultBundle);
+});
 
 interface Answer {
   status: number;
@@ -45,7 +53,7 @@ describe('the static-only entry (index-static.ts)', () => {
   });
 
   it('serves a static bundle from KV by BUNDLE_HASH, with the compiled-in copy’s vectors, here and in index.ts', async () => {
-    const index = await upload(staticDefaultBundle);
+    const index = kvStatic;
     expect(Object.keys(index.chunks).sort()).toEqual(['embeddings.bin', 'tokenizer.json']);
     expect(index.chunks['embeddings.bin']?.length).toBeGreaterThan(1);
     const env = { BUNDLE_HASH: index.manifest.contentHash };
@@ -72,7 +80,7 @@ describe('the static-only entry (index-static.ts)', () => {
   });
 
   it('answers a transformer bundle in KV with 503 saying this worker has no ONNX Runtime', async () => {
-    const index = await upload(defaultBundle);
+    const index = kvTransformer;
     const { status, body } = await embed(staticOnly, texts, { BUNDLE_HASH: index.manifest.contentHash });
     expect(status).toBe(503);
     expect(body.error?.code).toBe('model_unavailable');
