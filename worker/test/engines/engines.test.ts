@@ -3,7 +3,7 @@
  * /info and /v1/models say which one runs, each engine reads only its own files, and a bundle whose plan is missing,
  * corrupt or of an unknown version is answered with a 503 naming why (compiled in or from KV), never with vectors.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ENCODER_PLAN_VERSION } from '../../../bundle-format/encoder-plan.js';
 import { bundleIndexKey, chunkKey } from '../../../bundle-format/kv-layout.js';
 import type { BundleManifest } from '../../../bundle-format/manifest.js';
@@ -67,6 +67,12 @@ const withPlan = (plan: unknown, weights?: Uint8Array): Partial<BundleSource> =>
     const original = await defaultBundle.planFiles?.();
     return { plan, weights: async () => weights ?? ((await original?.weights()) as Uint8Array) };
   },
+});
+
+// The default bundle's chunks in KV before the first inference: the KV tests' uploads of it and of its variants then
+// write little more than their index (see uploadBundleEntries for why an upload after an inference can hang workerd).
+beforeAll(async () => {
+  await uploadBundleEntries(defaultBundle);
 });
 
 const refuse = () => {
