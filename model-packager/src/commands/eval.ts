@@ -4,9 +4,15 @@
  * file, and/or recall@k and MRR on a relevance file (format in eval/retrieval.ts), for a packed bundle (transformer or
  * static), an unpacked fp32 model folder, or the reference Universal Sentence Encoder (tfjs).
  */
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { PackError } from '../errors.js';
-import { bundleEmbedder, modelDirEmbedder, referenceUseEmbedder, type SentenceEmbedder } from '../eval/embedders.js';
+import {
+  type BundleEngine,
+  bundleEmbedder,
+  modelDirEmbedder,
+  referenceUseEmbedder,
+  type SentenceEmbedder,
+} from '../eval/embedders.js';
 import { evaluateSts, type StsResult } from '../eval/evaluate-sts.js';
 import {
   evaluateRetrieval,
@@ -29,6 +35,7 @@ interface EvalCommandOptions {
   modelDir?: string;
   referenceUse?: boolean;
   batchSize: number;
+  engine: BundleEngine;
   json?: boolean;
 }
 
@@ -42,6 +49,7 @@ function checkOneModel(opts: EvalCommandOptions): void {
     throw new PackError('bad-option', 'give one of --retrieval and --retrieval-from-sts, not both');
   if ((opts.rerankWith === undefined) !== (opts.rerankTopK === undefined))
     throw new PackError('bad-option', '--rerank-with and --rerank-top-k go together');
+  if (opts.engine !== 'ort' && !opts.bundle) throw new PackError('bad-option', '--engine goes with --bundle');
   if (opts.rerankWith && !opts.retrieval && !opts.retrievalFromSts)
     throw new PackError('bad-option', '--rerank-with needs --retrieval or --retrieval-from-sts');
 }
@@ -86,7 +94,7 @@ function printRetrieval(result: RetrievalResult, file: string): void {
 }
 
 async function embedderFor(opts: EvalCommandOptions): Promise<SentenceEmbedder> {
-  if (opts.bundle) return bundleEmbedder(opts.bundle, opts.batchSize);
+  if (opts.bundle) return bundleEmbedder(opts.bundle, opts.batchSize, opts.engine);
   if (opts.modelDir) return modelDirEmbedder(opts.modelDir, opts.batchSize);
   return referenceUseEmbedder(opts.batchSize);
 }
@@ -118,6 +126,11 @@ export function registerEvalCommand(program: Command): void {
     )
     .option('--reference-use', 'the reference Universal Sentence Encoder Lite (tfjs, @energetic-ai/embeddings)')
     .option('--batch-size <n>', 'sentences per inference call', positiveInteger('--batch-size'), 32)
+    .addOption(
+      new Option('--engine <name>', "the bundle's engine: onnxruntime on model.onnx, or the plan engine on plan.json")
+        .choices(['ort', 'plan'])
+        .default('ort'),
+    )
     .option('--json', 'print the result as JSON')
     .action(async (opts: EvalCommandOptions) => {
       checkOneModel(opts);

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { PLAN_FILES, parseEncoderPlan } from '../../../bundle-format/encoder-plan.js';
 import {
   BUNDLE_FILES,
   isStaticManifest,
@@ -19,7 +20,9 @@ import {
 import { decodeStaticTable, type StaticTable } from '../../../bundle-format/static-table.js';
 import { DEFAULT_BATCH_LIMITS } from '../../../bundle-runtime/batch.js';
 import { Embedder } from '../../../bundle-runtime/embedder.js';
+import type { InferenceEngine } from '../../../bundle-runtime/engine.js';
 import { createOrtEngine, type GraphInputName, type OrtGraphSpec } from '../../../bundle-runtime/ort-engine.js';
+import { createPlanEngine } from '../../../bundle-runtime/plan-engine.js';
 import { createStaticEngine } from '../../../bundle-runtime/static-engine.js';
 import { BundleTokenizer } from '../../../bundle-runtime/tokenizer.js';
 import { PackError } from '../errors.js';
@@ -121,13 +124,44 @@ async function staticBundleEmbedder(dir: string, manifest: StaticBundleManifest)
   });
 }
 
+/** Which engine runs a packed bundle: ONNX Runtime on model.onnx, or the plan engine on plan.json + plan.bin. */
+export type BundleEngine = 'ort' | 'plan';
+
+/** The SIMD128 kernel build (Node 20 runs relaxed SIMD only behind a flag), made by `npm run build`. */
+const SIMD128_KERNELS = join(import.meta.dirname, '../../../engine/dist/gemm-simd128.wasm');
+
+/** The plan engine over a bundle's encoder plan, as the worker's ENGINE=plan runs it (SIMD128 kernels in Node). */
+async function bundlePlanEngine(dir: string): Promise<InferenceEngine> {
+  const planPath = join(dir, PLAN_FILES.plan);
+  const weightsPath = join(dir, PLAN_FILES.weights);
+  if (!existsSync(planPath) || !existsSync(weightsPath))
+    throw new PackError(
+      'missing-input',
+      `${dir} has no encoder plan (${PLAN_FILES.plan}, ${PLAN_FILES.weights}); use --engine ort`,
+    );
+  if (!existsSync(SIMD128_KERNELS))
+    throw new PackError('missing-input', `${SIMD128_KERNELS} is missing; run npm run build`);
+  const weights = new Uint8Array(await readFile(weightsPath));
+  let plan: ReturnType<typeof parseEncoderPlan>;
+  try {
+    plan = parseEncoderPlan(await readJsonFile(planPath), weights.length);
+  } catch (err) {
+    throw new PackError('bad-input', `${planPath}: ${(err as Error).message}`);
+  }
+  return createPlanEngine(plan, weights, new WebAssembly.Module(new Uint8Array(await readFile(SIMD128_KERNELS))));
+}
+
 /**
  * A packed bundle (manifest.json, model.onnx, tokenizer.json) or a static one (embeddings.bin in place of model.onnx).
  *
  * @example
  *   const embedder = await bundleEmbedder('bundles/default');
  */
-export async function bundleEmbedder(dir: string, maxBatchSize?: number): Promise<SentenceEmbedder> {
+export async function bundleEmbedder(
+  dir: string,
+  maxBatchSize?: number,
+  engine: BundleEngine = 'ort',
+): Promise<SentenceEmbedder> {
   const manifestPath = join(dir, BUNDLE_FILES.manifest);
   if (!existsSync(manifestPath)) {
     throw new PackError(
@@ -142,6 +176,19 @@ export async function bundleEmbedder(dir: string, maxBatchSize?: number): Promis
     throw new PackError('bad-input', `${manifestPath}: ${(err as Error).message}`);
   }
   if (isStaticManifest(manifest)) return staticBundleEmbedder(dir, manifest);
+  if (engine === 'plan') {
+    const tokenizer = new BundleTokenizer(
+      await readJsonFile(join(dir, BUNDLE_FILES.tokenizer)),
+      manifest.tokenizerConfig,
+    );
+    const limits = { ...DEFAULT_BATCH_LIMITS, maxBatchSize: maxBatchSize ?? DEFAULT_BATCH_LIMITS.maxBatchSize };
+    const embedder = new Embedder(await bundlePlanEngine(dir), limits);
+    return {
+      label: `bundle ${dir} (${manifest.modelName}, ${manifest.quantization}, plan engine)`,
+      embed: (texts, onBatch) => embedder.embedTexts(tokenizer, texts, manifest.maxTokens, { onBatch }),
+      close: () => embedder.release(),
+    };
+  }
   const modelPath = join(dir, BUNDLE_FILES.model);
   if (!existsSync(modelPath)) throw new PackError('missing-input', `${modelPath} is missing`);
   return graphEmbedder({
