@@ -175,7 +175,10 @@ export async function bundleEmbedder(
   } catch (err) {
     throw new PackError('bad-input', `${manifestPath}: ${(err as Error).message}`);
   }
-  if (isStaticManifest(manifest)) return staticBundleEmbedder(dir, manifest);
+  if (isStaticManifest(manifest)) {
+    if (engine === 'plan') throw new PackError('bad-option', `${dir} is a static bundle: it has no engine to choose`);
+    return staticBundleEmbedder(dir, manifest);
+  }
   if (engine === 'plan') {
     const tokenizer = new BundleTokenizer(
       await readJsonFile(join(dir, BUNDLE_FILES.tokenizer)),

@@ -4,6 +4,8 @@
  * for STS-dev Spearman within 0.002 of the ORT path.
  */
 import { existsSync } from 'node:fs';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it, vi } from 'vitest';
@@ -36,6 +38,28 @@ describe('edge-embed eval --engine', () => {
       runEval(['--bundle', join(root, 'bundles/static-default'), '--sts', STS_DEV, '--engine', 'nope']),
     ).rejects.toThrow(/Allowed choices are ort, plan/);
   });
+
+  it.skipIf(needs(existsSync(join(DEFAULT_BUNDLE, 'plan.json')), 'bundles/default (npm run build)'))(
+    'refuses --engine plan on a bundle without a plan and on a static bundle',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'eval-engine-'));
+      try {
+        for (const file of ['manifest.json', 'tokenizer.json', 'model.onnx'])
+          await cp(join(DEFAULT_BUNDLE, file), join(dir, file));
+        await writeFile(join(dir, 'pairs.tsv'), 'a\tb\tc\td\t5.0\tone cat\tone cat\na\tb\tc\td\t1.0\tone cat\ta car\n');
+        const sts = join(dir, 'pairs.tsv');
+        await expect(runEval(['--bundle', dir, '--sts', sts, '--engine', 'plan'])).rejects.toThrow(
+          /has no encoder plan \(plan\.json, plan\.bin\); use --engine ort/,
+        );
+        expect(JSON.parse(await runEval(['--bundle', dir, '--sts', sts, '--json'])).pairs).toBe(2);
+        await expect(
+          runEval(['--bundle', join(root, 'bundles/static-default'), '--sts', sts, '--engine', 'plan']),
+        ).rejects.toThrow(/is a static bundle: it has no engine to choose/);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   describe.skipIf(
     needs(existsSync(join(DEFAULT_BUNDLE, 'plan.json')), 'bundles/default/plan.json (npm run build)') ||
