@@ -3,11 +3,12 @@
  * ships: each its own worker name, EMBED_CACHE and BUNDLE_STORE bindings and TENANT_ID.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type BundleManifest, computeContentHash } from '../../bundle-format/manifest.js';
 import { addTenant, listTenants } from '../../scripts/tenant.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -31,6 +32,20 @@ describe('npm run tenant -- add', () => {
     await copyFile(join(root, 'wrangler.toml'), config);
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  /** A copy of a bundle in the test's folder without its encoder plan: the files gone, the manifest rehashed. */
+  async function planlessCopy(bundle: string): Promise<string> {
+    const copy = join(dir, 'planless-bundle');
+    await cp(bundle, copy, { recursive: true });
+    await rm(join(copy, 'plan.json'));
+    await rm(join(copy, 'plan.bin'));
+    const manifest = JSON.parse(await readFile(join(copy, 'manifest.json'), 'utf8')) as BundleManifest;
+    delete manifest.files['plan.json'];
+    delete manifest.files['plan.bin'];
+    manifest.contentHash = await computeContentHash(manifest);
+    await writeFile(join(copy, 'manifest.json'), JSON.stringify(manifest, null, 2));
+    return copy;
+  }
 
   it('adds an environment with its own worker, namespaces, limits, TENANT_ID, and keeps the file and its comments', async () => {
     const before = await readFile(config, 'utf8');
@@ -112,9 +127,10 @@ describe('npm run tenant -- add', () => {
     expect([env.planned.vars.ENGINE, env.planned.main]).toEqual(['plan', 'worker/src/index-plan.ts']);
     expect([env['planned-kv'].vars.ENGINE, env['planned-kv'].main]).toEqual(['plan', 'worker/src/index-kv-plan.ts']);
     const before = await readFile(config, 'utf8');
-    await expect(
-      addTenant('reranker', { config, engine: 'plan', bundle: join(root, 'bundles/reranker-fixture') }),
-    ).rejects.toThrow(/--engine plan needs a bundle with an encoder plan/);
+    const planless = await planlessCopy(join(root, 'bundles/reranker-fixture'));
+    await expect(addTenant('reranker', { config, engine: 'plan', bundle: planless })).rejects.toThrow(
+      /--engine plan needs a bundle with an encoder plan; .* has no plan.json and plan.bin/,
+    );
     await expect(addTenant('table', { config, engine: 'ort', static: true })).rejects.toThrow(/--engine is for/);
     await expect(addTenant('bad', { config, vars: { ENGINE: 'onnx' } })).rejects.toThrow(
       /\[env.bad.vars\] ENGINE: must be auto, plan or ort/,
