@@ -1,9 +1,11 @@
 /**
  * Which engine runs a bundle: the ENGINE var's choice against what the bundle holds and what the entry was built
  * with. `auto` takes the encoder plan (bundle-format/encoder-plan.ts, run by bundle-runtime/plan-engine.ts) when the
- * bundle has one, else ONNX Runtime on model.onnx; `plan` and `ort` pin one. A static bundle always runs its table.
+ * bundle has one the plan engine can run (a cross-encoder's: with a token-type row per type), else ONNX Runtime on
+ * model.onnx; `plan` and `ort` pin one. A static bundle always runs its table.
  * Plain TypeScript, so a Node test can drive it; the service loads only the files the chosen engine reads.
  */
+import { type EncoderPlan, tokenTypeRows } from '../../../bundle-format/encoder-plan.js';
 import { type BundleManifest, isStaticManifest } from '../../../bundle-format/manifest.js';
 import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
 
@@ -32,33 +34,67 @@ function manifestHasPlan(manifest: BundleManifest): boolean {
   return manifest.files['plan.json'] !== undefined && manifest.files['plan.bin'] !== undefined;
 }
 
+/** Token types a cross-encoder's pair is fed: 0 for the query, 1 for the document. */
+export const PAIR_TOKEN_TYPES = 2;
+
+/** Whether the model is fed token types other than 0: a cross-encoder whose graph reads token_type_ids. */
+function feedsPairTokenTypes(manifest: BundleManifest): boolean {
+  return manifest.kind === 'cross-encoder' && manifest.inputs.includes('token_type_ids');
+}
+
 /**
- * Why the plan cannot stand in for model.onnx in this bundle, or null when it can. The plan engine runs token type 0
- * only so far (it refuses others), which is all an embedding model is fed; a cross-encoder whose graph reads
- * token_type_ids gives its documents type 1 (its version-2 plan holds the table, the engine does not read it yet), so
- * ONNX Runtime scores it.
+ * Whether the choice depends on the plan itself, not only the manifest: a cross-encoder fed token types runs on the
+ * plan only if the plan's token-type table has a row per type, so its caller reads plan.json (never plan.bin) first.
  */
-function planProblem(manifest: BundleManifest, runtime: Pick<EngineRuntime, 'planKernels'>): string | null {
+export function choiceReadsPlan(
+  manifest: BundleManifest,
+  choice: EngineChoice,
+  runtime: Pick<EngineRuntime, 'planKernels'>,
+): boolean {
+  return (
+    choice !== 'ort' && manifestHasPlan(manifest) && runtime.planKernels !== undefined && feedsPairTokenTypes(manifest)
+  );
+}
+
+/**
+ * Why the plan cannot stand in for model.onnx in this bundle, or null when it can. An embedding model is fed token type
+ * 0 only, which every plan holds (version 1: the one row every token adds). A cross-encoder whose graph reads
+ * token_type_ids gives its documents type 1, so its plan needs the version-2 table with a row per type
+ * ({@link tokenTypeRows} >= 2); a plan without it would score the documents as if they were queries, so ONNX Runtime
+ * scores that bundle.
+ */
+function planProblem(
+  manifest: BundleManifest,
+  runtime: Pick<EngineRuntime, 'planKernels'>,
+  plan: EncoderPlan | undefined,
+): string | null {
   if (!manifestHasPlan(manifest)) return 'the bundle has no encoder plan (plan.json and plan.bin)';
   if (runtime.planKernels === undefined) return "this worker's entry is built without the plan engine's kernels";
-  if (manifest.kind === 'cross-encoder' && manifest.inputs.includes('token_type_ids')) {
-    return 'the cross-encoder feeds token types 1 to documents, and the plan engine runs only token type 0 so far';
+  if (feedsPairTokenTypes(manifest)) {
+    if (plan === undefined) return "the cross-encoder's encoder plan was not read to check its token-type table";
+    const rows = tokenTypeRows(plan);
+    if (rows < PAIR_TOKEN_TYPES) {
+      return `the cross-encoder feeds its documents token type 1, and its encoder plan has ${rows} token-type row${rows === 1 ? '' : 's'} (it needs ${PAIR_TOKEN_TYPES}: a version-2 plan from \`edge-embed pack\`)`;
+    }
   }
   return null;
 }
 
 /**
+ * @param plan the bundle's encoder plan, read when {@link choiceReadsPlan} says the choice depends on it
  * @example chooseEngine(manifest, 'auto', runtime) // { engine: 'plan' } when the bundle has a plan
  * @example chooseEngine(manifestWithoutPlan, 'plan', runtime) // { refused: 'ENGINE=plan, but the bundle has no …' }
+ * @example chooseEngine(crossEncoder, 'auto', runtime, planWithOneTypeRow) // { engine: 'ort' }
  */
 export function chooseEngine(
   manifest: BundleManifest,
   choice: EngineChoice,
   runtime: Pick<EngineRuntime, 'planKernels'>,
+  plan?: EncoderPlan,
 ): EngineDecision {
   if (isStaticManifest(manifest)) return { engine: 'static' };
   if (choice === 'ort') return { engine: 'ort' };
-  const problem = planProblem(manifest, runtime);
+  const problem = planProblem(manifest, runtime, plan);
   if (problem === null) return { engine: 'plan' };
   if (choice === 'auto') return { engine: 'ort' };
   return { refused: `ENGINE=plan, but ${problem}; set ENGINE=auto or ort to serve it with ONNX Runtime` };

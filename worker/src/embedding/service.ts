@@ -23,7 +23,14 @@ import { type CostModel, costModelFor, costPerMillionEmbeddings } from '../cache
 import type { Config } from '../config.js';
 import type { Env } from '../env.js';
 import { ApiError } from '../errors.js';
-import { chooseEngine, type EngineChoice, type EngineName, type EngineRuntime } from './engine-choice.js';
+import {
+  choiceReadsPlan,
+  chooseEngine,
+  type EngineChoice,
+  type EngineDecision,
+  type EngineName,
+  type EngineRuntime,
+} from './engine-choice.js';
 import { Lazy } from './lazy.js';
 
 export interface ServiceCounters extends InferenceCounters, CacheCounters, KvStoreCounters, CacheApiCounters {
@@ -61,6 +68,8 @@ export class EmbeddingService {
   private readonly policyState = new CachePolicyState();
   private readonly manifestValue: Lazy<BundleManifest>;
   private readonly tokenizerValue: Lazy<BundleTokenizer>;
+  /** The source's plan files (plan.json read, plan.bin not yet), read only when an engine choice needs the plan. */
+  private readonly planFilesValue: Lazy<PlanFiles | undefined>;
   /** The model on the engine the ENGINE var chose; chosen again (and the old one dropped) if ENGINE changes. */
   private modelValue: { choice: EngineChoice; model: Lazy<LoadedModel> } | undefined;
   private companion: EmbeddingService | undefined;
@@ -78,6 +87,7 @@ export class EmbeddingService {
       const manifest = await this.manifestValue.get();
       return new BundleTokenizer(await source.tokenizer(), manifest.tokenizerConfig);
     });
+    this.planFilesValue = new Lazy(async () => source.planFiles?.());
   }
 
   /**
@@ -101,8 +111,14 @@ export class EmbeddingService {
   async engine(config: Config): Promise<EngineName | null> {
     const loaded = this.modelValue;
     if (loaded?.choice === config.engine && loaded.model.ready) return (await loaded.model.get()).engine;
-    const decision = chooseEngine(await this.manifest(config), config.engine, this.runtime);
-    return 'engine' in decision ? decision.engine : null;
+    const manifest = await this.manifest(config);
+    try {
+      const { decision } = await decideEngine(manifest, config.engine, this.planFilesValue, this.runtime);
+      return 'engine' in decision ? decision.engine : null;
+    } catch {
+      // A plan that cannot be read or is corrupt: a load would be refused (503 naming why).
+      return null;
+    }
   }
 
   /** Milliseconds since the last failed model load, while the model is not loaded; undefined otherwise. */
@@ -136,7 +152,8 @@ export class EmbeddingService {
   private async loadModel(choice: EngineChoice): Promise<LoadedModel> {
     try {
       const manifest = await this.manifestValue.get();
-      const { engine, inference } = await createEngine(manifest, choice, this.source, this.runtime);
+      const decided = await decideEngine(manifest, choice, this.planFilesValue, this.runtime);
+      const { engine, inference } = await createEngine(manifest, decided, this.source, this.runtime);
       const embedder = new Embedder(inference, undefined, this.counters);
       this.counters.modelLoads++;
       this.modelFailedAt = undefined;
@@ -217,45 +234,72 @@ interface LoadedModel {
   embedder: Embedder;
 }
 
+const NO_PLAN_FILES =
+  'ENGINE=plan, but the bundle source holds no plan files although the manifest lists them (a KV upload from an edge-embed before plans: upload it again); set ENGINE=auto or ort to serve it with ONNX Runtime';
+
+/** ENGINE's decision for the bundle, and the plan files when the plan engine runs it. */
+interface DecidedEngine {
+  decision: EngineDecision;
+  files?: PlanFiles;
+}
+
 /**
- * The engine ENGINE chooses for the bundle, built from the files it reads: a static bundle's table (plain TypeScript,
- * no WASM), the encoder plan (plan.json + plan.bin, never model.onnx), or ONNX Runtime on model.onnx (never plan.bin).
+ * ENGINE's decision for the bundle (engine-choice.ts). A cross-encoder fed token types is decided on its plan's
+ * token-type table, so plan.json is read (and checked against the manifest's plan.bin size) first; plan.bin is read
+ * only by the plan engine. A source without the plan files its manifest lists (an old KV upload) is served by ONNX
+ * Runtime under auto and refused under plan. A corrupt plan is a BundleUnavailableError naming the fault.
+ */
+async function decideEngine(
+  manifest: BundleManifest,
+  choice: EngineChoice,
+  planFiles: Lazy<PlanFiles | undefined>,
+  runtime: EngineRuntime,
+): Promise<DecidedEngine> {
+  const early = choiceReadsPlan(manifest, choice, runtime) ? undefined : chooseEngine(manifest, choice, runtime);
+  if (early !== undefined && !('engine' in early && early.engine === 'plan')) return { decision: early };
+  const files = await planFiles.get();
+  if (files === undefined) return { decision: choice === 'plan' ? { refused: NO_PLAN_FILES } : { engine: 'ort' } };
+  if (early !== undefined) return { decision: early, files };
+  const plan = checkedPlan(files.plan, manifest.files['plan.bin']?.bytes ?? 0);
+  return { decision: chooseEngine(manifest, choice, runtime, plan), files };
+}
+
+/**
+ * The engine decided for the bundle, built from the files it reads: a static bundle's table (plain TypeScript, no
+ * WASM), the encoder plan (plan.json + plan.bin, never model.onnx), or ONNX Runtime on model.onnx (never plan.bin).
  * A plan that is corrupt or of a version this worker does not know is refused (503 naming why), never run; ENGINE=ort
  * serves such a bundle from model.onnx.
  */
 async function createEngine(
   manifest: BundleManifest,
-  choice: EngineChoice,
+  { decision, files }: DecidedEngine,
   source: BundleSource,
   runtime: EngineRuntime,
 ): Promise<{ engine: EngineName; inference: InferenceEngine }> {
-  const decision = chooseEngine(manifest, choice, runtime);
   if ('refused' in decision) throw new BundleUnavailableError(decision.refused);
   if (decision.engine === 'static' && isStaticManifest(manifest)) {
     const table = decodeStaticTable(await source.model(), manifest.static.rows, manifest.dimensions);
     return { engine: 'static', inference: createStaticEngine(table) };
   }
-  const files = decision.engine === 'plan' ? await source.planFiles?.() : undefined;
-  if (files !== undefined && runtime.planKernels !== undefined) {
+  if (decision.engine === 'plan' && files !== undefined && runtime.planKernels !== undefined) {
     return { engine: 'plan', inference: await planEngine(files, runtime.planKernels) };
   }
-  if (decision.engine === 'plan' && choice === 'plan') {
-    throw new BundleUnavailableError(
-      'ENGINE=plan, but the bundle source holds no plan files although the manifest lists them (a KV upload from an edge-embed before plans: upload it again); set ENGINE=auto or ort to serve it with ONNX Runtime',
-    );
-  }
   return { engine: 'ort', inference: await createOrtEngine(runtime.ort, await source.model(), manifest) };
+}
+
+/** plan.json checked against plan.bin's size: any fault is a BundleUnavailableError naming it. */
+function checkedPlan(json: unknown, weightBytes: number): EncoderPlan {
+  try {
+    return parseEncoderPlan(json, weightBytes);
+  } catch (error) {
+    throw new BundleUnavailableError(`the bundle's encoder plan is refused: ${(error as Error).message}`);
+  }
 }
 
 /** The plan engine on the bundle's plan, checked first: any fault is a BundleUnavailableError naming it. */
 async function planEngine(files: PlanFiles, kernels: WebAssembly.Module): Promise<InferenceEngine> {
   const weights = await files.weights();
-  let plan: EncoderPlan;
-  try {
-    plan = parseEncoderPlan(files.plan, weights.byteLength);
-  } catch (error) {
-    throw new BundleUnavailableError(`the bundle's encoder plan is refused: ${(error as Error).message}`);
-  }
+  const plan = checkedPlan(files.plan, weights.byteLength);
   try {
     return await createPlanEngine(plan, weights, kernels);
   } catch (error) {

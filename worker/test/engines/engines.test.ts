@@ -1,10 +1,12 @@
 /**
- * The ENGINE var inside workerd: the encoder plan engine and ONNX Runtime give the same vectors on the default bundle,
- * /info and /v1/models say which one runs, each engine reads only its own files, and a bundle whose plan is missing,
- * corrupt or of an unknown version is answered with a 503 naming why (compiled in or from KV), never with vectors.
+ * The ENGINE var inside workerd: the encoder plan engine and ONNX Runtime give the same vectors on the default bundle
+ * and the same ranking on the reranker fixture (a cross-encoder whose plan has no table of both token types stays on
+ * ONNX Runtime), /info and /v1/models say which one runs, each engine reads only its own files, and a bundle whose
+ * plan is missing, corrupt or of an unknown version is answered with a 503 naming why (compiled in or from KV), never
+ * with vectors.
  */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { ENCODER_PLAN_VERSION } from '../../../bundle-format/encoder-plan.js';
+import { ENCODER_PLAN_VERSION, type EncoderPlan, parseEncoderPlan } from '../../../bundle-format/encoder-plan.js';
 import { bundleIndexKey, chunkKey } from '../../../bundle-format/kv-layout.js';
 import type { BundleManifest } from '../../../bundle-format/manifest.js';
 import { defaultBundle } from '../../src/bundle/default-bundle.js';
@@ -12,7 +14,7 @@ import { kvBundle } from '../../src/bundle/kv-bundle.js';
 import { rerankerFixtureBundle } from '../../src/bundle/reranker-fixture-bundle.js';
 import type { BundleSource } from '../../src/bundle/source.js';
 import { staticDefaultBundle } from '../../src/bundle/static-default-bundle.js';
-import { chooseEngine } from '../../src/embedding/engine-choice.js';
+import { choiceReadsPlan, chooseEngine } from '../../src/embedding/engine-choice.js';
 import type { Env } from '../../src/env.js';
 import { createApp } from '../../src/http/app.js';
 import worker from '../../src/index.js';
@@ -69,15 +71,67 @@ const withPlan = (plan: unknown, weights?: Uint8Array): Partial<BundleSource> =>
   },
 });
 
-// The default bundle's chunks in KV before the first inference: the KV tests' uploads of it and of its variants then
-// write little more than their index (see uploadBundleEntries for why an upload after an inference can hang workerd).
+// The default bundle's and the reranker fixture's chunks in KV before the first inference: the KV tests' uploads of
+// them and of their variants then write little more than their index (see uploadBundleEntries for why an upload after
+// an inference can hang workerd).
 beforeAll(async () => {
   await uploadBundleEntries(defaultBundle);
+  await uploadBundleEntries(rerankerFixtureBundle);
 });
 
 const refuse = () => {
   throw new Error('this engine must not read this file');
 };
+
+/**
+ * The reranker fixture's plan.json, its token-type table kept (undefined), cut to one row ([1, width]: the query's
+ * type only) or removed (0).
+ */
+async function rerankerPlanJson(tokenTypeRows?: 0 | 1): Promise<Record<string, unknown>> {
+  const files = await rerankerFixtureBundle.planFiles?.();
+  if (files === undefined) throw new Error('the compiled-in reranker fixture has no plan');
+  const plan = structuredClone(files.plan) as EncoderPlan;
+  const table = plan.embeddings.tokenType;
+  if (table === null || table.shape.length !== 2 || table.shape[0] < 2) {
+    throw new Error("the reranker fixture's plan has no table of two token types to cut");
+  }
+  if (tokenTypeRows === 0) plan.embeddings.tokenType = null;
+  if (tokenTypeRows === 1) plan.embeddings.tokenType = { ...table, shape: [1, table.shape[1]] };
+  return plan as unknown as Record<string, unknown>;
+}
+
+async function rerankerPlanOf({ tokenTypeRows }: { tokenTypeRows?: 0 | 1 }): Promise<EncoderPlan> {
+  const weights = (await (await rerankerFixtureBundle.planFiles?.())?.weights()) as Uint8Array;
+  return parseEncoderPlan(await rerankerPlanJson(tokenTypeRows), weights.byteLength);
+}
+
+/** The reranker fixture with its plan's token-type table cut (rerankerPlanJson). */
+async function rerankerCut(tokenTypeRows: 0 | 1): Promise<BundleSource> {
+  const plan = await rerankerPlanJson(tokenTypeRows);
+  const original = rerankerFixtureBundle.planFiles;
+  return {
+    ...rerankerFixtureBundle,
+    planFiles: async () => ({ plan, weights: async () => (await original?.())?.weights() as Promise<Uint8Array> }),
+  };
+}
+
+/** An app serving the default bundle with this reranker beside it. */
+const withReranker = (reranker: BundleSource) => createApp({ bundle: { ...variant({}), reranker }, ...workerdRuntime });
+
+interface Ranked {
+  status: number;
+  ranked: Array<{ index: number; score: number }>;
+  error?: { code: string; message: string };
+}
+
+/** TEI's /rerank with raw scores (logits), best first. */
+async function rerank(app: Fetcher, query: string, texts: string[], env: Partial<Env> = {}): Promise<Ranked> {
+  const response = await call('/rerank', { body: { query, texts, raw_scores: true } }, { ...UNCACHED, ...env }, app);
+  const body = (await response.json()) as Ranked['ranked'] | { error: Ranked['error'] };
+  return Array.isArray(body)
+    ? { status: response.status, ranked: body }
+    : { status: response.status, ranked: [], error: body.error };
+}
 
 describe('ENGINE on the default bundle', () => {
   it('plan and ort give vectors with cosine >= 0.999 per text, and /info says which engine ran', async () => {
@@ -100,7 +154,7 @@ describe('ENGINE on the default bundle', () => {
     expect(planInfo.wasm_heap_bytes).toBeGreaterThan(1024 * 1024);
   });
 
-  it('auto (the default) serves the default bundle with the plan; the reranker fixture (token types) and static with their own engines', async () => {
+  it('auto (the default) serves the default bundle and the reranker fixture (its plan has both token-type rows) with the plan, static with its table', async () => {
     const app = createApp({ bundle: defaultBundle, ...workerdRuntime });
     const before = await infoOf(app);
     // Before the model loads, /info says the engine a load would use.
@@ -110,10 +164,10 @@ describe('ENGINE on the default bundle', () => {
     expect(after).toMatchObject({ engine: 'plan', loaded: true });
     expect(after.models.map(({ kind, engine }) => [kind, engine])).toEqual([
       ['transformer', 'plan'],
-      ['cross-encoder', 'ort'],
+      ['cross-encoder', 'plan'],
     ]);
     const listed = (await (await call('/v1/models', {}, {}, app)).json()) as { data: Array<{ engine: string }> };
-    expect(listed.data.map((model) => model.engine)).toEqual(['plan', 'ort']);
+    expect(listed.data.map((model) => model.engine)).toEqual(['plan', 'plan']);
     const models = { MODELS: 'use=default,static=static-default' };
     expect((await infoOf(worker, models)).models.map((model) => model.engine)).toEqual(['plan', 'static']);
     expect((await infoOf(worker, { ...models, ENGINE: 'ort' })).models.map((model) => model.engine)).toEqual([
@@ -247,6 +301,109 @@ describe('a bundle the plan engine cannot serve', () => {
   });
 });
 
+describe('a cross-encoder on the plan engine', () => {
+  const query = 'how do I bake a chocolate cake';
+  /** 20 documents of about 10 to 60 tokens, as issue 14's re-ranking goal has. */
+  const documents = [
+    'how do I bake a chocolate cake with flour, sugar, eggs and cocoa',
+    'The stock market closed lower on Friday after weak earnings reports.',
+    'The home team won the football championship in extra time.',
+    'how do I bake bread at home',
+    'A man is playing a guitar on the street corner.',
+    ...mixedTexts('cake pairs', 15),
+  ];
+
+  /**
+   * The plan engine runs the int8 arithmetic of the int8-compute graph ONNX Runtime runs, so the two differ only in
+   * float summation order: 2.9e-6 at most on these 20 logits (measured 2026-12-01 12:00 UTC), against 0.17 when the
+   * documents' token type is ignored (commit f66ae89). 1e-4 leaves 30x room and is far under the smallest gap
+   * between neighbouring scores here (0.029), so the order is decided.
+   */
+  const LOGIT_TOLERANCE = 1e-4;
+
+  it('/rerank under ENGINE=plan and ENGINE=ort: the same order, logits within 1e-4, and /info says which ran', async () => {
+    const planApp = withReranker(rerankerFixtureBundle);
+    const ortApp = withReranker(rerankerFixtureBundle);
+    const plan = await rerank(planApp, query, documents, { ENGINE: 'plan' });
+    const ort = await rerank(ortApp, query, documents, { ENGINE: 'ort' });
+    expect([plan.status, ort.status]).toEqual([200, 200]);
+    expect(plan.ranked).toHaveLength(documents.length);
+    const gaps = ort.ranked.slice(1).map(({ score }, i) => ort.ranked[i].score - score);
+    expect(Math.min(...gaps)).toBeGreaterThan(2 * LOGIT_TOLERANCE);
+    expect(plan.ranked.map(({ index }) => index)).toEqual(ort.ranked.map(({ index }) => index));
+    const ortScore = new Map(ort.ranked.map(({ index, score }) => [index, score]));
+    for (const { index, score } of plan.ranked) {
+      expect(Math.abs(score - (ortScore.get(index) as number))).toBeLessThan(LOGIT_TOLERANCE);
+    }
+    const engines = async (app: Fetcher, env: Partial<Env>) =>
+      (await infoOf(app, env)).models.map(({ kind, engine }) => [kind, engine]);
+    expect(await engines(planApp, { ENGINE: 'plan' })).toEqual([
+      ['transformer', 'plan'],
+      ['cross-encoder', 'plan'],
+    ]);
+    expect(await engines(ortApp, { ENGINE: 'ort' })).toEqual([
+      ['transformer', 'ort'],
+      ['cross-encoder', 'ort'],
+    ]);
+  });
+
+  it('a plan without a token-type table, or with 1 row: auto serves it with ONNX Runtime, plan is a 503 naming why', async () => {
+    const ortApp = withReranker(rerankerFixtureBundle);
+    const reference = await rerank(ortApp, query, documents, { ENGINE: 'ort' });
+    for (const [rows, says] of [
+      [0, '0 token-type rows'],
+      [1, '1 token-type row '],
+    ] as const) {
+      const cut = await rerankerCut(rows);
+      const auto = withReranker(cut);
+      const served = await rerank(auto, query, documents);
+      expect(served.status).toBe(200);
+      expect(served.ranked).toEqual(reference.ranked);
+      expect((await infoOf(auto)).models.map(({ engine }) => engine)).toEqual(['plan', 'ort']);
+
+      vi.spyOn(console, 'error').mockImplementation(() => undefined);
+      const pinned = withReranker(cut);
+      const refused = await rerank(pinned, query, documents, { ENGINE: 'plan' });
+      vi.restoreAllMocks();
+      expect([refused.status, refused.error?.code]).toEqual([503, 'model_unavailable']);
+      expect(refused.error?.message).toContain(`ENGINE=plan, but the cross-encoder feeds its documents token type 1`);
+      expect(refused.error?.message).toContain(says);
+      expect((await infoOf(pinned, { ENGINE: 'plan' })).models.map(({ engine }) => engine)).toEqual(['plan', null]);
+    }
+  });
+
+  it('from KV (MODELS kv:<contentHash>): the plan serves the uploaded cross-encoder; a cut plan stays on ONNX Runtime', async () => {
+    const body = { model: 'pairs', query, documents };
+    const scores = async (hash: string) => {
+      const env = { ...UNCACHED, MODELS: `use=default,pairs=kv:${hash}` };
+      const response = await call('/v1/rerank', { body }, env, worker);
+      const { results } = (await response.json()) as { results: Array<{ index: number; relevance_score: number }> };
+      const info = await infoOf(worker, env);
+      return {
+        status: response.status,
+        results,
+        engine: info.models.find(({ kind }) => kind === 'cross-encoder')?.engine,
+      };
+    };
+    const uploaded = await uploadBundleEntries(rerankerFixtureBundle);
+    expect(Object.keys(uploaded.index.chunks).sort()).toEqual([
+      'model.onnx',
+      'plan.bin',
+      'plan.json',
+      'tokenizer.json',
+    ]);
+    const fromKv = await scores(uploaded.index.manifest.contentHash);
+    const compiled = await call('/v1/rerank', { body: { ...body, model: undefined } }, UNCACHED, worker);
+    const { results } = (await compiled.json()) as { results: Array<{ index: number; relevance_score: number }> };
+    expect([fromKv.status, fromKv.engine]).toEqual([200, 'plan']);
+    expect(fromKv.results).toEqual(results);
+
+    const cut = await scores((await uploadBundleEntries(await rerankerCut(1))).index.manifest.contentHash);
+    expect([cut.status, cut.engine]).toEqual([200, 'ort']);
+    expect(cut.results.map(({ index }) => index)).toEqual(results.map(({ index }) => index));
+  });
+});
+
 describe('the entry built without ONNX Runtime (index-plan.ts)', () => {
   it("serves the default bundle's plan with the full worker's vectors; what needs ONNX Runtime is a 503 saying so", async () => {
     const texts = ['served without onnx runtime', 'by the encoder plan alone'];
@@ -291,13 +448,16 @@ describe('the KV entry built without ONNX Runtime (index-kv-plan.ts)', () => {
 describe('chooseEngine', () => {
   const runtime = { planKernels: workerdRuntime.planKernels };
 
-  it('picks by ENGINE, the bundle and the entry; a cross-encoder fed token types stays on ONNX Runtime', async () => {
+  it("picks by ENGINE, the bundle and the entry; a cross-encoder fed token types by its plan's token-type rows", async () => {
     const transformer = (await defaultBundle.manifest()) as BundleManifest;
     const reranker = (await rerankerFixtureBundle.manifest()) as BundleManifest;
     const staticManifest = (await staticDefaultBundle.manifest()) as BundleManifest;
-    const planFiles = { 'plan.json': transformer.files['plan.json'], 'plan.bin': transformer.files['plan.bin'] };
-    const rerankerWithPlan = { ...reranker, files: { ...reranker.files, ...planFiles } } as BundleManifest;
-    const pairsWithoutTypes = { ...rerankerWithPlan, inputs: ['input_ids', 'attention_mask'] } as BundleManifest;
+    const rerankerPlan = await rerankerPlanOf({});
+    const oneRow = await rerankerPlanOf({ tokenTypeRows: 1 });
+    const noTable = await rerankerPlanOf({ tokenTypeRows: 0 });
+    const { 'plan.json': _, 'plan.bin': __, ...onnxOnly } = reranker.files;
+    const rerankerWithoutPlan = { ...reranker, files: onnxOnly } as BundleManifest;
+    const pairsWithoutTypes = { ...reranker, inputs: ['input_ids', 'attention_mask'] } as BundleManifest;
     expect(chooseEngine(transformer, 'auto', runtime)).toEqual({ engine: 'plan' });
     expect(chooseEngine(transformer, 'ort', runtime)).toEqual({ engine: 'ort' });
     expect(chooseEngine(transformer, 'auto', {})).toEqual({ engine: 'ort' });
@@ -305,11 +465,21 @@ describe('chooseEngine', () => {
       refused: expect.stringContaining("this worker's entry is built without the plan engine's kernels"),
     });
     expect(chooseEngine(staticManifest, 'plan', runtime)).toEqual({ engine: 'static' });
-    expect(chooseEngine(reranker, 'auto', runtime)).toEqual({ engine: 'ort' });
-    expect(chooseEngine(rerankerWithPlan, 'auto', runtime)).toEqual({ engine: 'ort' });
-    expect(chooseEngine(rerankerWithPlan, 'plan', runtime)).toEqual({
-      refused: expect.stringContaining('token types 1'),
-    });
-    expect(chooseEngine(pairsWithoutTypes, 'auto', runtime)).toEqual({ engine: 'plan' });
+    expect(choiceReadsPlan(transformer, 'auto', runtime)).toBe(false);
+    expect(choiceReadsPlan(reranker, 'auto', runtime)).toBe(true);
+    expect(choiceReadsPlan(reranker, 'ort', runtime)).toBe(false);
+    expect(chooseEngine(reranker, 'auto', runtime, rerankerPlan)).toEqual({ engine: 'plan' });
+    expect(chooseEngine(reranker, 'plan', runtime, rerankerPlan)).toEqual({ engine: 'plan' });
+    expect(chooseEngine(reranker, 'ort', runtime, rerankerPlan)).toEqual({ engine: 'ort' });
+    expect(chooseEngine(rerankerWithoutPlan, 'auto', runtime)).toEqual({ engine: 'ort' });
+    for (const [plan, rows] of [
+      [oneRow, '1 token-type row '],
+      [noTable, '0 token-type rows'],
+    ] as const) {
+      expect(chooseEngine(reranker, 'auto', runtime, plan)).toEqual({ engine: 'ort' });
+      expect(chooseEngine(reranker, 'plan', runtime, plan)).toEqual({ refused: expect.stringContaining(rows) });
+    }
+    // Fed no token types, any plan serves it, as it does an embedder.
+    expect(chooseEngine(pairsWithoutTypes, 'auto', runtime, oneRow)).toEqual({ engine: 'plan' });
   });
 });
