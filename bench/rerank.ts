@@ -3,7 +3,9 @@
  * `cross-encoder` fixture preset: seeded random weights, calibrated head; packed int8, vocabulary whole), one request
  * at a time:
  * - the worker in workerd (wrangler's build served by Miniflare, bench/compare/workerd.ts), POST /rerank with a new
- *   query each time (every pair new: 20 pairs of inference), then the same request again (every pair cached);
+ *   query each time (every pair new: 20 pairs of inference), then the same request again (every pair cached), twice:
+ *   ENGINE=ort (onnxruntime-web) and ENGINE=plan (the plan engine on the bundle's plan, relaxed-SIMD kernels), each
+ *   worker checked by /info to run the reranker on that engine;
  * - onnxruntime-node (native, one thread) on the same packed model.onnx, through bundle-runtime's CrossEncoder (same
  *   tokenization and micro-batches as the worker);
  * - in the same Node process, through the same CrossEncoder: onnxruntime-web (the worker's ORT build) and the plan
@@ -88,15 +90,23 @@ function writeEntry(dir: string): string {
   writeFileSync(
     join(dir, 'entry.ts'),
     `/// <reference path=${at('worker/src/modules.d.ts')} />
+/// <reference path=${at('worker/src/bundle/bin-module.d.ts')} />
 import manifest from ${at('bundles/cross-encoder-minilm/manifest.json')};
 import model from ${at('bundles/cross-encoder-minilm/model.onnx')};
+import planWeights from ${at('bundles/cross-encoder-minilm/plan.bin')};
+import plan from ${at('bundles/cross-encoder-minilm/plan.json')};
 import tokenizer from ${at('bundles/cross-encoder-minilm/tokenizer.json')};
 import { withCacheSwitch } from ${at('bench/compare/cache-switch.ts')};
 import { defaultBundle } from ${at('worker/src/bundle/default-bundle.ts')};
 import { createApp } from ${at('worker/src/http/app.ts')};
-import { wasmHeapBytes, workerdOrt } from ${at('worker/src/runtime/ort-workerd.ts')};
-const reranker = { manifest: async () => manifest, tokenizer: async () => tokenizer, model: async () => new Uint8Array(model) };
-export default withCacheSwitch(createApp({ bundle: { ...defaultBundle, reranker }, ort: workerdOrt, wasmHeapBytes }));
+import { workerdRuntime } from ${at('worker/src/runtime/workerd.ts')};
+const reranker = {
+  manifest: async () => manifest,
+  tokenizer: async () => tokenizer,
+  model: async () => new Uint8Array(model),
+  planFiles: async () => ({ plan, weights: async () => new Uint8Array(planWeights) }),
+};
+export default withCacheSwitch(createApp({ bundle: { ...defaultBundle, reranker }, ...workerdRuntime }));
 `,
   );
   const config = readFileSync(join(root, 'bench/compare/wrangler.minilm.toml'), 'utf8')
@@ -106,9 +116,14 @@ export default withCacheSwitch(createApp({ bundle: { ...defaultBundle, reranker 
   return join(dir, 'wrangler.toml');
 }
 
-async function workerd(queries: string[], documents: string[]) {
+/** The worker under ENGINE=engine: /info must say the reranker runs on that engine, then new and repeated pairs. */
+async function workerd(queries: string[], documents: string[], engine: 'ort' | 'plan') {
   const dir = mkdtempSync(join(tmpdir(), 'edge-embed-bench-rerank-'));
-  const worker = await startWorker({ config: writeEntry(dir), persistTo: join(dir, 'state') });
+  const worker = await startWorker({
+    config: writeEntry(dir),
+    persistTo: join(dir, 'state'),
+    vars: { ENGINE: engine },
+  });
   const post = async (query: string) => {
     const started = performance.now();
     const response = await fetch(`${worker.url}/rerank`, {
@@ -123,8 +138,16 @@ async function workerd(queries: string[], documents: string[]) {
     if (response.status !== 200) throw new Error(`POST /rerank: ${response.status} ${body}`);
     return { ms: performance.now() - started, misses: Number(response.headers.get('x-cache-misses')) };
   };
+  const rerankerEngine = async () => {
+    const info = (await (await fetch(`${worker.url}/info`)).json()) as {
+      models: Array<{ kind: string; engine: string }>;
+    };
+    return info.models.find((model) => model.kind === 'cross-encoder')?.engine;
+  };
   try {
     for (let i = 0; i < WARMUP; i++) await post(`warm-up query ${i}`);
+    const running = await rerankerEngine();
+    if (running !== engine) throw new Error(`ENGINE=${engine}, but /info says the reranker runs on ${running}`);
     const fresh: number[] = [];
     for (const query of queries) {
       const { ms, misses } = await post(query);
@@ -242,11 +265,17 @@ async function nodeRows(queries: string[], documents: string[]) {
 }
 
 ensureBundle();
+if (!values['node-only'] && !existsSync(join(bundle, 'plan.json'))) {
+  throw new Error(
+    'bundles/cross-encoder-minilm has no encoder plan, which the workerd ENGINE=plan row needs (the pack report says why; rm -rf it to repack)',
+  );
+}
 const documents = texts(1, DOCUMENTS, WORDS);
 const queries = texts(2, REQUESTS, 6);
 const load = loadavg()[0].toFixed(2);
 const node = await nodeRows(queries, documents);
-const worker = values['node-only'] ? null : await workerd(queries, documents);
+const worker = values['node-only'] ? null : await workerd(queries, documents, 'ort');
+const workerPlan = values['node-only'] ? null : await workerd(queries, documents, 'plan');
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 const row = (name: string, s: { p50: number; p90: number }) => console.log(`| ${name} | ${ms(s.p50)} | ${ms(s.p90)} |`);
 console.log(
@@ -258,9 +287,11 @@ console.log('|---|---|---|');
 row('onnxruntime-node, native, 1 thread (same bundle)', node.native);
 row("onnxruntime-web in Node (the worker's ORT build)", node.web);
 if (typeof node.plan !== 'string') row("plan engine in Node (SIMD128 kernels, the bundle's plan)", node.plan);
-if (worker) {
-  row('worker in workerd, POST /rerank, new pairs', worker.fresh);
-  row('worker in workerd, POST /rerank, repeated pairs', worker.repeated);
+if (worker && workerPlan) {
+  row('worker in workerd, ENGINE=ort (onnxruntime-web), POST /rerank, new pairs', worker.fresh);
+  row('worker in workerd, ENGINE=plan (plan engine), POST /rerank, new pairs', workerPlan.fresh);
+  row('worker in workerd, ENGINE=ort, POST /rerank, repeated pairs', worker.repeated);
+  row('worker in workerd, ENGINE=plan, POST /rerank, repeated pairs', workerPlan.repeated);
 }
 console.log('');
 if (typeof node.plan === 'string') console.log(`plan engine: skipped, ${node.plan}`);
@@ -270,9 +301,15 @@ else {
       `plan engine / onnxruntime-web, both in Node: ${(node.plan.p50 / node.web.p50).toFixed(2)}x`,
   );
 }
-if (worker) {
+if (worker && workerPlan) {
+  const ratio = (a: number, b: number) => (a / b).toFixed(2);
   console.log(
-    `workerd new pairs / onnxruntime-node: ${(worker.fresh.p50 / node.native.p50).toFixed(2)}x (goal <= 1.5x); ` +
-      `new / repeated pairs: ${(worker.fresh.p50 / worker.repeated.p50).toFixed(1)}x (goal >= 20x)`,
+    `workerd new pairs / onnxruntime-node: ENGINE=plan ${ratio(workerPlan.fresh.p50, node.native.p50)}x, ` +
+      `ENGINE=ort ${ratio(worker.fresh.p50, node.native.p50)}x (goal <= 1.5x); ` +
+      `ENGINE=ort / ENGINE=plan in workerd: ${ratio(worker.fresh.p50, workerPlan.fresh.p50)}x`,
+  );
+  console.log(
+    `new / repeated pairs: ENGINE=plan ${(workerPlan.fresh.p50 / workerPlan.repeated.p50).toFixed(1)}x, ` +
+      `ENGINE=ort ${(worker.fresh.p50 / worker.repeated.p50).toFixed(1)}x (goal >= 20x)`,
   );
 }
