@@ -9,7 +9,12 @@
  * per-round ratios. workerd's clock stands still while code runs, so a workerd figure is an HTTP request running
  * several batches, timed from Node, minus the median empty request. Writes bench/results/plan-engine-latest.md.
  *
- *   npm run bench:plan-engine -- [--batches 8] [--rounds 5] [--request-ms 150] [--no-workerd]
+ * With `--lengths 12,64,128` every batch holds sequences of exactly that many tokens instead (passages of
+ * bench/compare/texts.ts cut to the length, so real word pieces), one measurement per length, to see how each system
+ * scales with sequence length (`short` in the list is the short-sentence workload); the tfjs reference (texts in, its
+ * own truncation) runs only without lengths.
+ *
+ *   npm run bench:plan-engine -- [--batches 8] [--rounds 5] [--request-ms 150] [--no-workerd] [--lengths short,12,64,128]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,7 +30,7 @@ import { createPlanEngine } from '../bundle-runtime/plan-engine.js';
 import { BundleTokenizer } from '../bundle-runtime/tokenizer.js';
 import { buildEngine } from '../engine/build.js';
 import { nodeOrt } from '../model-packager/src/runtime/ort-node.js';
-import { shortSentences } from './compare/texts.js';
+import { makeWorkload, shortSentences } from './compare/texts.js';
 import { type GemmWorker, startGemmWorker } from './gemm/host.js';
 
 const { values: options } = parseArgs({
@@ -34,6 +39,7 @@ const { values: options } = parseArgs({
     rounds: { type: 'string', default: '5' },
     'request-ms': { type: 'string', default: '150' },
     'no-workerd': { type: 'boolean', default: false },
+    lengths: { type: 'string' },
   },
 });
 const BATCH = 32;
@@ -41,6 +47,17 @@ const rounds = Number(options.rounds);
 const root = join(import.meta.dirname, '..');
 const require = createRequire(import.meta.url);
 const bundleNames = ['default', 'minilm-fixture'] as const;
+/** Sequence lengths to measure one by one; `undefined` is the short-sentence workload. */
+const lengths: (number | undefined)[] = options.lengths
+  ? options.lengths.split(',').map((length) => (length === 'short' ? undefined : Number(length)))
+  : [undefined];
+for (const length of lengths) {
+  if (length !== undefined && !(Number.isInteger(length) && length >= 2 && length <= 128)) {
+    throw new Error(
+      `--lengths wants 'short' or integers from 2 to 128 (the default bundle's maximum), got ${options.lengths}`,
+    );
+  }
+}
 type BundleName = (typeof bundleNames)[number];
 
 /** onnxruntime-node, one thread, as bench:compare's native peer runs it. */
@@ -63,21 +80,35 @@ interface Bundle {
   tokens: number;
 }
 
-function loadBundle(name: BundleName): Bundle {
+/** The bundle's batches: short sentences, or (with `length`) passages cut to exactly `length` tokens. */
+function loadBundle(name: BundleName, length: number | undefined): Bundle {
   const dir = join(root, 'bundles', name);
   const manifest = parseBundleManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
   const tokenizer = new BundleTokenizer(
     JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
     manifest.tokenizerConfig,
   );
-  const sentences = shortSentences(BATCH * Number(options.batches), 11);
+  const count = BATCH * Number(options.batches);
+  let sentences = shortSentences(count, 11);
+  let maxTokens = manifest.maxTokens;
+  if (length !== undefined) {
+    // At least one word piece per word, so passages of length + 2 words or more reach the length.
+    sentences = makeWorkload(4 * count, 11, 0, [length + 2, length + 40]).texts.filter(
+      (t) => t.split(' ').length > length + 1,
+    );
+    sentences = sentences.slice(0, count);
+    maxTokens = length;
+  }
   const texts = Array.from({ length: sentences.length / BATCH }, (_, b) => sentences.slice(b * BATCH, (b + 1) * BATCH));
-  const batches = texts.map((batch) => batch.map((text) => tokenizer.encode(text, manifest.maxTokens, 'right').ids));
+  const batches = texts.map((batch) => batch.map((text) => tokenizer.encode(text, maxTokens, 'right').ids));
+  if (length !== undefined && batches.flat().some((ids) => ids.length !== length)) {
+    throw new Error(`${name}: a passage did not reach ${length} tokens`);
+  }
   return { name, texts, batches, tokens: batches.flat().reduce((sum, ids) => sum + ids.length, 0) };
 }
 
-async function nodeEngines(bundle: Bundle): Promise<Record<string, InferenceEngine>> {
-  const dir = join(root, 'bundles', bundle.name);
+async function nodeEngines(name: BundleName): Promise<Record<string, InferenceEngine>> {
+  const dir = join(root, 'bundles', name);
   const manifest = parseBundleManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
   const weights = new Uint8Array(readFileSync(join(dir, 'plan.bin')));
   const plan = parseEncoderPlan(JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')), weights.length);
@@ -170,82 +201,99 @@ async function workerdRounds(
 }
 
 const startLoad = loadavg();
-const bundles = bundleNames.map(loadBundle);
-const systems = new Map<BundleName, Record<string, Round>>();
-const checks: string[] = [];
-for (const bundle of bundles) {
-  const engines = await nodeEngines(bundle);
-  const entries: Record<string, Round> = {};
-  for (const [label, engine] of Object.entries(engines)) {
-    for (const batch of bundle.batches) await engine.run(batch);
-    entries[label] = nodeRound(bundle.batches.length, (b) => engine.run(bundle.batches[b]));
-  }
-  if (bundle.name === 'default') {
-    const embed = await tfjsReference();
-    for (const texts of bundle.texts) await embed(texts);
-    entries['tfjs USE reference (Node, texts in)'] = nodeRound(bundle.texts.length, (b) => embed(bundle.texts[b]));
-  }
-  systems.set(bundle.name, entries);
-}
+const engines = new Map<BundleName, Record<string, InferenceEngine>>();
+for (const name of bundleNames) engines.set(name, await nodeEngines(name));
+const embed = lengths.every((length) => length === undefined) ? await tfjsReference() : undefined;
 let worker: GemmWorker | undefined;
+let empty = 0;
 if (!options['no-workerd']) {
   worker = await startGemmWorker(join(import.meta.dirname, 'plan-engine/wrangler.toml'));
   const emptySamples: number[] = [];
   for (let i = 0; i < 30; i++) emptySamples.push(await timedGet(worker, '/health'));
-  const empty = median(emptySamples);
-  for (const bundle of bundles) {
-    const measured = await workerdRounds(worker, bundle, empty);
-    checks.push(measured.check);
-    console.log(measured.check);
-    Object.assign(systems.get(bundle.name) ?? {}, measured.rounds);
-  }
+  empty = median(emptySamples);
 }
 
-/** texts/s per system per round. */
-const samples = new Map<string, number[]>();
-for (let round = 0; round < rounds; round++) {
+/** One workload (short sentences, or one sequence length): its systems interleaved over the rounds. */
+async function measure(length: number | undefined) {
+  const bundles = bundleNames.map((name) => loadBundle(name, length));
+  const systems = new Map<BundleName, Record<string, Round>>();
+  const checks: string[] = [];
   for (const bundle of bundles) {
-    for (const [label, run] of Object.entries(systems.get(bundle.name) ?? {})) {
-      const { batches, ms } = await run();
-      const key = `${bundle.name}\t${label}`;
-      samples.set(key, [...(samples.get(key) ?? []), (batches * BATCH * 1000) / ms]);
+    const entries: Record<string, Round> = {};
+    for (const [label, engine] of Object.entries(engines.get(bundle.name) ?? {})) {
+      for (const batch of bundle.batches) await engine.run(batch);
+      entries[label] = nodeRound(bundle.batches.length, (b) => engine.run(bundle.batches[b]));
+    }
+    if (bundle.name === 'default' && embed) {
+      for (const texts of bundle.texts) await embed(texts);
+      entries['tfjs USE reference (Node, texts in)'] = nodeRound(bundle.texts.length, (b) => embed(bundle.texts[b]));
+    }
+    systems.set(bundle.name, entries);
+  }
+  if (worker) {
+    for (const bundle of bundles) {
+      const measured = await workerdRounds(worker, bundle, empty);
+      checks.push(measured.check);
+      console.log(measured.check);
+      Object.assign(systems.get(bundle.name) ?? {}, measured.rounds);
     }
   }
-  console.log(`round ${round + 1}/${rounds} done`);
+  /** texts/s per system per round. */
+  const samples = new Map<string, number[]>();
+  for (let round = 0; round < rounds; round++) {
+    for (const bundle of bundles) {
+      for (const [label, run] of Object.entries(systems.get(bundle.name) ?? {})) {
+        const { batches, ms } = await run();
+        const key = `${bundle.name}\t${label}`;
+        samples.set(key, [...(samples.get(key) ?? []), (batches * BATCH * 1000) / ms]);
+      }
+    }
+    console.log(`${length ?? 'short sentences'}: round ${round + 1}/${rounds} done`);
+  }
+  const tokens = length === undefined ? 'short' : String(length);
+  const rows: string[] = [];
+  for (const bundle of bundles) {
+    const labels = Object.keys(systems.get(bundle.name) ?? {});
+    const of = (label: string) => samples.get(`${bundle.name}\t${label}`) ?? [];
+    const workerdPlan = of('plan engine, relaxed SIMD (workerd)');
+    const nodePlan = of('plan engine, SIMD128 (Node)');
+    for (const label of labels) {
+      const plan = label.includes('(workerd)') ? workerdPlan : nodePlan;
+      const ratio = median(of(label).map((v, r) => plan[r] / v));
+      rows.push(`| ${bundle.name} | ${tokens} | ${label} | ${median(of(label)).toFixed(0)} | ${ratio.toFixed(2)}x |`);
+    }
+    if (workerdPlan.length) {
+      for (const peer of ['onnxruntime-node, native, 1 thread', 'tfjs USE reference (Node, texts in)']) {
+        if (!of(peer).length) continue;
+        const ratio = median(of(peer).map((v, r) => workerdPlan[r] / v));
+        rows.push(`| ${bundle.name} | ${tokens} | plan engine in workerd / ${peer} | | **${ratio.toFixed(2)}x** |`);
+      }
+    }
+  }
+  return { checks: checks.map((c) => `${tokens} tokens, ${c}`), rows };
 }
+
+const results = [];
+for (const length of lengths) results.push(await measure(length));
 await worker?.dispose();
 
 const endLoad = loadavg();
 const date = new Date().toISOString().replace('T', ' ').slice(0, 16);
+const workload = options.lengths
+  ? `sequences of exactly ${options.lengths} tokens (passages cut to the length; short: short sentences of 8-12 tokens), one workload at a time`
+  : 'short sentences (8-12 tokens)';
 const lines = [
-  `### Plan engine vs ONNX Runtime, short sentences in batches of ${BATCH} (${date} UTC)`,
+  `### Plan engine vs ONNX Runtime, ${options.lengths ? `${options.lengths} tokens` : 'short sentences'} in batches of ${BATCH} (${date} UTC)`,
   '',
-  `\`npm run bench:plan-engine\` on ${process.arch}, Node ${process.version}; ${options.batches} batches of ${BATCH} short sentences (8-12 tokens) per bundle, token ids in; ${rounds} interleaved rounds; load average ${startLoad[0].toFixed(2)} before, ${endLoad[0].toFixed(2)} after (2 cores, shared). texts/s is the median over rounds; ratios are medians of per-round ratios.`,
+  `\`npm run bench:plan-engine${options.lengths ? ` -- --lengths ${options.lengths}` : ''}\` on ${process.arch}, Node ${process.version}; ${options.batches} batches of ${BATCH} ${workload} per bundle, token ids in; ${rounds} interleaved rounds; load average ${startLoad[0].toFixed(2)} before, ${endLoad[0].toFixed(2)} after (2 cores, shared). texts/s is the median over rounds; ratios are medians of per-round ratios.`,
   '',
-  ...checks.map((c) => `- ${c}`),
+  ...results.flatMap((r) => r.checks).map((c) => `- ${c}`),
   '',
-  '| bundle | system | texts/s | plan engine (same runtime) / this |',
-  '|---|---|---:|---:|',
+  '| bundle | tokens | system | texts/s | plan engine (same runtime) / this |',
+  '|---|---:|---|---:|---:|',
+  ...results.flatMap((r) => r.rows),
 ];
-for (const bundle of bundles) {
-  const labels = Object.keys(systems.get(bundle.name) ?? {});
-  const of = (label: string) => samples.get(`${bundle.name}\t${label}`) ?? [];
-  const workerdPlan = of('plan engine, relaxed SIMD (workerd)');
-  const nodePlan = of('plan engine, SIMD128 (Node)');
-  for (const label of labels) {
-    const plan = label.includes('(workerd)') ? workerdPlan : nodePlan;
-    const ratio = median(of(label).map((v, r) => plan[r] / v));
-    lines.push(`| ${bundle.name} | ${label} | ${median(of(label)).toFixed(0)} | ${ratio.toFixed(2)}x |`);
-  }
-  if (workerdPlan.length) {
-    for (const peer of ['onnxruntime-node, native, 1 thread', 'tfjs USE reference (Node, texts in)']) {
-      if (!of(peer).length) continue;
-      const ratio = median(of(peer).map((v, r) => workerdPlan[r] / v));
-      lines.push(`| ${bundle.name} | plan engine in workerd / ${peer} | | **${ratio.toFixed(2)}x** |`);
-    }
-  }
-}
 const markdown = `${lines.join('\n')}\n`;
-const out = join(import.meta.dirname, 'results/plan-engine-latest.md');
+const out = join(import.meta.dirname, `results/plan-engine-${options.lengths ? 'lengths-' : ''}latest.md`);
 writeFileSync(out, markdown);
 console.log(`\n${markdown}\nwritten to ${out}`);

@@ -51,7 +51,7 @@ interface Buffers {
   quantized: number;
   rowScales: number;
   gemmScratch: number;
-  /** Attention's: one head's keys transposed and a row of probabilities. */
+  /** Attention's: one head's keys transposed and two rows of probabilities. */
   attention: number;
   head: [number, number];
 }
@@ -212,7 +212,7 @@ class PlanRunner {
       quantized: k.alloc(roundUp(rows * widestInput, 16)),
       rowScales: floats(rows),
       gemmScratch: k.alloc(k.scratchBytes(rows, widestInput)),
-      attention: floats((headDim + 1) * roundUp(this.maxSequenceRows, 4)),
+      attention: floats((headDim + 2) * roundUp(this.maxSequenceRows, 4)),
       head: [floats(SEQUENCES_PER_RUN * head), floats(SEQUENCES_PER_RUN * head)],
     };
   }

@@ -329,10 +329,145 @@ function queryScores(q: usize, scale: f32, keysT: usize, rows4: i32, headDim: i3
 }
 
 /**
+ * weightedRows for two queries at once (probabilities p and p2, outputs at out and out + outStride), sharing each
+ * value load; each output sums in the same order as weightedRows, so the results are the same bits.
+ */
+function weightedRows2(
+  p: usize,
+  p2: usize,
+  n: i32,
+  v: usize,
+  stride: usize,
+  d: i32,
+  scale: f32,
+  scale2: f32,
+  out: usize,
+  outStride: usize,
+): void {
+  const scaleV = f32x4.splat(scale);
+  const scaleV2 = f32x4.splat(scale2);
+  let c = 0;
+  for (; c + 16 <= d; c += 16) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0);
+    let b1 = f32x4.splat(0);
+    let b2 = f32x4.splat(0);
+    let b3 = f32x4.splat(0);
+    let row = v + ((<usize>c) << 2);
+    for (let j = 0; j < n; j++) {
+      const o = (<usize>j) << 2;
+      const w = f32x4.splat(load<f32>(p + o));
+      const w2 = f32x4.splat(load<f32>(p2 + o));
+      const v0 = v128.load(row);
+      const v1 = v128.load(row, 16);
+      const v2 = v128.load(row, 32);
+      const v3 = v128.load(row, 48);
+      a0 = f32x4.add(a0, f32x4.mul(w, v0));
+      a1 = f32x4.add(a1, f32x4.mul(w, v1));
+      a2 = f32x4.add(a2, f32x4.mul(w, v2));
+      a3 = f32x4.add(a3, f32x4.mul(w, v3));
+      b0 = f32x4.add(b0, f32x4.mul(w2, v0));
+      b1 = f32x4.add(b1, f32x4.mul(w2, v1));
+      b2 = f32x4.add(b2, f32x4.mul(w2, v2));
+      b3 = f32x4.add(b3, f32x4.mul(w2, v3));
+      row += stride;
+    }
+    const dst = out + ((<usize>c) << 2);
+    v128.store(dst, f32x4.mul(a0, scaleV));
+    v128.store(dst, f32x4.mul(a1, scaleV), 16);
+    v128.store(dst, f32x4.mul(a2, scaleV), 32);
+    v128.store(dst, f32x4.mul(a3, scaleV), 48);
+    const dst2 = dst + outStride;
+    v128.store(dst2, f32x4.mul(b0, scaleV2));
+    v128.store(dst2, f32x4.mul(b1, scaleV2), 16);
+    v128.store(dst2, f32x4.mul(b2, scaleV2), 32);
+    v128.store(dst2, f32x4.mul(b3, scaleV2), 48);
+  }
+  if (c < d) {
+    weightedRows(p, n, v + ((<usize>c) << 2), stride, d - c, scale, out + ((<usize>c) << 2));
+    weightedRows(p2, n, v + ((<usize>c) << 2), stride, d - c, scale2, out + outStride + ((<usize>c) << 2));
+  }
+}
+
+/**
+ * queryScores for two queries at once (the second at q + qStride bytes, into scores2), sharing each key load, 16 keys
+ * at a time; each score sums in the same order as queryScores, so the results are the same bits.
+ */
+function queryScores2(
+  q: usize,
+  qStride: usize,
+  scale: f32,
+  keysT: usize,
+  rows4: i32,
+  headDim: i32,
+  scores: usize,
+  scores2: usize,
+): void {
+  const rowBytes = (<usize>rows4) << 2;
+  const q2 = q + qStride;
+  let j = 0;
+  for (; j + 16 <= rows4; j += 16) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0);
+    let b1 = f32x4.splat(0);
+    let b2 = f32x4.splat(0);
+    let b3 = f32x4.splat(0);
+    let column = keysT + ((<usize>j) << 2);
+    for (let d = 0; d < headDim; d++) {
+      const o = (<usize>d) << 2;
+      const qd = f32x4.splat(load<f32>(q + o) * scale);
+      const qd2 = f32x4.splat(load<f32>(q2 + o) * scale);
+      const k0 = v128.load(column);
+      const k1 = v128.load(column, 16);
+      const k2 = v128.load(column, 32);
+      const k3 = v128.load(column, 48);
+      a0 = f32x4.add(a0, f32x4.mul(qd, k0));
+      a1 = f32x4.add(a1, f32x4.mul(qd, k1));
+      a2 = f32x4.add(a2, f32x4.mul(qd, k2));
+      a3 = f32x4.add(a3, f32x4.mul(qd, k3));
+      b0 = f32x4.add(b0, f32x4.mul(qd2, k0));
+      b1 = f32x4.add(b1, f32x4.mul(qd2, k1));
+      b2 = f32x4.add(b2, f32x4.mul(qd2, k2));
+      b3 = f32x4.add(b3, f32x4.mul(qd2, k3));
+      column += rowBytes;
+    }
+    const o = (<usize>j) << 2;
+    v128.store(scores + o, a0);
+    v128.store(scores + o, a1, 16);
+    v128.store(scores + o, a2, 32);
+    v128.store(scores + o, a3, 48);
+    v128.store(scores2 + o, b0);
+    v128.store(scores2 + o, b1, 16);
+    v128.store(scores2 + o, b2, 32);
+    v128.store(scores2 + o, b3, 48);
+  }
+  for (; j < rows4; j += 4) {
+    let a0 = f32x4.splat(0);
+    let b0 = f32x4.splat(0);
+    let column = keysT + ((<usize>j) << 2);
+    for (let d = 0; d < headDim; d++) {
+      const o = (<usize>d) << 2;
+      const k0 = v128.load(column);
+      a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(q + o) * scale), k0));
+      b0 = f32x4.add(b0, f32x4.mul(f32x4.splat(load<f32>(q2 + o) * scale), k0));
+      column += rowBytes;
+    }
+    v128.store(scores + ((<usize>j) << 2), a0);
+    v128.store(scores2 + ((<usize>j) << 2), b0);
+  }
+}
+
+/**
  * Multi-head self-attention of each sequence over its own rows (no mask: no padding). qkv[rows, 3 * heads * headDim]
  * holds [query | key | value] per row, head h at columns h * headDim of each; context[rows, heads * headDim] gets
- * softmax(q k^T * scale) v per head. `scratch` holds (headDim + 1) x roundUp(longest sequence, 4) floats: one head's
- * keys transposed (so scores are computed 4 keys per vector) and one row of probabilities.
+ * softmax(q k^T * scale) v per head. `scratch` holds (headDim + 2) x roundUp(longest sequence, 4) floats: one head's
+ * keys transposed (so scores are computed 4 keys per vector) and two rows of probabilities (queries go in pairs).
  */
 export function attention(
   qkv: usize,
@@ -352,7 +487,8 @@ export function attention(
     const rows = load<i32>(starts + ((<usize>(s + 1)) << 2)) - first;
     const rows4 = (rows + 3) & ~3;
     const scores = scratch;
-    const keysT = scratch + ((<usize>rows4) << 2);
+    const scores2 = scratch + ((<usize>rows4) << 2);
+    const keysT = scores2 + ((<usize>rows4) << 2);
     const base = qkv + <usize>first * stride;
     for (let h = 0; h < heads; h++) {
       const query = base + ((<usize>(h * headDim)) << 2);
@@ -364,7 +500,16 @@ export function attention(
           store<f32>(keysT + ((<usize>(d * rows4 + j)) << 2), load<f32>(k + ((<usize>d) << 2)));
         }
       }
-      for (let i = 0; i < rows; i++) {
+      // Two queries at a time share each key and value load; each query's sums keep the one-query order.
+      let i = 0;
+      for (; i + 2 <= rows; i += 2) {
+        queryScores2(query + <usize>i * stride, stride, scale, keysT, rows4, headDim, scores, scores2);
+        const inverseSum = softmaxUnscaled(scores, rows);
+        const inverseSum2 = softmaxUnscaled(scores2, rows);
+        const out = context + <usize>(first + i) * contextStride + ((<usize>(h * headDim)) << 2);
+        weightedRows2(scores, scores2, rows, value, stride, headDim, inverseSum, inverseSum2, out, contextStride);
+      }
+      for (; i < rows; i++) {
         queryScores(query + <usize>i * stride, scale, keysT, rows4, headDim, scores);
         const inverseSum = softmaxUnscaled(scores, rows);
         const out = context + <usize>(first + i) * contextStride + ((<usize>(h * headDim)) << 2);

@@ -148,7 +148,7 @@ describe('attention', () => {
       const inner = heads * headDim;
       const qkv = randoms(rows * 3 * inner, heads * 100 + headDim, 2);
       const context = kernels.alloc(rows * inner * 4);
-      const scratch = kernels.alloc((headDim + 1) * 20 * 4);
+      const scratch = kernels.alloc((headDim + 2) * 20 * 4);
       kernels.attention(put(qkv), put(starts(lengths)), 3, heads, headDim, 0.37, context, scratch);
       const out = floats(context, rows * inner);
       expectClose(out, reference(qkv, lengths, heads, headDim, 0.37), 1e-5);
@@ -156,6 +156,32 @@ describe('attention', () => {
       expect(Array.from(out.subarray(0, inner))).toEqual(Array.from(qkv.subarray(2 * inner, 3 * inner)));
     });
   }
+
+  it('gives a query the same bits in a pair of queries as alone (19 rows, 2 heads of 37)', () => {
+    // Queries go two at a time and an odd sequence's last one alone. Swapping the queries of rows 17 and 18 (keys
+    // and values kept) moves row 18's query into a pair and row 17's out of one: their contexts must swap exactly.
+    const [heads, headDim, rows] = [2, 37, 19];
+    const inner = heads * headDim;
+    const qkv = randoms(rows * 3 * inner, 5, 2);
+    const swapped = qkv.slice();
+    for (const [to, from] of [
+      [17, 18],
+      [18, 17],
+    ]) {
+      swapped.set(qkv.subarray(from * 3 * inner, from * 3 * inner + inner), to * 3 * inner);
+    }
+    const scratch = kernels.alloc((headDim + 2) * 20 * 4);
+    const run = (input: Float32Array) => {
+      const context = kernels.alloc(rows * inner * 4);
+      kernels.attention(put(input), put(starts([rows])), 1, heads, headDim, 0.29, context, scratch);
+      return floats(context, rows * inner);
+    };
+    const plain = run(qkv);
+    const moved = run(swapped);
+    expect(Array.from(moved.subarray(17 * inner, 18 * inner))).toEqual(Array.from(plain.subarray(18 * inner)));
+    expect(Array.from(moved.subarray(18 * inner))).toEqual(Array.from(plain.subarray(17 * inner, 18 * inner)));
+    expect(Array.from(moved.subarray(0, 17 * inner))).toEqual(Array.from(plain.subarray(0, 17 * inner)));
+  });
 });
 
 describe('pool', () => {
