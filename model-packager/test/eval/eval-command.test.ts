@@ -2,10 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BundleManifest } from '../../../bundle-format/manifest.js';
-import { registerEvalCommand } from '../../src/commands/eval.js';
 import { PackError } from '../../src/errors.js';
 import { pearson } from '../../src/eval/correlation.js';
 import { importUse } from '../../src/importers/use/import-use.js';
@@ -13,6 +11,7 @@ import { makeNode } from '../../src/onnx/graph.js';
 import { DataType, onnx } from '../../src/onnx/proto.js';
 import { float32Tensor, int64Tensor } from '../../src/onnx/tensor.js';
 import { encodeOnnxModel } from '../../src/onnx/write-model.js';
+import { runEval } from './run-eval.js';
 
 /** Tiny vocabulary; each word's 3-d vector is chosen so pair cosines are known by hand. */
 const WORDS: [string, number[]][] = [
@@ -105,20 +104,6 @@ async function writeTinyBundle(dir: string): Promise<void> {
 }
 
 const stsLine = (score: number, a: string, b: string) => `captions\tfile\t2012\t0001\t${score.toFixed(3)}\t${a}\t${b}`;
-
-/** Runs `edge-embed eval ...` in-process; returns what it printed. */
-async function runEval(args: string[]): Promise<string> {
-  const program = new Command().exitOverride();
-  registerEvalCommand(program);
-  const lines: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
-  try {
-    await program.parseAsync(['node', 'edge-embed', 'eval', ...args]);
-  } finally {
-    log.mockRestore();
-  }
-  return lines.join('\n');
-}
 
 describe('edge-embed eval', () => {
   let dir: string;

@@ -7,27 +7,13 @@ import { existsSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { needs } from '../../../test/support/requirements.js';
-import { registerEvalCommand } from '../../src/commands/eval.js';
+import { runEval } from './run-eval.js';
 
 const root = join(import.meta.dirname, '../../..');
 const DEFAULT_BUNDLE = join(root, 'bundles/default');
 const STS_DEV = join(root, '../shared/data/stsbenchmark/sts-dev.csv');
-
-async function runEval(args: string[]): Promise<string> {
-  const program = new Command().exitOverride().configureOutput({ writeErr: () => {} });
-  registerEvalCommand(program);
-  const lines: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
-  try {
-    await program.parseAsync(['node', 'edge-embed', 'eval', ...args]);
-  } finally {
-    log.mockRestore();
-  }
-  return lines.join('\n');
-}
 
 describe('edge-embed eval --engine', () => {
   it('refuses --engine without --bundle, and a bundle without a plan, in one line', async () => {
