@@ -15,15 +15,35 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parse, stringify } from 'smol-toml';
+import { PLAN_FILES, parseEncoderPlan } from '../bundle-format/encoder-plan.js';
 import { isSha256Hex } from '../bundle-format/hash.js';
+import { parseAnyBundleManifest } from '../bundle-format/manifest.js';
 import { CONFIG_VARS, checkConfigVars, LIMIT_VARS } from '../worker/src/config.js';
-import { ENGINE_CHOICES, type EngineChoice } from '../worker/src/embedding/engine-choice.js';
+import { bundlePlanProblem, ENGINE_CHOICES, type EngineChoice } from '../worker/src/embedding/engine-choice.js';
 
 /** A worker limit (a field of worker/src/config.ts's LIMIT_VARS); `--max-inputs` sets maxInputs, i.e. MAX_INPUTS. */
 type Limit = keyof typeof LIMIT_VARS;
 const LIMITS = Object.keys(LIMIT_VARS) as Limit[];
 /** The entry built without ONNX Runtime and the transformer, for tenants that serve a static bundle. */
 const STATIC_ENTRY = 'worker/src/index-static.ts';
+/**
+ * Refuses, before anything is written, a bundle whose encoder plan the plan-only entries would answer with 503: a plan
+ * that does not parse, or one that cannot stand in for model.onnx (a cross-encoder's plan without a token-type row
+ * per type). The same rule as the worker's (worker/src/embedding/engine-choice.ts).
+ */
+async function checkPlanServes(dir: string, raw: unknown): Promise<void> {
+  let reason: string | null;
+  try {
+    const manifest = parseAnyBundleManifest(raw);
+    const weightBytes = manifest.files[PLAN_FILES.weights]?.bytes ?? 0;
+    const plan = parseEncoderPlan(JSON.parse(await readFile(join(dir, PLAN_FILES.plan), 'utf8')), weightBytes);
+    reason = bundlePlanProblem(manifest, plan);
+  } catch (err) {
+    reason = (err as Error).message;
+  }
+  if (reason !== null) throw new Error(`--engine plan cannot serve ${dir}: ${reason}`);
+}
+
 /** The entries built without ONNX Runtime, for tenants served by the encoder plan engine: compiled-in plan, or KV's. */
 const PLAN_ENTRY = 'worker/src/index-plan.ts';
 const KV_PLAN_ENTRY = 'worker/src/index-kv-plan.ts';
@@ -177,6 +197,7 @@ export async function addTenant(
       throw new Error(
         `--engine plan needs a bundle with an encoder plan; ${options.bundle} has no plan.json and plan.bin`,
       );
+    if (options.engine === 'plan') await checkPlanServes(options.bundle, manifest);
     vars.BUNDLE_HASH = manifest.contentHash;
     // A KV-served tenant ships without the compiled-in default model; a static one without ONNX Runtime as well.
     main = manifest.kind === 'static' ? STATIC_ENTRY : 'worker/src/index-kv.ts';

@@ -47,6 +47,16 @@ describe('npm run tenant -- add', () => {
     return copy;
   }
 
+  /** A copy of a cross-encoder whose plan's token-type table is cut to its first row (the query's). */
+  async function cutPlanCopy(bundle: string): Promise<string> {
+    const copy = join(dir, 'cut-plan-bundle');
+    await cp(bundle, copy, { recursive: true });
+    const plan = JSON.parse(await readFile(join(copy, 'plan.json'), 'utf8'));
+    plan.embeddings.tokenType.shape = [1, plan.embeddings.tokenType.shape[1]];
+    await writeFile(join(copy, 'plan.json'), JSON.stringify(plan));
+    return copy;
+  }
+
   it('adds an environment with its own worker, namespaces, limits, TENANT_ID, and keeps the file and its comments', async () => {
     const before = await readFile(config, 'utf8');
     execFileSync(
@@ -120,6 +130,7 @@ describe('npm run tenant -- add', () => {
     await addTenant('pinned', { config, engine: 'ort' });
     await addTenant('planned', { config, engine: 'plan' });
     await addTenant('planned-kv', { config, engine: 'plan', bundle: join(root, 'bundles/minilm-fixture') });
+    await addTenant('planned-reranker', { config, engine: 'plan', bundle: join(root, 'bundles/reranker-fixture') });
     const { env } = parse(await readFile(config, 'utf8')) as unknown as {
       env: Record<string, Tenant & { main?: string }>;
     };
@@ -130,6 +141,10 @@ describe('npm run tenant -- add', () => {
     const planless = await planlessCopy(join(root, 'bundles/reranker-fixture'));
     await expect(addTenant('reranker', { config, engine: 'plan', bundle: planless })).rejects.toThrow(
       /--engine plan needs a bundle with an encoder plan; .* has no plan.json and plan.bin/,
+    );
+    const oneTypeRow = await cutPlanCopy(join(root, 'bundles/reranker-fixture'));
+    await expect(addTenant('reranker', { config, engine: 'plan', bundle: oneTypeRow })).rejects.toThrow(
+      /--engine plan cannot serve .*: the cross-encoder feeds its documents token type 1, and its encoder plan has 1 token-type row/,
     );
     await expect(addTenant('table', { config, engine: 'ort', static: true })).rejects.toThrow(/--engine is for/);
     await expect(addTenant('bad', { config, vars: { ENGINE: 'onnx' } })).rejects.toThrow(

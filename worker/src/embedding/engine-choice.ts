@@ -68,8 +68,18 @@ function planProblem(
   runtime: Pick<EngineRuntime, 'planKernels'>,
   plan: EncoderPlan | undefined,
 ): string | null {
+  if (runtime.planKernels === undefined && manifestHasPlan(manifest))
+    return "this worker's entry is built without the plan engine's kernels";
+  return bundlePlanProblem(manifest, plan);
+}
+
+/**
+ * {@link planProblem} for the bundle alone, whatever entry serves it (`tenant add --engine plan` checks a bundle with
+ * it before it picks the entry built without ONNX Runtime).
+ * @example bundlePlanProblem(crossEncoder, planWithOneTypeRow) // 'the cross-encoder feeds its documents token type 1, …'
+ */
+export function bundlePlanProblem(manifest: BundleManifest, plan: EncoderPlan | undefined): string | null {
   if (!manifestHasPlan(manifest)) return 'the bundle has no encoder plan (plan.json and plan.bin)';
-  if (runtime.planKernels === undefined) return "this worker's entry is built without the plan engine's kernels";
   if (feedsPairTokenTypes(manifest)) {
     if (plan === undefined) return "the cross-encoder's encoder plan was not read to check its token-type table";
     const rows = tokenTypeRows(plan);
