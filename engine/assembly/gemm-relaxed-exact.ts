@@ -8,7 +8,7 @@
  *
  * Packed W: as gemm-relaxed.ts (blocks of 8 columns; per group of 4 k, columns 0-3 then 4-7), holding u.
  */
-import { packWholeTiles, roundUp, storeRow } from './memory';
+import { packShiftedRows, packWholeTiles, roundUp, storeRow } from './memory';
 
 export * from './encoder';
 export { alloc } from './memory';
@@ -58,26 +58,7 @@ export function gemm(
   const packed = scratch;
   const rowSums = scratch + <usize>roundUp(m * k4, 16);
   const spill = rowSums + <usize>roundUp(m * 4, 16);
-  for (let r = 0; r < m; r++) {
-    const src = a + <usize>(r * k);
-    const dst = packed + <usize>(r * k4);
-    let sums = i32x4.splat(0);
-    let kk = 0;
-    for (; kk + 16 <= k; kk += 16) {
-      const v = v128.xor(v128.load(src + <usize>kk), i8x16.splat(-128));
-      v128.store(dst + <usize>kk, v);
-      sums = i32x4.add(sums, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v)));
-    }
-    let sum = i32x4.extract_lane(sums, 0) + i32x4.extract_lane(sums, 1);
-    sum += i32x4.extract_lane(sums, 2) + i32x4.extract_lane(sums, 3);
-    for (; kk < k; kk++) {
-      const v = <i32>load<u8>(src + <usize>kk) - 128;
-      sum += v;
-      store<i8>(dst + <usize>kk, <i8>v);
-    }
-    for (kk = k; kk < k4; kk++) store<i8>(dst + <usize>kk, 0);
-    store<i32>(rowSums + ((<usize>r) << 2), sum * WEIGHT_SHIFT);
-  }
+  packShiftedRows(a, m, k, packed, rowSums, WEIGHT_SHIFT);
   const seven = i8x16.splat(127);
   const blocks = (n + 7) >> 3;
   for (let nb = 0; nb < blocks; nb++) {

@@ -10,7 +10,7 @@
  * 4 * column + k, the order the dot instruction pairs lanes in. K is padded to 4 and N to 8 with zeros.
  * Tiles of 4 rows x 8 columns keep 8 accumulators in registers across K.
  */
-import { packWholeTiles, roundUp, storeRow } from './memory';
+import { packShiftedRows, packWholeTiles, roundUp, storeRow } from './memory';
 
 export * from './encoder';
 export { alloc } from './memory';
@@ -60,27 +60,7 @@ export function gemm(
   const packed = scratch;
   const rowSums = scratch + <usize>roundUp(m * k4, 16);
   const spill = rowSums + <usize>roundUp(m * 4, 16);
-  // A - 128 as int8 (a xor 0x80), rows padded to k4 with zeros; the row sums undo the weight shift.
-  for (let r = 0; r < m; r++) {
-    const src = a + <usize>(r * k);
-    const dst = packed + <usize>(r * k4);
-    let sums = i32x4.splat(0);
-    let kk = 0;
-    for (; kk + 16 <= k; kk += 16) {
-      const v = v128.xor(v128.load(src + <usize>kk), i8x16.splat(-128));
-      v128.store(dst + <usize>kk, v);
-      sums = i32x4.add(sums, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v)));
-    }
-    let sum = i32x4.extract_lane(sums, 0) + i32x4.extract_lane(sums, 1);
-    sum += i32x4.extract_lane(sums, 2) + i32x4.extract_lane(sums, 3);
-    for (; kk < k; kk++) {
-      const v = <i32>load<u8>(src + <usize>kk) - 128;
-      sum += v;
-      store<i8>(dst + <usize>kk, <i8>v);
-    }
-    for (kk = k; kk < k4; kk++) store<i8>(dst + <usize>kk, 0);
-    store<i32>(rowSums + ((<usize>r) << 2), sum * WEIGHT_SHIFT);
-  }
+  packShiftedRows(a, m, k, packed, rowSums, WEIGHT_SHIFT);
   const blocks = (n + 7) >> 3;
   for (let nb = 0; nb < blocks; nb++) {
     const wb = w + <usize>(nb * k4 * 8);

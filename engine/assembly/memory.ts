@@ -92,3 +92,32 @@ export function packWholeTiles(src: usize, k: i32, n: i32, dst: usize, shift: i3
     }
   }
 }
+
+/**
+ * Packs uint8 activations A[M, K] for the relaxed dot (its first operand is signed): each row as int8 (a - 128, i.e.
+ * a xor 0x80) at `packed`, rows padded to a multiple of 4 with zeros, and per row sum(a - 128) * shift at `rowSums`,
+ * the correction that undoes the weights' shift by `shift` (w + shift stored unsigned) in the accumulators.
+ */
+export function packShiftedRows(a: usize, m: i32, k: i32, packed: usize, rowSums: usize, shift: i32): void {
+  const k4 = roundUp(k, 4);
+  for (let r = 0; r < m; r++) {
+    const src = a + <usize>(r * k);
+    const dst = packed + <usize>(r * k4);
+    let sums = i32x4.splat(0);
+    let kk = 0;
+    for (; kk + 16 <= k; kk += 16) {
+      const v = v128.xor(v128.load(src + <usize>kk), i8x16.splat(-128));
+      v128.store(dst + <usize>kk, v);
+      sums = i32x4.add(sums, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v)));
+    }
+    let sum = i32x4.extract_lane(sums, 0) + i32x4.extract_lane(sums, 1);
+    sum += i32x4.extract_lane(sums, 2) + i32x4.extract_lane(sums, 3);
+    for (; kk < k; kk++) {
+      const v = <i32>load<u8>(src + <usize>kk) - 128;
+      sum += v;
+      store<i8>(dst + <usize>kk, <i8>v);
+    }
+    for (kk = k; kk < k4; kk++) store<i8>(dst + <usize>kk, 0);
+    store<i32>(rowSums + ((<usize>r) << 2), sum * shift);
+  }
+}
