@@ -79,21 +79,7 @@ export class Int8Gemm {
     const memory = kernel.memory.buffer;
     new Uint8Array(memory, buffers.a, a.length).set(a);
     new Float32Array(memory, buffers.aScale, m).set(aScale);
-    kernel.gemm(
-      buffers.a,
-      m,
-      k,
-      n,
-      weights.values,
-      buffers.aScale,
-      weights.scales,
-      weights.bias,
-      buffers.out,
-      0,
-      buffers.scratch,
-    );
-    out.set(new Float32Array(kernel.memory.buffer, buffers.out, m * n));
-    return out;
+    return this.multiply(weights, m, buffers, out);
   }
 
   /**
@@ -112,6 +98,13 @@ export class Int8Gemm {
     const kernel = this.kernel;
     new Float32Array(kernel.memory.buffer, buffers.x, x.length).set(x);
     kernel.quantizeRows(buffers.x, m, k, buffers.a, buffers.aScale);
+    return this.multiply(weights, m, buffers, out);
+  }
+
+  /** The GEMM over the quantized rows already in `buffers`, its result copied into `out`. */
+  private multiply(weights: PackedWeights, m: number, buffers: Buffers, out: Float32Array): Float32Array {
+    const kernel = this.kernel;
+    const { k, n } = weights;
     kernel.gemm(
       buffers.a,
       m,
