@@ -5,17 +5,15 @@
  * model.onnx; worker/src/index-kv-plan.ts holds only its JavaScript and the kernels. The default entry, built the same
  * way, holds ORT and model.onnx, so the checks can fail.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bundlesOrt, dryRunUpload } from '../support/dry-run-upload.js';
 import { needs } from '../support/requirements.js';
 
 const root = join(import.meta.dirname, '../..');
-const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
 const built = ['default/plan.bin', 'static-default/embeddings.bin'].every((file) =>
   existsSync(join(root, 'bundles', file)),
 );
@@ -29,26 +27,12 @@ async function upload(outRoot: string, main: string): Promise<{ files: string[];
     `name = "edge-embed-plan-upload-test"\nmain = "${main}"\ncompatibility_date = "2026-04-01"\n` +
       'rules = [{ type = "Data", globs = ["**/*.onnx"], fallthrough = true }]\n',
   );
-  const outdir = join(outRoot, main.replace(/\W/g, '_'));
   try {
-    const args = [wrangler, 'deploy', '--dry-run', '--config', config, '--outdir', outdir];
-    const result = spawnSync(process.execPath, args, {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-    });
-    if (result.status !== 0) throw new Error(`wrangler exited ${result.status}: ${result.stderr}`);
+    return await dryRunUpload(join(outRoot, main.replace(/\W/g, '_')), ['--config', config]);
   } finally {
     await rm(config, { force: true });
   }
-  const names = (await readdir(outdir)).filter((file) => !file.endsWith('.map') && file !== 'README.md');
-  const scripts = names.filter((file) => file.endsWith('.js'));
-  const script = (await Promise.all(scripts.map((file) => readFile(join(outdir, file), 'utf8')))).join('\n');
-  return { files: names.map((file) => file.replace(/^[0-9a-f]{40}-/, '')).sort(), script };
 }
-
-/** esbuild marks each bundled module with a `// <path>` line. */
-const bundlesOrt = (script: string) => /^\/\/ node_modules\/onnxruntime-web\//m.test(script);
 
 describe.skipIf(needs(built, 'bundles/default with its plan and bundles/static-default (npm run build)'))(
   'the plan-engine tenant uploads',

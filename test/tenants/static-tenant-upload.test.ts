@@ -4,38 +4,21 @@
  * JavaScript or the transformer's model.onnx. The same checks on the default entry (tenant "acme") find all three, so
  * they can fail.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bundlesOrt, dryRunUpload } from '../support/dry-run-upload.js';
 import { needs } from '../support/requirements.js';
 
 const root = join(import.meta.dirname, '../..');
-const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
 const built = ['default/model.onnx', 'static-default/embeddings.bin'].every((file) =>
   existsSync(join(root, 'bundles', file)),
 );
 
-/** What `wrangler deploy --dry-run --env <tenant>` would upload: file names (hash prefix dropped) and the JS text. */
-async function upload(outRoot: string, tenant: string): Promise<{ files: string[]; script: string }> {
-  const outdir = join(outRoot, tenant);
-  const result = spawnSync(process.execPath, [wrangler, 'deploy', '--dry-run', '--env', tenant, '--outdir', outdir], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-  });
-  if (result.status !== 0) throw new Error(`wrangler exited ${result.status}: ${result.stderr}`);
-  const names = (await readdir(outdir)).filter((file) => !file.endsWith('.map') && file !== 'README.md');
-  const scripts = names.filter((file) => file.endsWith('.js'));
-  const script = (await Promise.all(scripts.map((file) => readFile(join(outdir, file), 'utf8')))).join('\n');
-  return { files: names.map((file) => file.replace(/^[0-9a-f]{40}-/, '')), script };
-}
-
-/** esbuild marks each bundled module with a `// <path>` line. */
-const bundlesOrt = (script: string) => /^\/\/ node_modules\/onnxruntime-web\//m.test(script);
+/** What `wrangler deploy --dry-run --env <tenant>` would upload. */
+const upload = (outRoot: string, tenant: string) => dryRunUpload(join(outRoot, tenant), ['--env', tenant]);
 
 describe.skipIf(needs(built, 'bundles/default and bundles/static-default (npm run build)'))(
   'the static-only tenant upload',
