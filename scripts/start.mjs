@@ -2,11 +2,11 @@
 /**
  * `npm start` (after `npm run build`): serves the default bundle with `wrangler dev` on localhost, port from PORT
  * (default 8787), with local KV persisted under .wrangler/state. Extra arguments go to wrangler, e.g.
- * `node scripts/start.mjs --persist-to /tmp/kv`. BUNDLE picks which compiled-in bundle is served (default, or
- * static-default: the static bundle alone, no ONNX Runtime); it reaches the worker as the build-time constant
- * EDGE_EMBED_BUNDLE (worker/src/bundle/default-bundle.ts). The worker picks its engine by the ENGINE var as in
- * production (wrangler.toml leaves it unset: auto, the encoder plan when the bundle has one); `ENGINE=ort npm start`
- * passes another choice as `--var ENGINE:ort`.
+ * `node scripts/start.mjs --persist-to /tmp/kv`. It serves wrangler.toml's main, what `npx wrangler deploy` uploads
+ * (worker/src/index-plan.ts: the plan engine, no ONNX Runtime), except where that build lacks what is asked for:
+ * BUNDLE=static-default serves the static bundle alone (worker/src/index-static.ts), and ENGINE=ort, passed as `--var
+ * ENGINE:ort`, the full worker/src/index.ts (ONNX Runtime, model.onnx and the reranker fixture; too big to deploy).
+ * Other ENGINE values are passed the same way to the default entry.
  *
  * Stopping: wrangler runs its own node child, which runs two workerd processes (and esbuild). All of them are put in one
  * process group of their own, and that group is ended (SIGTERM, then SIGKILL after a grace period) whenever this
@@ -45,6 +45,10 @@ if (engine !== undefined && !engines.includes(engine)) {
   process.exit(1);
 }
 
+// wrangler dev's script argument overrides wrangler.toml's main; the rules and bindings stay the config's.
+const entry =
+  bundle === 'static-default' ? 'worker/src/index-static.ts' : engine === 'ort' ? 'worker/src/index.ts' : undefined;
+
 const port = process.env.PORT ?? '8787';
 if (!/^\d+$/.test(port)) {
   console.error(`PORT must be a number, got "${port}"`);
@@ -58,13 +62,13 @@ const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.j
 const args = [
   wrangler,
   'dev',
+  ...(entry === undefined ? [] : [entry]),
   '--ip',
   '127.0.0.1',
   '--port',
   port,
   ...persist,
   '--show-interactive-dev-session=false',
-  ...(bundle === 'default' ? [] : ['--define', `EDGE_EMBED_BUNDLE:${JSON.stringify(bundle)}`]),
   ...(engine === undefined ? [] : ['--var', `ENGINE:${engine}`]),
   ...extra,
 ];
@@ -74,7 +78,9 @@ const GRACE_MS = 3000;
 /** Process groups (and so negative pids in process.kill) exist on POSIX only; on Windows only wrangler is signalled. */
 const groups = process.platform !== 'win32';
 
-console.log(`edge-embed: starting wrangler dev on http://127.0.0.1:${port} (bundle ${bundle})`);
+console.log(
+  `edge-embed: starting wrangler dev on http://127.0.0.1:${port} (bundle ${bundle}, ${entry ?? "wrangler.toml's main"})`,
+);
 const child = spawn(process.execPath, args, {
   cwd: root,
   stdio: 'inherit',

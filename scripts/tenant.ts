@@ -2,14 +2,16 @@
  * `npm run tenant -- add <name> [--bundle <dir>] [--max-inputs n ...]`: adds a tenant to wrangler.toml as a wrangler
  * environment `[env.<name>]` with its own worker name, its own KV namespaces (EMBED_CACHE for the cache, BUNDLE_STORE
  * for bundles), its limits as vars (the top-level [vars] with the flags applied) and TENANT_ID, which prefixes its cache
- * keys. `--bundle <dir>` serves that bundle from KV: it sets BUNDLE_HASH to the bundle's contentHash and prints the
- * `edge-embed upload-bundle` command that puts it there, and points the environment's `main` at worker/src/index-kv.ts
- * (the worker without the compiled-in default model), or, for a static bundle, at worker/src/index-static.ts (no ONNX
- * Runtime either). `--static` alone serves the compiled-in bundles/static-default through index-static.ts. `--engine
- * ort` pins ONNX Runtime (the ENGINE var); `--engine plan` serves the bundle's encoder plan from an entry built without
- * ONNX Runtime: worker/src/index-plan.ts (the compiled-in default bundle's plan, no model.onnx), or with --bundle
- * worker/src/index-kv-plan.ts (nothing compiled in). API keys
- * stay a secret: `npx wrangler secret put API_KEYS --env <name>`. `npm run tenant -- list` prints the tenants. The file is appended to, so its comments survive.
+ * keys, and its `main`: an entry whose upload fits Workers' 10 MiB gzip limit. By default (and with `--engine auto` or
+ * `plan`) that is worker/src/index-plan.ts: the compiled-in default bundle's encoder plan and static companion, without
+ * ONNX Runtime and model.onnx (what auto runs anyway; the full worker/src/index.ts is about 22 MiB gzip). `--bundle
+ * <dir>` serves that bundle from KV: it sets BUNDLE_HASH to the bundle's contentHash and prints the `edge-embed
+ * upload-bundle` command that puts it there, and points `main` at worker/src/index-kv.ts (both engines, no model
+ * compiled in), with `--engine plan` at worker/src/index-kv-plan.ts (no ONNX Runtime either), or, for a static bundle,
+ * at worker/src/index-static.ts. `--static` alone serves the compiled-in bundles/static-default through index-static.ts.
+ * `--engine ort` pins ONNX Runtime (the ENGINE var) and so needs `--bundle`: no entry with ONNX Runtime and the default
+ * model compiled in fits. API keys stay a secret: `npx wrangler secret put API_KEYS --env <name>`. `npm run tenant --
+ * list` prints the tenants. The file is appended to, so its comments survive.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -44,9 +46,17 @@ async function checkPlanServes(dir: string, raw: unknown): Promise<void> {
   if (reason !== null) throw new Error(`--engine plan cannot serve ${dir}: ${reason}`);
 }
 
-/** The entries built without ONNX Runtime, for tenants served by the encoder plan engine: compiled-in plan, or KV's. */
-const PLAN_ENTRY = 'worker/src/index-plan.ts';
+/**
+ * The entries built without ONNX Runtime, for tenants served by the encoder plan engine: compiled-in plan (also the
+ * default entry: wrangler.toml's top-level main), or KV's.
+ */
+export const PLAN_ENTRY = 'worker/src/index-plan.ts';
 const KV_PLAN_ENTRY = 'worker/src/index-kv-plan.ts';
+/** The entries that answer ENGINE=ort with 503: they run plans (and static tables) only. */
+export const PLAN_ONLY_ENTRIES: readonly string[] = [PLAN_ENTRY, KV_PLAN_ENTRY];
+/** Cloudflare's limit on a Worker's gzip upload on the paid plan (`npm run deploy:dry-run` refuses more), and on free. */
+export const UPLOAD_LIMIT = 10 * 2 ** 20;
+export const FREE_UPLOAD_LIMIT = 3 * 2 ** 20;
 
 export interface AddTenantOptions {
   /** Path of wrangler.toml. */
@@ -55,8 +65,8 @@ export interface AddTenantOptions {
   /** Serve a static bundle with the entry built without ONNX Runtime (worker/src/index-static.ts). */
   static?: boolean;
   /**
-   * Sets ENGINE: `ort` pins ONNX Runtime, `plan` the encoder plan engine with the entry built without ONNX Runtime
-   * (worker/src/index-plan.ts), `auto` the default.
+   * Sets ENGINE: `ort` pins ONNX Runtime (with `bundle` only), `plan` the encoder plan engine, `auto` the default; the
+   * latter two keep the entry built without ONNX Runtime (worker/src/index-plan.ts, or index-kv-plan.ts for `plan`).
    */
   engine?: EngineChoice;
   kvId?: string;
@@ -175,8 +185,17 @@ export async function addTenant(
     vars.ENGINE = options.engine;
   }
 
+  // ONNX Runtime is only in the full worker (about 22 MiB gzip with the default model: no tenant gets it) and the KV one.
+  // --var ENGINE=ort, or one inherited from [vars], counts as --engine ort.
+  if (vars.ENGINE?.trim() === 'ort' && options.bundle === undefined && options.static !== true)
+    throw new Error(
+      `--engine ort needs --bundle: ONNX Runtime with the default model compiled in (worker/src/index.ts) is about 22 MiB gzip, over Workers' ${UPLOAD_LIMIT / 2 ** 20} MiB upload limit. ` +
+        'Serve the bundle from KV instead (--bundle bundles/default --engine ort: worker/src/index-kv.ts, about 3.7 MiB), or drop ENGINE (auto: the plan engine)',
+    );
+
   let uploadCommand: string | undefined;
-  let main = options.static === true ? STATIC_ENTRY : undefined;
+  // Without --bundle: the compiled-in default bundle's plan, which auto would run anyway (index.ts is too big to deploy).
+  let main = options.static === true ? STATIC_ENTRY : PLAN_ENTRY;
   if (options.bundle !== undefined) {
     const manifestPath = join(options.bundle, 'manifest.json');
     let manifest: { contentHash?: unknown; kind?: unknown; files?: Record<string, unknown> };
@@ -204,8 +223,8 @@ export async function addTenant(
     const dir = relative(process.cwd(), resolve(options.bundle)) || '.';
     uploadCommand = `node bin/edge-embed.mjs upload-bundle ${dir} --binding BUNDLE_STORE --env ${name} --remote`;
   }
-  // Served by the plan engine: the entry without ONNX Runtime's wasm and without model.onnx.
-  if (options.engine === 'plan') main = options.bundle === undefined ? PLAN_ENTRY : KV_PLAN_ENTRY;
+  // A KV bundle pinned to the plan engine: the KV entry without ONNX Runtime's wasm.
+  if (options.engine === 'plan' && options.bundle !== undefined) main = KV_PLAN_ENTRY;
 
   // The whole file as it would be, every environment's vars checked: a bad --var, or an earlier tenant's bad var.
   const problems = checkWranglerVars({ ...parsed, env: { ...parsed.env, [name]: { vars } } });
@@ -219,7 +238,7 @@ export async function addTenant(
     env: {
       [name]: {
         name: `${parsed.name ?? 'edge-embed'}-${name}`,
-        ...(main === undefined ? {} : { main }),
+        main,
         kv_namespaces: [namespace('EMBED_CACHE', options.kvId), namespace('BUNDLE_STORE', options.bundleStoreId)],
         ...(ratelimits === undefined ? {} : { ratelimits }),
         vars,
@@ -289,7 +308,7 @@ async function main(argv: string[]): Promise<void> {
     .addOption(
       new Option(
         '--engine <engine>',
-        'sets ENGINE: ort pins ONNX Runtime; plan serves with the encoder plan engine from a build without ONNX Runtime (worker/src/index-plan.ts)',
+        'sets ENGINE: ort pins ONNX Runtime (needs --bundle: worker/src/index-kv.ts); plan or auto serve with the encoder plan engine from a build without ONNX Runtime (worker/src/index-plan.ts; with --bundle, plan: index-kv-plan.ts)',
       ).choices(ENGINE_CHOICES),
     )
     .option('--kv-id <id>', "id of the tenant's EMBED_CACHE namespace")

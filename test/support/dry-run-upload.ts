@@ -3,7 +3,7 @@
  * carries (ORT or not, model.onnx or not).
  */
 import { spawnSync } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -30,3 +30,22 @@ export async function dryRunUpload(outdir: string, args: string[]): Promise<{ fi
 
 /** Whether the JavaScript bundles onnxruntime-web: esbuild marks each bundled module with a `// <path>` line. */
 export const bundlesOrt = (script: string) => /^\/\/ node_modules\/onnxruntime-web\//m.test(script);
+
+/**
+ * What `wrangler deploy --dry-run` would upload for `main` alone (no tenants, no bindings): a config written beside
+ * wrangler.toml, so `main` and the rules resolve as there, and removed afterwards.
+ * @example await dryRunEntry(join(tmp, 'plan'), 'worker/src/index-plan.ts')
+ */
+export async function dryRunEntry(outdir: string, main: string): Promise<{ files: string[]; script: string }> {
+  const config = join(root, `.upload-test-${process.pid}-${main.replace(/\W/g, '_')}.toml`);
+  await writeFile(
+    config,
+    `name = "edge-embed-upload-test"\nmain = "${main}"\ncompatibility_date = "2026-04-01"\n` +
+      'rules = [{ type = "Data", globs = ["**/*.onnx"], fallthrough = true }]\n',
+  );
+  try {
+    return await dryRunUpload(outdir, ['--config', config]);
+  } finally {
+    await rm(config, { force: true });
+  }
+}

@@ -89,7 +89,8 @@ describe('npm run tenant -- add', () => {
     expect(tenant.kv_namespaces).toEqual([{ binding: 'EMBED_CACHE', id: 'abc123' }, { binding: 'BUNDLE_STORE' }]);
     expect(tenant.vars).toMatchObject({ ...parsed.vars, MAX_INPUTS: '16', KV_TIMEOUT_MS: '250', TENANT_ID: 'initech' });
     expect(tenant.vars.BUNDLE_HASH).toBeUndefined();
-    expect((tenant as { main?: string }).main).toBeUndefined();
+    // The entry that fits Workers' upload limit: the compiled-in plan without ONNX Runtime (tests in deploy-size.test.ts).
+    expect((tenant as { main?: string }).main).toBe('worker/src/index-plan.ts');
     expect(await listTenants(config)).toContain('initech');
   });
 
@@ -126,16 +127,18 @@ describe('npm run tenant -- add', () => {
     expect(await readFile(config, 'utf8')).toBe(before);
   });
 
-  it('pins an engine with --engine: ort sets ENGINE; plan also builds from the entry without ONNX Runtime', async () => {
-    await addTenant('pinned', { config, engine: 'ort' });
+  it('pins an engine with --engine: ort sets ENGINE with a KV bundle; plan and auto build from the entry without ONNX Runtime', async () => {
+    await addTenant('pinned', { config, engine: 'ort', bundle: join(root, 'bundles/minilm-fixture') });
     await addTenant('planned', { config, engine: 'plan' });
+    await addTenant('automatic', { config, engine: 'auto' });
     await addTenant('planned-kv', { config, engine: 'plan', bundle: join(root, 'bundles/minilm-fixture') });
     await addTenant('planned-reranker', { config, engine: 'plan', bundle: join(root, 'bundles/reranker-fixture') });
     const { env } = parse(await readFile(config, 'utf8')) as unknown as {
       env: Record<string, Tenant & { main?: string }>;
     };
-    expect([env.pinned.vars.ENGINE, env.pinned.main]).toEqual(['ort', undefined]);
+    expect([env.pinned.vars.ENGINE, env.pinned.main]).toEqual(['ort', 'worker/src/index-kv.ts']);
     expect([env.planned.vars.ENGINE, env.planned.main]).toEqual(['plan', 'worker/src/index-plan.ts']);
+    expect([env.automatic.vars.ENGINE, env.automatic.main]).toEqual(['auto', 'worker/src/index-plan.ts']);
     expect([env['planned-kv'].vars.ENGINE, env['planned-kv'].main]).toEqual(['plan', 'worker/src/index-kv-plan.ts']);
     const before = await readFile(config, 'utf8');
     const planless = await planlessCopy(join(root, 'bundles/reranker-fixture'));

@@ -1,8 +1,14 @@
 /**
- * The Workers entry: the API around the bundle compiled into the worker, or, when the BUNDLE_HASH var names one, a
+ * The full Workers entry: the API around the bundle compiled into the worker, or, when the BUNDLE_HASH var names one, a
  * bundle read from the BUNDLE_STORE KV namespace (so a tenant switches model without a code deploy), running the encoder
- * plan engine or ORT's WASM backend in workerd (the ENGINE var); with the MODELS var, several named models (compiled-in or from KV), chosen by each request's
- * `model`. Nothing is loaded here; a model and its tokenizer load on the first request that needs them.
+ * plan engine or ORT's WASM backend in workerd (the ENGINE var); with the MODELS var, several named models (compiled-in
+ * or from KV), chosen by each request's `model`. Nothing is loaded here; a model and its tokenizer load on the first
+ * request that needs them.
+ *
+ * It compiles in both engines, model.onnx and plan.bin, and the reranker fixture: about 22 MiB gzip, over Workers' 10
+ * MiB upload limit, so it is not deployed (`npm run deploy:dry-run` refuses it) but served locally by `ENGINE=ort npm
+ * start` and tested in workerd. Deployments use index-plan.ts (the default), index-kv.ts, index-kv-plan.ts or
+ * index-static.ts.
  */
 import type { Hono } from 'hono';
 import { compiledBundles, defaultBundle } from './bundle/default-bundle.js';

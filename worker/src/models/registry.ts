@@ -22,6 +22,10 @@ export const ROLE_KINDS = {
 } as const satisfies Record<string, readonly BundleKind[]>;
 export type ModelRole = keyof typeof ROLE_KINDS;
 
+/** How to get a reranker where none is served (the default entry compiles none in: it would not fit the upload limit). */
+const RERANKER_HINT =
+  '. To serve one, upload a cross-encoder bundle to BUNDLE_STORE (edge-embed upload-bundle) and name it in MODELS beside the embedding model, as <name>=kv:<contentHash> (docs/reranking.md)';
+
 /** A model a request chose, with its manifest read. */
 export interface ServedModel {
   /** The name /v1/models lists and responses report. */
@@ -95,7 +99,7 @@ export class ModelRegistry {
     }
     throw new ApiError(
       'model_not_found',
-      `no ${roleText(role, false)} is served here; models: ${await this.names(config)}`,
+      `no ${roleText(role, false)} is served here; models: ${await this.names(config)}${role === 'rerank' ? RERANKER_HINT : ''}`,
       {
         param: 'model',
       },

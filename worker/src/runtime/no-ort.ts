@@ -6,6 +6,10 @@
 import type { OrtRuntime } from '../../../bundle-runtime/ort-engine.js';
 import { BundleUnavailableError } from '../bundle/source.js';
 
+/** Where ONNX Runtime is, for the 503s of the entries built without it. */
+export const WHERE_ORT_IS =
+  'ONNX Runtime is in worker/src/index-kv.ts, which serves a bundle from KV (`npm run tenant -- add <name> --bundle <dir> --engine ort`), and locally in `ENGINE=ort npm start` (worker/src/index.ts, too big to deploy)';
+
 /** An OrtRuntime whose every use is a BundleUnavailableError with this message. */
 function refusingOrt(message: string): OrtRuntime {
   const refusal = () => new BundleUnavailableError(message);
@@ -26,5 +30,5 @@ export const noOrt: OrtRuntime = refusingOrt(
 
 /** @example createApp({ bundle: planDefaultBundle, ort: planOnlyOrt, planKernels: planKernels() }) */
 export const planOnlyOrt: OrtRuntime = refusingOrt(
-  'this worker is built without ONNX Runtime (worker/src/index-plan.ts): it runs encoder plans and static bundles; this bundle needs ONNX Runtime (no usable plan, or ENGINE=ort)',
+  `this worker is built without ONNX Runtime (worker/src/index-plan.ts, the default entry, or index-kv-plan.ts): it runs encoder plans and static bundles; this bundle needs ONNX Runtime (no usable plan, or ENGINE=ort). ${WHERE_ORT_IS}`,
 );

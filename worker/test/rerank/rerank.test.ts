@@ -237,7 +237,7 @@ describe('the reranker among MODELS', () => {
     const response = await call('/rerank', { body: { query, texts: documents } }, { MODELS: 'use=default' }, app);
     expect(response.status).toBe(404);
     expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
-      'no reranking model (cross-encoder) is served here; models: use',
+      'no reranking model (cross-encoder) is served here; models: use. To serve one, upload a cross-encoder bundle to BUNDLE_STORE (edge-embed upload-bundle) and name it in MODELS beside the embedding model, as <name>=kv:<contentHash> (docs/reranking.md)',
     );
   });
 });
