@@ -41,7 +41,7 @@ describe("the default entry (wrangler.toml's main)", () => {
     expect(rank.status).toBe(200);
   });
 
-  it('answers /rerank with 404 saying how to serve a reranker, and ENGINE=ort with 503 saying where ONNX Runtime is', async () => {
+  it('answers /rerank with 404 saying how to serve a reranker, ENGINE=ort with 503 saying where ONNX Runtime is', async () => {
     const rerank = await send('/rerank', { query: 'q', texts: ['a', 'b'] });
     expect(rerank.status).toBe(404);
     const { error } = (await rerank.json()) as { error: { code: string; message: string } };
@@ -57,5 +57,12 @@ describe("the default entry (wrangler.toml's main)", () => {
     expect(refused).toContain('built without ONNX Runtime and model.onnx');
     expect(refused).toContain('worker/src/index-kv.ts');
     expect(refused).toContain('ENGINE=ort npm start');
+
+    // The fixture is compiled into the full worker only: naming it here is a config error that says so.
+    const fixture = await call('/v1/models', {}, { MODELS: 'use=default,rr=reranker-fixture' }, planEntry);
+    expect(fixture.status).toBe(500);
+    expect(((await fixture.json()) as { error: { message: string } }).error.message).toContain(
+      'this worker has no compiled-in bundle reranker-fixture',
+    );
   });
 });
