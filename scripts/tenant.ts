@@ -189,7 +189,7 @@ export async function addTenant(
   // --var ENGINE=ort, or one inherited from [vars], counts as --engine ort.
   if (vars.ENGINE?.trim() === 'ort' && options.bundle === undefined && options.static !== true)
     throw new Error(
-      `--engine ort needs --bundle: ONNX Runtime with the default model compiled in (worker/src/index.ts) is about 22 MiB gzip, over Workers' ${UPLOAD_LIMIT / 2 ** 20} MiB upload limit. ` +
+      `ENGINE=ort (--engine ort, --var or [vars]) needs --bundle: ONNX Runtime with the default model compiled in (worker/src/index.ts) is about 22 MiB gzip, over Workers' ${UPLOAD_LIMIT / 2 ** 20} MiB upload limit. ` +
         'Serve the bundle from KV instead (--bundle bundles/default --engine ort: worker/src/index-kv.ts, about 3.7 MiB), or drop ENGINE (auto: the plan engine)',
     );
 

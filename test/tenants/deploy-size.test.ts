@@ -142,7 +142,7 @@ describe.skipIf(needs(built, 'bundles/default and bundles/static-default (npm ru
         const result = run('tenant.ts', ['--config', config, 'add', 'initech', ...flags]);
         expect(result.status).toBe(1);
         expect(result.stderr).toMatch(
-          /^tenant: --engine ort needs --bundle: .*worker\/src\/index\.ts.* over Workers' 10 MiB upload limit\. .*--bundle bundles\/default --engine ort/,
+          /^tenant: ENGINE=ort \(--engine ort, --var or \[vars\]\) needs --bundle: .*worker\/src\/index\.ts.* over Workers' 10 MiB upload limit\. .*--bundle bundles\/default --engine ort/,
         );
       }
       expect(await readFile(config, 'utf8')).toBe(before);
