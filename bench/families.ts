@@ -190,7 +190,13 @@ async function serve(result: Measured, work: string, texts: string[]): Promise<s
     { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const hash = parseBundleManifest(readJson(join(result.bundle, 'manifest.json'))).contentHash;
-  const dev = await startWranglerDev({ persistTo: persist, args: ['--var', `BUNDLE_HASH:${hash}`] });
+  // Neither family lowers to an encoder plan (the pack report says why): ONNX Runtime serves them, which the default
+  // entry (the plan engine only) lacks; ENGINE=ort makes `npm start` serve the full worker/src/index.ts.
+  const dev = await startWranglerDev({
+    persistTo: persist,
+    env: { ENGINE: 'ort' },
+    args: ['--var', `BUNDLE_HASH:${hash}`],
+  });
   try {
     const response = await devFetch(`${dev.url}/embed`, {
       method: 'POST',

@@ -7,7 +7,7 @@
  * Requests are sequential, from one Node client, over HTTP.
  *
  * 1. Upload: `wrangler deploy --dry-run` of the production static-only entry (worker/src/index-static.ts, what
- *    `tenant add --static` deploys) and of the default entry (worker/src/index.ts); wrangler's Total Upload and gzip,
+ *    `tenant add --static` deploys) and of the default entry (wrangler.toml's main); wrangler's Total Upload and gzip,
  *    and the modules each ships.
  * 2. Throughput: POST /v1/embeddings with 32 new short sentences (6-10 words) per request, cache off, static vs
  *    transformer, alternating over rounds, once per --encoding (JSON floats, then base64); /info must say kind static
@@ -122,7 +122,7 @@ if (parts.has('upload')) {
     `  goals: bundle <= 4 MB: ${staticUpload.total <= 4e6 ? 'met' : 'missed'}; upload <= 3 MiB gzip: ${staticUpload.gzip <= 3 * 2 ** 20 ? 'met' : 'missed'}`,
   );
   console.log(
-    `default entry (worker/src/index.ts): ${(defaultUpload.total / 1e6).toFixed(2)} MB, gzip ${(defaultUpload.gzip / 2 ** 20).toFixed(2)} MiB; modules: ${defaultUpload.modules.join(', ')}`,
+    `default entry (wrangler.toml's main): ${(defaultUpload.total / 1e6).toFixed(2)} MB, gzip ${(defaultUpload.gzip / 2 ** 20).toFixed(2)} MiB; modules: ${defaultUpload.modules.join(', ')}`,
   );
 }
 
