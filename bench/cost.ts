@@ -2,9 +2,9 @@
  * `npm run bench:cost`: what each cache policy (CACHE_POLICY = cost | always | off) costs per million embeddings on a
  * seeded workload, beside Workers AI's bge-small list price on the same token counts.
  *
- *   npm run bench:cost -- [--bundle bundles/default] [--embeddings 100000] [--distinct 20000] [--seed 20261201]
- *                         [--colos 3] [--isolates-per-colo 4] [--isolate-lifetime 2000] [--admit-after 3]
- *                         [--writes-per-day 1000] [--workerd-factor 1.4] [--cpu-ms-per-token <ms>]
+ *   npm run bench:cost -- [--bundle bundles/default] [--engine plan|ort] [--embeddings 100000] [--distinct 20000]
+ *                         [--seed 20261201] [--colos 3] [--isolates-per-colo 4] [--isolate-lifetime 2000]
+ *                         [--admit-after 3] [--writes-per-day 1000] [--workerd-factor <x>] [--cpu-ms-per-token <ms>]
  *
  * The workload: requests of 1 text (70%) or 2-8 texts, each drawn from `distinct` texts (~40% short queries, ~60%
  * passages of 30-120 words) by a Zipf law with s = 1.1, sent to a random isolate of a random data centre; each
@@ -14,8 +14,11 @@
  * size, frequency sketch, write budget and decisions) with in-memory stand-ins for KV (one, global, always consistent)
  * and the Cache API (one per data centre, never evicting). It embeds nothing in the simulation: token counts come from the bundle's tokenizer,
  * and the CPU per token and per model load are measured in this run, by embedding a sample of the workload with
- * bundle-runtime's Embedder (onnxruntime-web WASM, one thread, as the worker) and reading process.cpuUsage(), then
- * scaled by --workerd-factor (workerd ran the same WASM 1.4x slower than Node, docs/performance.md).
+ * bundle-runtime's Embedder on the engine the worker would run (--engine: the encoder plan engine, the worker's default
+ * for a bundle with a plan, or onnxruntime-web WASM, one thread) and reading process.cpuUsage(), then scaled by
+ * --workerd-factor to workerd: ONNX Runtime's WASM ran 1.4x slower there than in Node (docs/performance.md); the plan
+ * engine runs its relaxed-SIMD build in workerd and its SIMD128 build in Node, and workerd took 0.8x Node's time
+ * (`npm run bench:plan-engine -- --lengths short,12,64`: 1.06-1.27x the texts/s, 2026-12-01).
  * Not counted (the same under every policy): per-request CPU around inference (JSON, hashing, routing).
  */
 import { readFile } from 'node:fs/promises';
@@ -23,7 +26,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BUNDLE_FILES, parseBundleManifest } from '../bundle-format/manifest.js';
 import { BundleTokenizer } from '../bundle-runtime/tokenizer.js';
-import { bundleEmbedder } from '../model-packager/src/eval/embedders.js';
+import { type BundleEngine, bundleEmbedder } from '../model-packager/src/eval/embedders.js';
 import { mulberry32 } from '../model-packager/src/fixtures/random.js';
 import type { CachedEmbedding } from '../worker/src/cache/codec.js';
 import {
@@ -64,7 +67,9 @@ const { values } = parseArgs({
     'isolate-lifetime': { type: 'string', default: '2000' },
     'admit-after': { type: 'string', default: '3' },
     'writes-per-day': { type: 'string', default: '1000' },
-    'workerd-factor': { type: 'string', default: '1.4' },
+    engine: { type: 'string', default: 'plan' },
+    /** Node CPU-ms x this = workerd CPU-ms; default 0.8 for the plan engine, 1.4 for ort. */
+    'workerd-factor': { type: 'string' },
     /** Skips the measurement and uses this figure (ms per token in workerd). */
     'cpu-ms-per-token': { type: 'string' },
     /** The worker's LRU_MAX_BYTES default. */
@@ -78,6 +83,10 @@ const num = (name: keyof typeof values) => {
   return value;
 };
 
+if (values.engine !== 'plan' && values.engine !== 'ort')
+  throw new Error(`--engine takes plan or ort, got ${values.engine}`);
+const engine: BundleEngine = values.engine;
+values['workerd-factor'] ??= engine === 'plan' ? '0.8' : '1.4';
 const bundleDir = join(root, values.bundle);
 const manifest = parseBundleManifest(JSON.parse(await readFile(join(bundleDir, BUNDLE_FILES.manifest), 'utf8')));
 const tokenizer = new BundleTokenizer(
@@ -143,7 +152,7 @@ async function measureCpu(): Promise<{ cpuMsPerToken: number; modelLoadCpuMs: nu
     return (used.user + used.system) / 1000;
   };
   let started = process.cpuUsage();
-  const embedder = await bundleEmbedder(bundleDir);
+  const embedder = await bundleEmbedder(bundleDir, undefined, engine);
   const loadMs = cpuMs(started);
   const sample = texts.slice(0, 256);
   await embedder.embed(sample.slice(0, 8)); // warm-up, as a loaded isolate is
@@ -161,7 +170,7 @@ async function measureCpu(): Promise<{ cpuMsPerToken: number; modelLoadCpuMs: nu
     modelLoadCpuMs: loadMs * factor,
     how:
       `measured in this run: ${sample.length} workload texts (${sampleTokens} tokens) took ${embedMs.toFixed(0)} CPU-ms in Node ` +
-      `(onnxruntime-web WASM, 1 thread, process.cpuUsage) = ${nodePerToken.toFixed(4)} ms/token; model load ${loadMs.toFixed(0)} CPU-ms; ` +
+      `(${engine === 'plan' ? 'plan engine, SIMD128 build' : 'onnxruntime-web WASM, 1 thread'}, process.cpuUsage) = ${nodePerToken.toFixed(4)} ms/token; model load ${loadMs.toFixed(0)} CPU-ms; ` +
       `both x ${factor} for workerd`,
   };
 }
@@ -253,7 +262,7 @@ const embeddings = requests.reduce((sum, request) => sum + request.length, 0);
 const workersAi = (allTokens / embeddings) * WORKERS_AI_BGE_SMALL_PER_MILLION_TOKENS;
 
 console.log(
-  `bench:cost  bundle ${values.bundle} (${manifest.modelName}, ${manifest.contentHash.slice(0, 12)}), seed ${seed}`,
+  `bench:cost  bundle ${values.bundle} (${manifest.modelName}, ${manifest.contentHash.slice(0, 12)}), engine ${engine}, seed ${seed}`,
 );
 console.log(
   `workload: ${embeddings} embeddings in ${requests.length} requests over ${texts.length} distinct texts (Zipf s=1.1), ` +

@@ -154,12 +154,14 @@ export const CACHE_VARS = {
   cpuMsPerToken: {
     env: 'CPU_MS_PER_TOKEN',
     schema: z.coerce.number().positive().optional(),
-    description: "Worker CPU-ms per token of inference; unset: 0.06 per MB of the bundle's int8 layer weights",
+    description:
+      "Worker CPU-ms per token of inference; unset: per MB of the bundle's int8 layer weights, 0.025 on the plan engine, 0.06 on ONNX Runtime",
   },
   modelLoadCpuMs: {
     env: 'MODEL_LOAD_CPU_MS',
     schema: z.coerce.number().nonnegative().optional(),
-    description: 'Worker CPU-ms to load the model in a fresh isolate; unset: 60 per MB of the bundle',
+    description:
+      'Worker CPU-ms to load the model in a fresh isolate; unset: per MB of the bundle, 6 on the plan engine, 60 on ONNX Runtime',
   },
   priceKvReadPerMillion: {
     env: 'PRICE_KV_READ_PER_MILLION',

@@ -10,6 +10,7 @@ import { cacheKey } from '../src/cache/key.js';
 import type { Env, KvNamespaceLike } from '../src/env.js';
 import { createApp } from '../src/http/app.js';
 import { workerdOrt } from '../src/runtime/ort-workerd.js';
+import { workerdRuntime } from '../src/runtime/workerd.js';
 import { call, testEnv } from './helpers.js';
 
 const kv = testEnv.EMBED_CACHE as KvNamespaceLike;
@@ -18,6 +19,7 @@ interface CostInfo {
   cache_policy: string;
   cpu_ms_per_token: number;
   cpu_figure_from: string;
+  cpu_figure_engine: string;
   model_load_cpu_ms: number;
   usd_per_million: { kv_reads: number; kv_writes: number; cpu_ms: number };
   estimated_usd_per_million_embeddings: number;
@@ -30,9 +32,12 @@ interface IsolateInfo {
   cost: CostInfo;
 }
 
-/** A fresh isolate serving requests with these env overrides. */
-function isolate(env: Partial<Env>) {
-  const app = createApp({ bundle: defaultBundle, ort: workerdOrt });
+/**
+ * A fresh isolate serving requests with these env overrides: ONNX Runtime only (the figures these tests assume), or
+ * with `runtime` the full worker's engines.
+ */
+function isolate(env: Partial<Env>, runtime: Omit<Parameters<typeof createApp>[0], 'bundle'> = { ort: workerdOrt }) {
+  const app = createApp({ bundle: defaultBundle, ...runtime });
   return {
     async embed(input: string[]): Promise<{ vectors: number[][]; promptTokens: number; hits: string | null }> {
       const response = await call('/v1/embeddings', { body: { input, model: 'any' } }, env, app);
@@ -210,6 +215,7 @@ describe('cost-aware caching in the worker', () => {
     const { cost } = info;
     expect(cost.cache_policy).toBe('cost');
     expect(cost.cpu_figure_from).toBe('bundle size');
+    expect(cost.cpu_figure_engine).toBe('ort');
     expect(cost.usd_per_million).toEqual({ kv_reads: 0.5, kv_writes: 5, cpu_ms: 0.02 });
     const usd = 1 * 0.5e-6 + ((tokensA + tokensB) * cost.cpu_ms_per_token + cost.model_load_cpu_ms) * 0.02e-6;
     expect(cost.estimated_usd_per_million_embeddings).toBeCloseTo((usd / 5) * 1e6, 9);
@@ -228,5 +234,23 @@ describe('cost-aware caching in the worker', () => {
     });
     expect(secondInfo.cost).toMatchObject({ cpu_ms_per_token: 0.5, cpu_figure_from: 'CPU_MS_PER_TOKEN' });
     expect(secondInfo.cost.estimated_usd_per_million_embeddings).toBe(0);
+  });
+
+  it('prices inference with the figures of the engine that runs it: the plan engine before and after its load', async () => {
+    const manifest = (await defaultBundle.manifest()) as { bytes: { layers: number; total: number } };
+    const mb = (bytes: number) => bytes / (1024 * 1024);
+    const plan = isolate({ CACHE_POLICY: 'cost' }, workerdRuntime);
+    const before = (await plan.info()).cost;
+    expect(before).toMatchObject({ cpu_figure_from: 'bundle size', cpu_figure_engine: 'plan' });
+    expect(before.cpu_ms_per_token).toBeCloseTo(mb(manifest.bytes.layers) * 0.025, 9);
+    expect(before.model_load_cpu_ms).toBeCloseTo(mb(manifest.bytes.total) * 6, 9);
+    await plan.embed(shortTexts(1));
+    const { cpu_ms_per_token, model_load_cpu_ms, cpu_figure_engine } = before;
+    expect((await plan.info()).cost).toMatchObject({ cpu_ms_per_token, model_load_cpu_ms, cpu_figure_engine });
+
+    const ort = isolate({ CACHE_POLICY: 'cost', ENGINE: 'ort' }, workerdRuntime);
+    const ortCost = (await ort.info()).cost;
+    expect(ortCost.cpu_figure_engine).toBe('ort');
+    expect(ortCost.cpu_ms_per_token).toBeCloseTo(mb(manifest.bytes.layers) * 0.06, 9);
   });
 });

@@ -7,6 +7,8 @@
  * than recomputing, and only pays by sparing a fresh isolate the model load or by serving many reuses of one write.
  */
 
+import type { EngineName } from '../embedding/engine-choice.js';
+
 /** Prices in USD per million operations (CPU: per million CPU-milliseconds). */
 export interface Prices {
   kvReadPerMillion: number;
@@ -30,29 +32,42 @@ export interface CostModel {
 
 /**
  * workerd's clock stands still during CPU work, so the worker cannot time its own inference; the CPU figures come from
- * vars or, when unset, from the bundle's size. Measured (docs/performance.md, Node x 1.4 for workerd): USE Lite, 5.9 MB
- * of int8 layer weights, ~0.25 ms per token; the MiniLM-L6 fixture, 11.0 MB, ~0.72 ms. Per-token CPU grows with the
- * weights an int8 GEMM has to stream; 0.06 ms per token per MB errs high for USE Lite (0.36) and slightly low for
- * MiniLM (0.66): a deliberately round figure, not a fit.
+ * vars or, when unset, from the bundle's size and the engine that runs it. Per-token CPU grows with the weights an int8
+ * GEMM has to stream, so each engine's figure is CPU-ms per token per MB of int8 layer weights, and a model load is
+ * CPU-ms per MB of the bundle. Measured points and why each figure is what it is: docs/caching.md.
  */
-export const CPU_MS_PER_TOKEN_PER_LAYER_MB = 0.06;
-
-/** Session creation measured ~1.1-1.4 s for the 22.5 MB MiniLM in Node (docs/performance.md): ~60 ms per MB. */
-export const MODEL_LOAD_CPU_MS_PER_MB = 60;
+export const CPU_FIGURES: Readonly<Record<'ort' | 'plan', { msPerTokenPerLayerMb: number; loadMsPerMb: number }>> = {
+  /**
+   * onnxruntime-web (docs/performance.md, Node x 1.4 for workerd): USE Lite (5.7 MiB of layers) ~0.25 ms per token,
+   * the MiniLM-L6 fixture (10.5 MiB) ~0.72 ms; 0.06 errs high for USE Lite (0.34) and slightly low for MiniLM (0.63),
+   * a deliberately round figure. Session creation: ~1.1-1.4 s for the 22.5 MB MiniLM in Node, ~60 ms per MB.
+   */
+  ort: { msPerTokenPerLayerMb: 0.06, loadMsPerMb: 60 },
+  /**
+   * The encoder plan engine in workerd (`npm run bench:plan-engine -- --lengths 12,64,128`): USE Lite ~0.11 ms per
+   * token, the MiniLM fixture ~0.26-0.30, nearly flat from 12 to 128 tokens; 0.025 errs high for USE Lite (0.14) and
+   * low for MiniLM at 128 tokens (0.26). Load + first inference: 43 ms for USE Lite's 7.7 MiB, 70 ms for the
+   * fixture's 15.3 MiB (bench:compare), under 6 ms per MB.
+   */
+  plan: { msPerTokenPerLayerMb: 0.025, loadMsPerMb: 6 },
+};
 
 const MB = 1024 * 1024;
 
 /**
- * The default CPU figures of a bundle when the vars do not set them.
- * @example defaultCpuFigures({ layers: 5_945_966, total: 8_040_266 }) // { cpuMsPerToken: ~0.34, modelLoadCpuMs: ~460 }
+ * The default CPU figures of a bundle when the vars do not set them, for the engine that runs it (a static bundle's
+ * table lookups are priced like the plan engine: both far below a KV operation).
+ * @example defaultCpuFigures({ layers: 5_945_966, total: 8_040_266 }, 'ort') // { cpuMsPerToken: ~0.34, modelLoadCpuMs: ~460 }
+ * @example defaultCpuFigures({ layers: 5_945_966, total: 8_040_266 }, 'plan') // { cpuMsPerToken: ~0.14, modelLoadCpuMs: ~46 }
  */
-export function defaultCpuFigures(bytes: {
-  layers: number;
-  total: number;
-}): Pick<CostModel, 'cpuMsPerToken' | 'modelLoadCpuMs'> {
+export function defaultCpuFigures(
+  bytes: { layers: number; total: number },
+  engine: EngineName,
+): Pick<CostModel, 'cpuMsPerToken' | 'modelLoadCpuMs'> {
+  const figures = CPU_FIGURES[engine === 'ort' ? 'ort' : 'plan'];
   return {
-    cpuMsPerToken: (bytes.layers / MB) * CPU_MS_PER_TOKEN_PER_LAYER_MB,
-    modelLoadCpuMs: (bytes.total / MB) * MODEL_LOAD_CPU_MS_PER_MB,
+    cpuMsPerToken: (bytes.layers / MB) * figures.msPerTokenPerLayerMb,
+    modelLoadCpuMs: (bytes.total / MB) * figures.loadMsPerMb,
   };
 }
 
@@ -66,11 +81,11 @@ export interface CostVars {
 }
 
 /**
- * The cost model of a bundle: the vars' prices and CPU figures, or the bundle's size-based defaults where unset.
- * @example costModelFor(config, manifest.bytes).cpuMsPerToken // 0.34 for USE Lite with CPU_MS_PER_TOKEN unset
+ * The cost model of a bundle: the vars' prices and CPU figures, or the defaults for its size and engine where unset.
+ * @example costModelFor(config, manifest.bytes, 'plan').cpuMsPerToken // 0.14 for USE Lite with CPU_MS_PER_TOKEN unset
  */
-export function costModelFor(vars: CostVars, bytes: { layers: number; total: number }): CostModel {
-  const defaults = defaultCpuFigures(bytes);
+export function costModelFor(vars: CostVars, bytes: { layers: number; total: number }, engine: EngineName): CostModel {
+  const defaults = defaultCpuFigures(bytes, engine);
   return {
     prices: {
       kvReadPerMillion: vars.priceKvReadPerMillion,

@@ -48,6 +48,8 @@ export interface CostReport {
   model: CostModel;
   /** Where the CPU figure came from: the CPU_MS_PER_TOKEN var or the bundle's size. */
   cpuFigure: 'CPU_MS_PER_TOKEN' | 'bundle size';
+  /** The engine whose default figures price inference where the vars leave them unset. */
+  engine: EngineName;
   /** USD per million embeddings of this isolate's traffic so far: KV operations, inference and model loads. */
   usdPerMillionEmbeddings: number;
 }
@@ -72,6 +74,8 @@ export class EmbeddingService {
   private readonly planFilesValue: Lazy<PlanFiles | undefined>;
   /** The model on the engine the ENGINE var chose; chosen again (and the old one dropped) if ENGINE changes. */
   private modelValue: { choice: EngineChoice; model: Lazy<LoadedModel> } | undefined;
+  /** The engine the last successful load created, and under which ENGINE choice: it prices inference (costEngine). */
+  private loadedEngine: { choice: EngineChoice; engine: EngineName } | undefined;
   private companion: EmbeddingService | undefined;
   /** When the last model load failed (Date.now()), until one succeeds: /health reports not ready meanwhile. */
   private modelFailedAt: number | undefined;
@@ -155,6 +159,7 @@ export class EmbeddingService {
       const decided = await decideEngine(manifest, choice, this.planFilesValue, this.runtime);
       const { engine, inference } = await createEngine(manifest, decided, this.source, this.runtime);
       const embedder = new Embedder(inference, undefined, this.counters);
+      this.loadedEngine = { choice, engine };
       this.counters.modelLoads++;
       this.modelFailedAt = undefined;
       return { engine, embedder };
@@ -173,14 +178,27 @@ export class EmbeddingService {
 
   /** The cost model and the estimated cost of this isolate's traffic so far, for /info. */
   costReport(config: Config, manifest: BundleManifest): CostReport {
-    const model = costModelFor(config, manifest.bytes);
+    const engine = this.costEngine(config, manifest);
+    const model = costModelFor(config, manifest.bytes, engine);
     const { counters } = this;
     return {
       policy: cachePolicyMode(config, manifest),
       model,
       cpuFigure: config.cpuMsPerToken === undefined ? 'bundle size' : 'CPU_MS_PER_TOKEN',
+      engine,
       usdPerMillionEmbeddings: costPerMillionEmbeddings(counters, model),
     };
+  }
+
+  /**
+   * The engine whose CPU figures price inference: the loaded model's, else the one ENGINE would choose judged on the
+   * manifest alone (synchronous, so a request never waits on plan.json for it). A choice the manifest cannot settle (a
+   * cross-encoder's plan decides) or a refused one is priced as ONNX Runtime, the dearer engine.
+   */
+  private costEngine(config: Config, manifest: BundleManifest): EngineName {
+    if (this.loadedEngine?.choice === config.engine) return this.loadedEngine.engine;
+    const decision = chooseEngine(manifest, config.engine, this.runtime);
+    return 'engine' in decision ? decision.engine : 'ort';
   }
 
   /**
@@ -200,7 +218,7 @@ export class EmbeddingService {
     const policy = new CachePolicy(
       {
         mode: cachePolicyMode(config, manifest),
-        cost: costModelFor(config, manifest.bytes),
+        cost: costModelFor(config, manifest.bytes, this.costEngine(config, manifest)),
         admitAfter: config.kvAdmitAfter,
         maxTokens: manifest.maxTokens,
         kvWritesPerDay: config.kvWriteBudgetPerDay,

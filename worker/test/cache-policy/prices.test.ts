@@ -24,10 +24,15 @@ describe('the cost model', () => {
     expect(costs.modelLoad).toBeGreaterThan(costs.kvRead);
   });
 
-  it('derives per-token CPU from the layer weights when no var sets it', () => {
-    const figures = defaultCpuFigures({ layers: 6 * 1024 * 1024, total: 8 * 1024 * 1024 });
-    expect(figures.cpuMsPerToken).toBeCloseTo(0.36, 9);
-    expect(figures.modelLoadCpuMs).toBeCloseTo(480, 9);
+  it('derives per-token CPU from the layer weights and the engine when no var sets it', () => {
+    const bytes = { layers: 6 * 1024 * 1024, total: 8 * 1024 * 1024 };
+    const ort = defaultCpuFigures(bytes, 'ort');
+    expect(ort.cpuMsPerToken).toBeCloseTo(0.36, 9);
+    expect(ort.modelLoadCpuMs).toBeCloseTo(480, 9);
+    const plan = defaultCpuFigures(bytes, 'plan');
+    expect(plan.cpuMsPerToken).toBeCloseTo(0.15, 9);
+    expect(plan.modelLoadCpuMs).toBeCloseTo(48, 9);
+    expect(defaultCpuFigures(bytes, 'static')).toEqual(plan);
   });
 
   it('adds KV operations, inference and model loads per million embeddings', () => {

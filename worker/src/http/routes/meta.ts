@@ -172,6 +172,7 @@ function costInfo(report: CostReport) {
     cache_policy: report.policy,
     cpu_ms_per_token: report.model.cpuMsPerToken,
     cpu_figure_from: report.cpuFigure,
+    cpu_figure_engine: report.engine,
     model_load_cpu_ms: report.model.modelLoadCpuMs,
     usd_per_million: {
       kv_reads: prices.kvReadPerMillion,
