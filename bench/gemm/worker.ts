@@ -4,10 +4,11 @@
  * times the request (bench/gemm.ts).
  *
  *   GET  /health
- *   GET  /check                          the kernels against the TypeScript reference on odd sizes
+ *   GET  /check                          the kernels against the TypeScript reference on odd sizes, and whether the
+ *                                        exact relaxed build takes one dot per product here (unsignedDots)
  *   POST /ort?kind=&k=&n=                body: an ONNX model (kind: matmul-integer | full | overhead)
  *   GET  /compare?m=&k=&n=               ORT MatMulInteger (int32, scaled here) against the SIMD128 kernel
- *   GET  /time?impl=&m=&k=&n=&iters=     impl: relaxed | relaxed-exact | simd128 (uint8 activations in),
+ *   GET  /time?impl=&m=&k=&n=&iters=     impl: relaxed | relaxed-exact | relaxed-exact-split | simd128 (uint8 in),
  *                                        relaxed-full | simd128-full (fp32 in, quantized per token in the module),
  *                                        ort | ort-full | ort-overhead
  */
@@ -43,15 +44,17 @@ function activationsFor(m: number, k: number): ReturnType<typeof benchActivation
   return memo(activations, `${m}x${k}`, () => benchActivations(m, k));
 }
 
-type KernelName = 'relaxed' | 'relaxed-exact' | 'simd128';
+type KernelName = 'relaxed' | 'relaxed-exact' | 'relaxed-exact-split' | 'simd128';
 const modules: Record<KernelName, WebAssembly.Module> = {
   relaxed: relaxedModule,
+  // One dot per product where the probe allows it (kernels.ts, chooseDots), and the same module held to two.
   'relaxed-exact': relaxedExactModule,
+  'relaxed-exact-split': relaxedExactModule,
   simd128: simd128Module,
 };
 
 function kernel(name: KernelName): Promise<Int8Gemm> {
-  return memo(kernels, name, () => Int8Gemm.create(modules[name]));
+  return memo(kernels, name, () => Int8Gemm.create(modules[name], { unsignedDots: name !== 'relaxed-exact-split' }));
 }
 
 async function weightsFor(name: KernelName, k: number, n: number): Promise<{ gemm: Int8Gemm; w: PackedWeights }> {
@@ -137,6 +140,8 @@ export default {
           return Response.json({
             relaxed: await checkKernel(relaxedModule, 63),
             'relaxed-exact': await checkKernel(relaxedExactModule, 127),
+            'relaxed-exact-split': await checkKernel(relaxedExactModule, 127, undefined, { unsignedDots: false }),
+            unsignedDots: (await kernel('relaxed-exact')).unsignedDots,
             simd128: await checkKernel(simd128Module, 127),
           });
         case '/ort': {

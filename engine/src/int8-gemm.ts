@@ -10,7 +10,7 @@
  *   const w = gemm.packWeights(values, scales, 384, 1536);
  *   const out = gemm.run(w, activations, rowScales, 12); // Float32Array of 12 x 1536
  */
-import type { KernelExports } from './kernels.js';
+import { chooseDots, type KernelExports } from './kernels.js';
 
 /** Weights packed in the module's memory for one kernel. */
 export interface PackedWeights {
@@ -37,12 +37,20 @@ interface Buffers {
 export class Int8Gemm {
   private buffers: Buffers = { m: 0, k: 0, n: 0, x: 0, a: 0, aScale: 0, out: 0, scratch: 0 };
 
-  private constructor(private readonly kernel: KernelExports) {}
+  private constructor(
+    private readonly kernel: KernelExports,
+    /** Whether the exact relaxed build takes one dot per product here (kernels.ts, chooseDots). */
+    readonly unsignedDots: boolean,
+  ) {}
 
-  /** Instantiates a compiled kernel module (a module, never bytes: workerd forbids compiling wasm at run time). */
-  static async create(module: WebAssembly.Module): Promise<Int8Gemm> {
+  /**
+   * Instantiates a compiled kernel module (a module, never bytes: workerd forbids compiling wasm at run time).
+   * `unsignedDots: false` keeps the exact relaxed build on two dots per product even where one is exact.
+   */
+  static async create(module: WebAssembly.Module, options: { unsignedDots?: boolean } = {}): Promise<Int8Gemm> {
     const instance = await WebAssembly.instantiate(module, {});
-    return new Int8Gemm(instance.exports as unknown as KernelExports);
+    const kernel = instance.exports as unknown as KernelExports;
+    return new Int8Gemm(kernel, chooseDots(kernel, options));
   }
 
   /** Copies row-major W[K, N] and its N column scales in and packs them. */

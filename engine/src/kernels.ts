@@ -67,16 +67,33 @@ export interface KernelExports {
     accumulate: number,
   ): void;
   normalizeRows(x: number, rows: number, width: number): void;
+  /** The exact relaxed build only (gemm-relaxed-exact.ts): its probe and its switch to one dot per product. */
+  unsignedDotMismatches?(zero: number): number;
+  useUnsignedDots?(enabled: number): void;
 }
 
 export type KernelActivation = 'relu' | 'gelu-erf' | 'gelu-tanh' | 'tanh';
 export type KernelPooling = 'mean' | 'cls' | 'max' | 'mean_sqrt_len';
 
 export interface Kernels extends KernelExports {
+  /** Whether gemm takes one relaxed dot per product (see {@link chooseDots}). */
+  readonly unsignedDots: boolean;
   /** The `kind` codes of `activate`, as the module defines them. */
   readonly activations: Record<KernelActivation, number>;
   /** The `mode` codes of `pool`. */
   readonly poolings: Record<KernelPooling, number>;
+}
+
+/**
+ * Switches the exact relaxed build to one dot per product where its probe finds this runtime's relaxed dot exact on
+ * unsigned weight bytes (x64 V8 with AVX-VNNI); elsewhere, or with `unsignedDots: false`, it keeps two dots per product.
+ * Both give the same integers. Returns whether the module now takes one dot; false for builds without the switch.
+ */
+export function chooseDots(exports: KernelExports, options: { unsignedDots?: boolean } = {}): boolean {
+  if (!exports.unsignedDotMismatches || !exports.useUnsignedDots) return false;
+  const unsigned = options.unsignedDots !== false && exports.unsignedDotMismatches(0) === 0;
+  exports.useUnsignedDots(unsigned ? 1 : 0);
+  return unsigned;
 }
 
 /** Instantiates a compiled kernel module (a module, never bytes: workerd forbids compiling wasm at run time). */
@@ -86,6 +103,7 @@ export async function instantiateKernels(module: WebAssembly.Module): Promise<Ke
   const code = (name: string) => exports[name].value as number;
   return {
     ...exports,
+    unsignedDots: chooseDots(exports),
     activations: {
       relu: code('ACTIVATION_RELU'),
       'gelu-erf': code('ACTIVATION_GELU_ERF'),

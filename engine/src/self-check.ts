@@ -49,13 +49,17 @@ function lcg(seed: number): () => number {
   };
 }
 
-/** Checks `kernel` on `cases`; weights are drawn from [-qmax, qmax] (63 for the relaxed kernel). */
+/**
+ * Checks `kernel` on `cases`; weights are drawn from [-qmax, qmax] (63 for the relaxed kernel). `unsignedDots: false`
+ * checks the exact relaxed build's two-dot product where the runtime would take one (Int8Gemm.create).
+ */
 export async function checkKernel(
   module: WebAssembly.Module,
   qmax: 127 | 63,
   cases: GemmCase[] = oddCases,
+  options: { unsignedDots?: boolean } = {},
 ): Promise<CaseResult[]> {
-  const gemm = await Int8Gemm.create(module);
+  const gemm = await Int8Gemm.create(module, options);
   const next = lcg(qmax * 7919);
   return cases.map(({ m, k, n }) => {
     // Activations over the full 1..255 range, extremes included, so saturation or sign mistakes show.
