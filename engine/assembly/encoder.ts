@@ -13,6 +13,9 @@ const LOG2E: f32 = <f32>Math.LOG2E;
 const LN2_HIGH: f32 = 0.693359375;
 const LN2_LOW: f32 = -2.1219444e-4;
 const SIGN: i32 = 0x80000000;
+// Clamps use f32x4.pmin/pmax (one minps/maxps on x64) rather than min/max, whose NaN and signed-zero rules cost several
+// instructions each. With x as the first operand they give the same lanes for every input: pmin(x, c) = c < x ? c : x
+// keeps a NaN x, and no clamp bound is a zero.
 
 export const ACTIVATION_RELU = 0;
 export const ACTIVATION_GELU_ERF = 1;
@@ -23,7 +26,7 @@ export const ACTIVATION_TANH = 3;
 class Lanes {
   /** exp per lane (Cephes expf: 2^n times a degree-6 polynomial on |r| <= ln2 / 2), relative error ~1e-7. */
   @inline static exp(x: v128): v128 {
-    const clamped = f32x4.min(f32x4.max(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
+    const clamped = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
     const n = f32x4.nearest(f32x4.mul(clamped, f32x4.splat(LOG2E)));
     const r = f32x4.sub(f32x4.sub(clamped, f32x4.mul(n, f32x4.splat(LN2_HIGH))), f32x4.mul(n, f32x4.splat(LN2_LOW)));
     let y = f32x4.splat(1.98756915e-4);
@@ -42,7 +45,7 @@ class Lanes {
    * approximation of Eigen's and XLA's float erf; error a few float32 ulps, no exp.
    */
   @inline static erf(x: v128): v128 {
-    const c = f32x4.min(f32x4.max(x, f32x4.splat(-4)), f32x4.splat(4));
+    const c = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-4)), f32x4.splat(4));
     const x2 = f32x4.mul(c, c);
     let p = f32x4.splat(-2.72614225801306e-10);
     p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(2.77068142495902e-8));
@@ -233,7 +236,9 @@ export function addInPlace(x: usize, y: usize, count: i32): void {
 function softmaxUnscaled(p: usize, n: i32): f32 {
   let peaks = f32x4.splat(-Infinity);
   let j = 0;
-  for (; j + 4 <= n; j += 4) peaks = f32x4.max(peaks, v128.load(p + ((<usize>j) << 2)));
+  // pmax (see SIGN) may keep a zero of the other sign or drop a NaN score, neither of which changes the output: a
+  // score minus +0 or -0 has the same exp, and one NaN score makes the sum and so every probability NaN anyway.
+  for (; j + 4 <= n; j += 4) peaks = f32x4.pmax(peaks, v128.load(p + ((<usize>j) << 2)));
   let peak = max<f32>(
     max<f32>(f32x4.extract_lane(peaks, 0), f32x4.extract_lane(peaks, 1)),
     max<f32>(f32x4.extract_lane(peaks, 2), f32x4.extract_lane(peaks, 3)),

@@ -10,9 +10,19 @@ export function quantizeRows(x: usize, m: i32, k: i32, a: usize, scales: usize):
   for (let r = 0; r < m; r++) {
     const row = x + ((<usize>(r * k)) << 2);
     const dst = a + <usize>(r * k);
-    let vmax = f32x4.splat(0);
+    // max |x| as the integer max of the bits: non-negative floats order as their bit patterns, and a NaN's sort above
+    // infinity, so the result is the same float (a NaN for a row with one). One instruction on x64, where f32x4.max's
+    // NaN and signed-zero rules take several in a chain; two accumulators halve the chain.
+    let vmax = i32x4.splat(0);
+    let vmax2 = i32x4.splat(0);
     let i = 0;
-    for (; i + 4 <= k; i += 4) vmax = f32x4.max(vmax, f32x4.abs(v128.load(row + ((<usize>i) << 2))));
+    for (; i + 8 <= k; i += 8) {
+      const p = row + ((<usize>i) << 2);
+      vmax = i32x4.max_s(vmax, f32x4.abs(v128.load(p)));
+      vmax2 = i32x4.max_s(vmax2, f32x4.abs(v128.load(p, 16)));
+    }
+    for (; i + 4 <= k; i += 4) vmax = i32x4.max_s(vmax, f32x4.abs(v128.load(row + ((<usize>i) << 2))));
+    vmax = i32x4.max_s(vmax, vmax2);
     let rowMax = max<f32>(
       max<f32>(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)),
       max<f32>(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)),
