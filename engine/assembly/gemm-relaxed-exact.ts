@@ -85,6 +85,17 @@ export function unsignedDotMismatches(zero: i32): i32 {
   return mismatches;
 }
 
+// The epilogue's arguments for the current gemm call, set once per call and read by every tile row's store (globals
+// rather than a dozen arguments at each of the tiles' call sites; an object would need the runtime's allocator).
+let tileOut: usize = 0;
+let tileN: i32 = 0;
+let tileRowSums: usize = 0;
+let tileAScale: usize = 0;
+let tileWScale: usize = 0;
+let tileBias: usize = 0;
+let tileAccumulate = false;
+let tileSpill: usize = 0;
+
 export function gemm(
   a: usize,
   m: i32,
@@ -103,9 +114,17 @@ export function gemm(
   const rowSums = scratch + <usize>roundUp(m * k4, 16);
   const spill = rowSums + <usize>roundUp(m * 4, 16);
   packShiftedRows(a, m, k, packed, rowSums, WEIGHT_SHIFT);
+  tileOut = out;
+  tileN = n;
+  tileRowSums = rowSums;
+  tileAScale = aScale;
+  tileWScale = wScale;
+  tileBias = bias;
+  tileAccumulate = accumulate;
+  tileSpill = spill;
   // Two copies of the tile loops, each with its product fixed at compile time (see Dots).
-  if (unsignedDots) Dots.tiles<u8>(packed, rowSums, m, k4, n, w, aScale, wScale, bias, out, accumulate, spill);
-  else Dots.tiles<i8>(packed, rowSums, m, k4, n, w, aScale, wScale, bias, out, accumulate, spill);
+  if (unsignedDots) Dots.tiles<u8>(packed, m, k4, n, w);
+  else Dots.tiles<i8>(packed, m, k4, n, w);
 }
 
 /**
@@ -146,25 +165,88 @@ class Dots {
   }
 
   /** The tile loops of gemm over packed rows (4 x 8 tiles, then single rows x 8). */
-  @inline static tiles<Weights>(
-    packed: usize,
-    rowSums: usize,
-    m: i32,
-    k4: i32,
-    n: i32,
-    w: usize,
-    aScale: usize,
-    wScale: usize,
-    bias: usize,
-    out: usize,
-    accumulate: bool,
-    spill: usize,
-  ): void {
+  /** Row r's 8 columns from n0 on (storeRow, with the row's correction and scale). */
+  @inline static store(r: i32, n0: i32, acc0: v128, acc1: v128): void {
+    const at = (<usize>r) << 2;
+    storeRow(
+      tileOut,
+      tileN,
+      r,
+      n0,
+      acc0,
+      acc1,
+      load<i32>(tileRowSums + at),
+      load<f32>(tileAScale + at),
+      tileWScale,
+      tileBias,
+      tileAccumulate,
+      tileSpill,
+    );
+  }
+
+  /**
+   * The tile loops of gemm over packed rows: 6 x 8 tiles for one dot (12 accumulators, the 2 weight vectors and a row
+   * vector: 15 of x64's 16 vector registers, V8 keeping one for scratch), 4 x 8 for the split (its 4 halves need the
+   * room), then single rows x 8.
+   */
+  @inline static tiles<Weights>(packed: usize, m: i32, k4: i32, n: i32, w: usize): void {
     const blocks = (n + 7) >> 3;
     for (let nb = 0; nb < blocks; nb++) {
       const wb = w + <usize>(nb * k4 * 8);
       const n0 = nb * 8;
       let r = 0;
+      if (!isSigned<Weights>()) {
+        for (; r + 6 <= m; r += 6) {
+          const p0 = packed + <usize>(r * k4);
+          const p1 = p0 + <usize>k4;
+          const p2 = p1 + <usize>k4;
+          const p3 = p2 + <usize>k4;
+          const p4 = p3 + <usize>k4;
+          const p5 = p4 + <usize>k4;
+          let c00 = i32x4.splat(0),
+            c01 = i32x4.splat(0),
+            c10 = i32x4.splat(0),
+            c11 = i32x4.splat(0);
+          let c20 = i32x4.splat(0),
+            c21 = i32x4.splat(0),
+            c30 = i32x4.splat(0),
+            c31 = i32x4.splat(0);
+          let c40 = i32x4.splat(0),
+            c41 = i32x4.splat(0),
+            c50 = i32x4.splat(0),
+            c51 = i32x4.splat(0);
+          let q = wb;
+          for (let i: usize = 0; i < <usize>k4; i += 4) {
+            const u0 = v128.load(q);
+            const u1 = v128.load(q, 16);
+            let x = v128.load32_splat(p0 + i);
+            c00 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, u0, c00);
+            c01 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, u1, c01);
+            x = v128.load32_splat(p1 + i);
+            c10 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, u0, c10);
+            c11 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, u1, c11);
+            x = v128.load32_splat(p2 + i);
+            c20 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, u0, c20);
+            c21 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, u1, c21);
+            x = v128.load32_splat(p3 + i);
+            c30 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, u0, c30);
+            c31 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, u1, c31);
+            x = v128.load32_splat(p4 + i);
+            c40 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, u0, c40);
+            c41 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, u1, c41);
+            x = v128.load32_splat(p5 + i);
+            c50 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, u0, c50);
+            c51 = i32x4.relaxed_dot_i8x16_i7x16_add_s(x, u1, c51);
+            q += 32;
+          }
+          Dots.store(r, n0, c00, c01);
+          Dots.store(r + 1, n0, c10, c11);
+          Dots.store(r + 2, n0, c20, c21);
+          Dots.store(r + 3, n0, c30, c31);
+          Dots.store(r + 4, n0, c40, c41);
+          Dots.store(r + 5, n0, c50, c51);
+        }
+      }
       for (; r + 4 <= m; r += 4) {
         const p0 = packed + <usize>(r * k4);
         const p1 = p0 + <usize>k4;
@@ -200,62 +282,10 @@ class Dots {
           c31 = Dots.product<Weights>(x, l1, h1, c31);
           q += 32;
         }
-        storeRow(
-          out,
-          n,
-          r,
-          n0,
-          c00,
-          c01,
-          load<i32>(rowSums + ((<usize>r) << 2)),
-          load<f32>(aScale + ((<usize>r) << 2)),
-          wScale,
-          bias,
-          accumulate,
-          spill,
-        );
-        storeRow(
-          out,
-          n,
-          r + 1,
-          n0,
-          c10,
-          c11,
-          load<i32>(rowSums + ((<usize>(r + 1)) << 2)),
-          load<f32>(aScale + ((<usize>(r + 1)) << 2)),
-          wScale,
-          bias,
-          accumulate,
-          spill,
-        );
-        storeRow(
-          out,
-          n,
-          r + 2,
-          n0,
-          c20,
-          c21,
-          load<i32>(rowSums + ((<usize>(r + 2)) << 2)),
-          load<f32>(aScale + ((<usize>(r + 2)) << 2)),
-          wScale,
-          bias,
-          accumulate,
-          spill,
-        );
-        storeRow(
-          out,
-          n,
-          r + 3,
-          n0,
-          c30,
-          c31,
-          load<i32>(rowSums + ((<usize>(r + 3)) << 2)),
-          load<f32>(aScale + ((<usize>(r + 3)) << 2)),
-          wScale,
-          bias,
-          accumulate,
-          spill,
-        );
+        Dots.store(r, n0, c00, c01);
+        Dots.store(r + 1, n0, c10, c11);
+        Dots.store(r + 2, n0, c20, c21);
+        Dots.store(r + 3, n0, c30, c31);
       }
       for (; r < m; r++) {
         const p0 = packed + <usize>(r * k4);
@@ -272,20 +302,7 @@ class Dots {
           c01 = Dots.product<Weights>(x, l1, Dots.high<Weights>(u1, l1), c01);
           q += 32;
         }
-        storeRow(
-          out,
-          n,
-          r,
-          n0,
-          c00,
-          c01,
-          load<i32>(rowSums + ((<usize>r) << 2)),
-          load<f32>(aScale + ((<usize>r) << 2)),
-          wScale,
-          bias,
-          accumulate,
-          spill,
-        );
+        Dots.store(r, n0, c00, c01);
       }
     }
   }

@@ -1,6 +1,6 @@
 /**
  * Runs a kernel against {@link referenceGemm} on sizes that exercise every edge of its tiling (M not a multiple of the
- * 4-row tile, K not a multiple of 4 or 16, N not a multiple of 8), with seeded random inputs. Used by the Node test,
+ * 4- or 6-row tiles, K not a multiple of 4 or 16, N not a multiple of 8), with seeded random inputs. Used by the Node test,
  * by its relaxed-SIMD child process and by the benchmark inside workerd, so all three check the same thing.
  */
 import { Int8Gemm } from './int8-gemm.js';
@@ -16,6 +16,8 @@ export interface GemmCase {
 export const oddCases: GemmCase[] = [
   { m: 1, k: 37, n: 13 },
   { m: 3, k: 100, n: 21 },
+  // 6-row tiles, then a 4-row tile and a single row.
+  { m: 11, k: 100, n: 21 },
   { m: 13, k: 383, n: 77 },
   { m: 13, k: 1, n: 1 },
   { m: 4, k: 16, n: 8 },
