@@ -39,7 +39,16 @@ const packageVersion = (name: string) =>
     }
   ).version;
 
-const impls = ['relaxed', 'relaxed-exact', 'simd128', 'ort', 'relaxed-full', 'simd128-full', 'ort-full'] as const;
+const impls = [
+  'relaxed',
+  'relaxed-exact',
+  'relaxed-exact-split',
+  'simd128',
+  'ort',
+  'relaxed-full',
+  'simd128-full',
+  'ort-full',
+] as const;
 type Impl = (typeof impls)[number];
 
 function median(values: number[]): number {
@@ -87,11 +96,14 @@ async function prepareOrt(worker: GemmWorker): Promise<void> {
 
 async function verify(worker: GemmWorker): Promise<string[]> {
   const lines: string[] = [];
-  const check = (await (await worker.get('/check')).json()) as Record<
-    string,
-    { m: number; k: number; n: number; mismatches: number; floatMismatches: number }[]
-  >;
-  for (const [kernel, cases] of Object.entries(check)) {
+  const check = (await (await worker.get('/check')).json()) as {
+    unsignedDots: boolean;
+    kernels: Record<string, { m: number; k: number; n: number; mismatches: number; floatMismatches: number }[]>;
+  };
+  lines.push(
+    `relaxed exact takes ${check.unsignedDots ? 'one dot per product here (its probe found the relaxed dot exact on unsigned weight bytes)' : 'two dots per product here (its probe found the relaxed dot not exact on unsigned weight bytes)'}; relaxed exact split is the same module held to two`,
+  );
+  for (const [kernel, cases] of Object.entries(check.kernels)) {
     const bad = cases.filter((c) => c.mismatches > 0 || c.floatMismatches > 0);
     if (bad.length) throw new Error(`${kernel} kernel differs from the reference in workerd: ${JSON.stringify(bad)}`);
     lines.push(
@@ -202,16 +214,16 @@ function report(
   lines.push(
     'The GEMM alone (uint8 activations in, already quantized per token; ORT: the MatMulInteger node alone, int32 out):',
     '',
-    '| M | K x N | relaxed ms | GMAC/s | relaxed exact ms | GMAC/s | SIMD128 ms | GMAC/s | ORT MatMulInteger ms | GMAC/s | relaxed / ORT | relaxed exact / ORT | SIMD128 / ORT |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| M | K x N | relaxed ms | GMAC/s | relaxed exact ms | GMAC/s | relaxed exact split ms | GMAC/s | SIMD128 ms | GMAC/s | ORT MatMulInteger ms | GMAC/s | relaxed / ORT | relaxed exact / ORT | relaxed exact split / ORT | SIMD128 / ORT |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const row of rows) {
     const { ms } = row;
-    const cells = (['relaxed', 'relaxed-exact', 'simd128', 'ort'] as const).map(
+    const cells = (['relaxed', 'relaxed-exact', 'relaxed-exact-split', 'simd128', 'ort'] as const).map(
       (impl) => `${fmt(ms[impl], 4)} | ${fmt(gmacs(row, ms[impl]), 1)}`,
     );
     lines.push(
-      `| ${row.m} | ${row.k} x ${row.n} | ${cells.join(' | ')} | **${fmt(row.vsOrt.relaxed, 2)}x** | ${fmt(row.vsOrt['relaxed-exact'], 2)}x | ${fmt(row.vsOrt.simd128, 2)}x |`,
+      `| ${row.m} | ${row.k} x ${row.n} | ${cells.join(' | ')} | **${fmt(row.vsOrt.relaxed, 2)}x** | ${fmt(row.vsOrt['relaxed-exact'], 2)}x | ${fmt(row.vsOrt['relaxed-exact-split'], 2)}x | ${fmt(row.vsOrt.simd128, 2)}x |`,
     );
   }
   lines.push(
@@ -246,7 +258,7 @@ function report(
   lines.push(
     '',
     `ORT's fixed cost is one MatMulInteger session.run at K = N = 8 (JS, tensor copies, kernel dispatch); it is inside every ORT figure, while a whole graph pays it once per inference, not once per layer.`,
-    `"relaxed exact" is the same kernel with full int8 weights split into two 7-bit halves (two dots per product).`,
+    `"relaxed exact" is the plan engine's kernel: full int8 weights, one relaxed dot per product where its probe finds the dot exact on unsigned weight bytes (x64 with AVX-VNNI), 6 x 8 tiles; "relaxed exact split" is the same module held to two dots per product (7-bit halves, 4 x 8 tiles), as it runs where the probe fails.`,
     `**Verdict against the 2x bar:** relaxed / ORT MatMulInteger is ${fmt(Math.min(...verdicts), 2)}x to ${fmt(Math.max(...verdicts), 2)}x over a MiniLM layer (lowest single shape ${fmt(worst, 2)}x): ${Math.min(...verdicts) >= 2 ? 'at least 2x at every token count.' : 'NOT at least 2x at every token count.'}`,
     '',
   );

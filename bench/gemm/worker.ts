@@ -4,8 +4,8 @@
  * times the request (bench/gemm.ts).
  *
  *   GET  /health
- *   GET  /check                          the kernels against the TypeScript reference on odd sizes, and whether the
- *                                        exact relaxed build takes one dot per product here (unsignedDots)
+ *   GET  /check                          { unsignedDots, kernels }: whether the exact relaxed build takes one dot per
+ *                                        product here, and each kernel against the TypeScript reference on odd sizes
  *   POST /ort?kind=&k=&n=                body: an ONNX model (kind: matmul-integer | full | overhead)
  *   GET  /compare?m=&k=&n=               ORT MatMulInteger (int32, scaled here) against the SIMD128 kernel
  *   GET  /time?impl=&m=&k=&n=&iters=     impl: relaxed | relaxed-exact | relaxed-exact-split | simd128 (uint8 in),
@@ -138,11 +138,13 @@ export default {
           return new Response('ok');
         case '/check':
           return Response.json({
-            relaxed: await checkKernel(relaxedModule, 63),
-            'relaxed-exact': await checkKernel(relaxedExactModule, 127),
-            'relaxed-exact-split': await checkKernel(relaxedExactModule, 127, undefined, { unsignedDots: false }),
             unsignedDots: (await kernel('relaxed-exact')).unsignedDots,
-            simd128: await checkKernel(simd128Module, 127),
+            kernels: {
+              relaxed: await checkKernel(relaxedModule, 63),
+              'relaxed-exact': await checkKernel(relaxedExactModule, 127),
+              'relaxed-exact-split': await checkKernel(relaxedExactModule, 127, undefined, { unsignedDots: false }),
+              simd128: await checkKernel(simd128Module, 127),
+            },
           });
         case '/ort': {
           const kind = url.searchParams.get('kind') ?? '';
