@@ -17,8 +17,8 @@
  * bundle-runtime's Embedder on the engine the worker would run (--engine: the encoder plan engine, the worker's default
  * for a bundle with a plan, or onnxruntime-web WASM, one thread) and reading process.cpuUsage(), then scaled by
  * --workerd-factor to workerd: ONNX Runtime's WASM ran 1.4x slower there than in Node (docs/performance.md); the plan
- * engine runs its relaxed-SIMD build in workerd and its SIMD128 build in Node, and workerd took 0.8x Node's time
- * (`npm run bench:plan-engine -- --lengths short,12,64`: 1.06-1.27x the texts/s, 2026-12-01).
+ * engine runs its relaxed-SIMD build in workerd and its SIMD128 build in Node, and workerd took 0.45x Node's time
+ * (`npm run bench:plan-engine -- --lengths short,12,64,128`: 2.1-2.5x the texts/s, 2026-12-01 14:03 UTC).
  * Not counted (the same under every policy): per-request CPU around inference (JSON, hashing, routing).
  */
 import { readFile } from 'node:fs/promises';
@@ -68,7 +68,7 @@ const { values } = parseArgs({
     'admit-after': { type: 'string', default: '3' },
     'writes-per-day': { type: 'string', default: '1000' },
     engine: { type: 'string', default: 'plan' },
-    /** Node CPU-ms x this = workerd CPU-ms; default 0.8 for the plan engine, 1.4 for ort. */
+    /** Node CPU-ms x this = workerd CPU-ms; default 0.45 for the plan engine, 1.4 for ort. */
     'workerd-factor': { type: 'string' },
     /** Skips the measurement and uses this figure (ms per token in workerd). */
     'cpu-ms-per-token': { type: 'string' },
@@ -86,7 +86,7 @@ const num = (name: keyof typeof values) => {
 if (values.engine !== 'plan' && values.engine !== 'ort')
   throw new Error(`--engine takes plan or ort, got ${values.engine}`);
 const engine: BundleEngine = values.engine;
-values['workerd-factor'] ??= engine === 'plan' ? '0.8' : '1.4';
+values['workerd-factor'] ??= engine === 'plan' ? '0.45' : '1.4';
 const bundleDir = join(root, values.bundle);
 const manifest = parseBundleManifest(JSON.parse(await readFile(join(bundleDir, BUNDLE_FILES.manifest), 'utf8')));
 const tokenizer = new BundleTokenizer(

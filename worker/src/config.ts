@@ -155,7 +155,7 @@ export const CACHE_VARS = {
     env: 'CPU_MS_PER_TOKEN',
     schema: z.coerce.number().positive().optional(),
     description:
-      "Worker CPU-ms per token of inference; unset: per MB of the bundle's int8 layer weights, 0.025 on the plan engine, 0.06 on ONNX Runtime",
+      "Worker CPU-ms per token of inference; unset: per MB of the bundle's int8 layer weights, 0.013 on the plan engine, 0.06 on ONNX Runtime",
   },
   modelLoadCpuMs: {
     env: 'MODEL_LOAD_CPU_MS',

@@ -242,7 +242,7 @@ describe('cost-aware caching in the worker', () => {
     const plan = isolate({ CACHE_POLICY: 'cost' }, workerdRuntime);
     const before = (await plan.info()).cost;
     expect(before).toMatchObject({ cpu_figure_from: 'bundle size', cpu_figure_engine: 'plan' });
-    expect(before.cpu_ms_per_token).toBeCloseTo(mb(manifest.bytes.layers) * 0.025, 9);
+    expect(before.cpu_ms_per_token).toBeCloseTo(mb(manifest.bytes.layers) * 0.013, 9);
     expect(before.model_load_cpu_ms).toBeCloseTo(mb(manifest.bytes.total) * 6, 9);
     await plan.embed(shortTexts(1));
     const { cpu_ms_per_token, model_load_cpu_ms, cpu_figure_engine } = before;

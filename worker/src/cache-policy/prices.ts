@@ -44,12 +44,13 @@ export const CPU_FIGURES: Readonly<Record<'ort' | 'plan', { msPerTokenPerLayerMb
    */
   ort: { msPerTokenPerLayerMb: 0.06, loadMsPerMb: 60 },
   /**
-   * The encoder plan engine in workerd (`npm run bench:plan-engine -- --lengths 12,64,128`): USE Lite ~0.11 ms per
-   * token, the MiniLM fixture ~0.26-0.30, nearly flat from 12 to 128 tokens; 0.025 errs high for USE Lite (0.14) and
-   * low for MiniLM at 128 tokens (0.26). Load + first inference: 43 ms for USE Lite's 7.7 MiB, 70 ms for the
-   * fixture's 15.3 MiB (bench:compare), under 6 ms per MB.
+   * The encoder plan engine in workerd (`npm run bench:plan-engine -- --lengths 12,64,128`, one relaxed dot per int8
+   * product): USE Lite 0.050-0.057 ms per token, the MiniLM fixture 0.12-0.15, nearly flat from 12 to 128 tokens;
+   * 0.013 errs high for USE Lite (0.074) and is about right for MiniLM (0.137). A CPU without AVX-VNNI takes the
+   * two-dot path, ~1.5x these. Load + first inference: 36 ms for USE Lite's 7.7 MiB, 58 ms for the fixture's
+   * 15.3 MiB (bench:compare), under 6 ms per MB.
    */
-  plan: { msPerTokenPerLayerMb: 0.025, loadMsPerMb: 6 },
+  plan: { msPerTokenPerLayerMb: 0.013, loadMsPerMb: 6 },
 };
 
 const MB = 1024 * 1024;
@@ -58,7 +59,7 @@ const MB = 1024 * 1024;
  * The default CPU figures of a bundle when the vars do not set them, for the engine that runs it (a static bundle's
  * table lookups are priced like the plan engine: both far below a KV operation).
  * @example defaultCpuFigures({ layers: 5_945_966, total: 8_040_266 }, 'ort') // { cpuMsPerToken: ~0.34, modelLoadCpuMs: ~460 }
- * @example defaultCpuFigures({ layers: 5_945_966, total: 8_040_266 }, 'plan') // { cpuMsPerToken: ~0.14, modelLoadCpuMs: ~46 }
+ * @example defaultCpuFigures({ layers: 5_945_966, total: 8_040_266 }, 'plan') // { cpuMsPerToken: ~0.074, modelLoadCpuMs: ~46 }
  */
 export function defaultCpuFigures(
   bytes: { layers: number; total: number },
@@ -82,7 +83,7 @@ export interface CostVars {
 
 /**
  * The cost model of a bundle: the vars' prices and CPU figures, or the defaults for its size and engine where unset.
- * @example costModelFor(config, manifest.bytes, 'plan').cpuMsPerToken // 0.14 for USE Lite with CPU_MS_PER_TOKEN unset
+ * @example costModelFor(config, manifest.bytes, 'plan').cpuMsPerToken // 0.074 for USE Lite with CPU_MS_PER_TOKEN unset
  */
 export function costModelFor(vars: CostVars, bytes: { layers: number; total: number }, engine: EngineName): CostModel {
   const defaults = defaultCpuFigures(bytes, engine);

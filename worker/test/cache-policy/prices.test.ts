@@ -30,7 +30,7 @@ describe('the cost model', () => {
     expect(ort.cpuMsPerToken).toBeCloseTo(0.36, 9);
     expect(ort.modelLoadCpuMs).toBeCloseTo(480, 9);
     const plan = defaultCpuFigures(bytes, 'plan');
-    expect(plan.cpuMsPerToken).toBeCloseTo(0.15, 9);
+    expect(plan.cpuMsPerToken).toBeCloseTo(0.078, 9);
     expect(plan.modelLoadCpuMs).toBeCloseTo(48, 9);
     expect(defaultCpuFigures(bytes, 'static')).toEqual(plan);
   });
