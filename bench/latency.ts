@@ -349,6 +349,19 @@ mkdirSync(join(out, '..'), { recursive: true });
 writeFileSync(`${out}.md`, md.join('\n'));
 writeFileSync(
   `${out}.json`,
-  `${JSON.stringify({ command, date: new Date().toISOString(), loadBefore, loadAfter, rows, samples: cells.map(({ bundle, host, health, sentence }) => ({ bundle, host, health, sentence })), throughput: engines.map(({ engine, rates }) => ({ engine, rates })) }, null, 1)}\n`,
+  // Times to 0.01 ms and one sample list per line: the raw samples stay readable in a diff.
+  `${JSON.stringify(
+    {
+      command,
+      date: new Date().toISOString(),
+      loadBefore,
+      loadAfter,
+      rows,
+      samples: cells.map(({ bundle, host, health, sentence }) => ({ bundle, host, health, sentence })),
+      throughput: engines.map(({ engine, rates }) => ({ engine, rates })),
+    },
+    (_, value) => (typeof value === 'number' ? Math.round(value * 100) / 100 : value),
+    1,
+  ).replace(/\[\s+([\d.,\s-]+?)\s+\]/g, (_, list: string) => `[${list.replace(/\s+/g, '')}]`)}\n`,
 );
 log(`wrote ${values.out}.md and .json`);
