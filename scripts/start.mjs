@@ -8,6 +8,11 @@
  * ENGINE:ort`, the full worker/src/index.ts (ONNX Runtime, model.onnx and the reranker fixture; too big to deploy).
  * Other ENGINE values are passed the same way to the default entry.
  *
+ * How close to production: `wrangler dev` puts its dev proxy (a second workerd) in front of the worker and has
+ * Miniflare POST a log line per request to wrangler's Node; its inspector costs nothing measurable and its CLI cannot
+ * turn it off. `npm start -- --log-level warn` drops the per-request line (one short sentence 6.2 -> 4.9 ms p50 in
+ * `npm run bench:latency`, docs/performance.md) but hides the worker's own log lines too, so it is not the default.
+ *
  * Stopping: wrangler runs its own node child, which runs two workerd processes (and esbuild). All of them are put in one
  * process group of their own, and that group is ended (SIGTERM, then SIGKILL after a grace period) whenever this
  * process stops: on SIGINT/SIGTERM/SIGHUP, when wrangler exits by itself, and when this process' parent goes away
