@@ -10,8 +10,8 @@
  *
  * How close to production: `wrangler dev` puts its dev proxy (a second workerd) in front of the worker and has
  * Miniflare POST a log line per request to wrangler's Node; its inspector costs nothing measurable and its CLI cannot
- * turn it off. `npm start -- --log-level warn` drops the per-request line (USE Lite's one-sentence p50 4.8 -> 4.2 ms in
- * `npm run bench:latency`, docs/performance.md) but hides the worker's own log lines too, so it is not the default.
+ * turn it off. `npm start -- --log-level warn` drops the per-request line (0.3-0.7 ms of CPU per request in `npm run
+ * bench:latency`, docs/performance.md) but hides the worker's own log lines too, so it is not the default.
  *
  * Stopping: wrangler runs its own node child, which runs two workerd processes (and esbuild). All of them are put in one
  * process group of their own, and that group is ended (SIGTERM, then SIGKILL after a grace period) whenever this
