@@ -26,6 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { parseBundleManifest } from '../bundle-format/manifest.js';
+import { timedRequest } from './compare/http.js';
 import { profilePipeline, type StageProfile } from './compare/profile.js';
 import { PEER_SYSTEMS, type PeerPlan, type PeerResult, type PeerSystem } from './compare/systems.js';
 import { makeWorkload, shortSentences } from './compare/texts.js';
@@ -85,31 +86,18 @@ let proxyRetries = 0;
 
 async function post(url: string, input: string | string[]): Promise<Posted> {
   for (let attempt = 1; ; attempt++) {
-    const started = performance.now();
-    const response = await fetch(`${url}/v1/embeddings`, {
-      method: 'POST',
-      // A fresh connection per request: Miniflare drops a POST on a reused keep-alive connection mid-run (as bench:rerank saw).
-      headers: { 'content-type': 'application/json', connection: 'close' },
-      body: JSON.stringify({ input }),
-    });
-    const body = await response.text();
-    const ms = performance.now() - started;
-    if (response.status === 503 && body.startsWith('Your worker restarted mid-request') && attempt < 3) {
+    const { ms, status, headers, body } = await timedRequest(url, '/v1/embeddings', JSON.stringify({ input }));
+    if (status === 503 && body.startsWith('Your worker restarted mid-request') && attempt < 3) {
       proxyRetries++;
       continue;
     }
-    if (!response.ok) throw new Error(`HTTP ${response.status} from ${url}: ${body.slice(0, 500)}`);
+    if (status !== 200) throw new Error(`HTTP ${status} from ${url}: ${body.slice(0, 500)}`);
     const timing: Record<string, number> = {};
-    for (const part of (response.headers.get('server-timing') ?? '').split(',')) {
+    for (const part of String(headers['server-timing'] ?? '').split(',')) {
       const match = /^\s*(\w+);dur=([\d.]+)/.exec(part);
       if (match) timing[match[1]] = Number(match[2]);
     }
-    return {
-      ms,
-      hits: Number(response.headers.get('x-cache-hits')),
-      misses: Number(response.headers.get('x-cache-misses')),
-      timing,
-    };
+    return { ms, hits: Number(headers['x-cache-hits']), misses: Number(headers['x-cache-misses']), timing };
   }
 }
 
@@ -541,7 +529,8 @@ md.push('');
 md.push(
   `\\* worker load = new workerd process to first embedding (Miniflare ready ${workerMiniLm.readyMs.toFixed(0)} ms + first request with model load ${workerMiniLm.firstEmbeddingMs.toFixed(0)} ms); ` +
     "peers: model load + first call in an already running Node process. The worker is wrangler's deployable build (`wrangler deploy --dry-run`, built before the clock starts) " +
-    "served by Miniflare: one workerd process, HTTP through Miniflare's entry worker. " +
+    "served by Miniflare: one workerd process, HTTP through Miniflare's entry worker, each request on a new connection " +
+    'timed by a node:http client to the last byte (plain workerd without Miniflare: `npm run bench:latency`). ' +
     `Under \`wrangler dev\` (what \`npm start\` runs), whose dev proxy is a second workerd in front, (a) is p50 ${f1(percentile(wranglerDevSingleMs, 50))} ms, p95 ${f1(percentile(wranglerDevSingleMs, 95))} ms (after the same warm-up).`,
 );
 md.push(

@@ -30,11 +30,11 @@
  * in the isolate, no HTTP) and `HTTP` (POST /v1/embeddings). 0 turns this part off.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { timedRequest } from './compare/http.js';
 import { makeWorkload, shortSentences } from './compare/texts.js';
 import { type BenchWorker, startWorker, type WorkerHost } from './compare/workerd.js';
 
@@ -101,29 +101,11 @@ function percentile(values: number[], p: number): number {
 const f1 = (value: number) => value.toFixed(1);
 const f2 = (value: number) => value.toFixed(2);
 
-/** One request on a new connection; ms until the whole body is read. node:http rather than fetch: less client work. */
-function timed(url: string, path: string, body?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const req = request(`${url}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      agent: false,
-      headers:
-        body === undefined ? { connection: 'close' } : { 'content-type': 'application/json', connection: 'close' },
-    });
-    req.once('error', reject);
-    req.once('response', (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.once('end', () => {
-        const ms = performance.now() - started;
-        if (response.statusCode !== 200)
-          reject(new Error(`HTTP ${response.statusCode} from ${url}${path}: ${Buffer.concat(chunks).toString()}`));
-        else resolve(ms);
-      });
-    });
-    req.end(body);
-  });
+/** One request on a new connection (timedRequest); ms until the whole body is read, or an error unless 200. */
+async function timed(url: string, path: string, body?: string): Promise<number> {
+  const { ms, status, body: text } = await timedRequest(url, path, body);
+  if (status !== 200) throw new Error(`HTTP ${status} from ${url}${path}: ${text}`);
+  return ms;
 }
 const embed = (url: string, input: string | string[]) => timed(url, '/v1/embeddings', JSON.stringify({ input }));
 
