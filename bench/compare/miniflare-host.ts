@@ -8,41 +8,19 @@
  *
  * Prints "ready <url>" once Miniflare answers, then serves until it is killed.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
-import { parse } from 'smol-toml';
-
-interface WranglerConfig {
-  main: string;
-  compatibility_date: string;
-  compatibility_flags?: string[];
-  vars?: Record<string, string>;
-  kv_namespaces?: { binding: string }[];
-}
+import { readWranglerBuild } from './wrangler-build.js';
 
 const [configPath, buildDir, port, persistTo, varsJson = '{}'] = process.argv.slice(2);
 if (!configPath || !buildDir || !port || !persistTo) {
   console.error('usage: miniflare-host.ts <wrangler.toml> <build dir> <port> <persist dir> [vars JSON]');
   process.exit(2);
 }
-const config = parse(readFileSync(configPath, 'utf8')) as unknown as WranglerConfig;
-const mainFile = config.main.replace(/\.ts$/, '.js');
-const files = readdirSync(buildDir);
-if (!files.includes(mainFile))
-  throw new Error(`${buildDir} has no ${mainFile}: build it with wrangler deploy --dry-run --outdir`);
-
-// The same module types wrangler gives them: the ORT wasm precompiled (CompiledWasm rule), *.onnx and *.bin (a static
-// bundle's table) as ArrayBuffer (Data).
-const modules = [
-  { type: 'ESModule' as const, path: join(buildDir, mainFile) },
-  ...files
-    .filter((file) => file.endsWith('.wasm'))
-    .map((file) => ({ type: 'CompiledWasm' as const, path: join(buildDir, file) })),
-  ...files
-    .filter((file) => file.endsWith('.onnx') || file.endsWith('.bin'))
-    .map((file) => ({ type: 'Data' as const, path: join(buildDir, file) })),
-];
+const build = readWranglerBuild(configPath, buildDir);
+const { config } = build;
+const MODULE_TYPES = { esModule: 'ESModule', wasm: 'CompiledWasm', data: 'Data' } as const;
+const modules = build.modules.map(({ kind, file }) => ({ type: MODULE_TYPES[kind], path: join(buildDir, file) }));
 
 const miniflare = new Miniflare({
   modules,

@@ -7,16 +7,9 @@
  * cache-switch.ts hides EMBED_CACHE anyway, and workerd has no KV implementation of its own (Miniflare supplies one
  * as extra workers, which is the layer this host exists to leave out).
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'smol-toml';
-
-interface WranglerConfig {
-  main: string;
-  compatibility_date: string;
-  compatibility_flags?: string[];
-  vars?: Record<string, string>;
-}
+import { readWranglerBuild } from './wrangler-build.js';
 
 /** A capnp text literal (capnp's escapes are C's, which JSON's are a subset of for these strings). */
 const text = (value: string) => JSON.stringify(value);
@@ -31,21 +24,9 @@ export function writeWorkerdConfig(
   port: number,
   vars: Record<string, string> = {},
 ): string {
-  const config = parse(readFileSync(configPath, 'utf8')) as unknown as WranglerConfig;
-  const mainFile = config.main.replace(/\.ts$/, '.js');
-  const files = readdirSync(buildDir);
-  if (!files.includes(mainFile))
-    throw new Error(`${buildDir} has no ${mainFile}: build it with wrangler deploy --dry-run --outdir`);
-  // The module types wrangler gives them (as miniflare-host.ts does): the wasm precompiled, *.onnx and *.bin as data.
-  const modules = [
-    `(name = ${text(mainFile)}, esModule = embed ${text(mainFile)})`,
-    ...files
-      .filter((file) => file.endsWith('.wasm'))
-      .map((file) => `(name = ${text(file)}, wasm = embed ${text(file)})`),
-    ...files
-      .filter((file) => file.endsWith('.onnx') || file.endsWith('.bin'))
-      .map((file) => `(name = ${text(file)}, data = embed ${text(file)})`),
-  ];
+  const build = readWranglerBuild(configPath, buildDir);
+  const { config } = build;
+  const modules = build.modules.map(({ kind, file }) => `(name = ${text(file)}, ${kind} = embed ${text(file)})`);
   const bindings = Object.entries({ ...config.vars, ...vars }).map(
     ([name, value]) => `(name = ${text(name)}, text = ${text(value)})`,
   );
