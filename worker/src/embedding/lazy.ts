@@ -5,6 +5,7 @@
 export class Lazy<T> {
   private pending: Promise<T> | undefined;
   private created = false;
+  private value: T | undefined;
 
   constructor(private readonly create: () => Promise<T>) {}
 
@@ -13,11 +14,17 @@ export class Lazy<T> {
     return this.created;
   }
 
+  /** The created value, without waiting: undefined until creation has succeeded. */
+  get current(): T | undefined {
+    return this.value;
+  }
+
   /** @example const model = new Lazy(() => loadModel()); await model.get() // loads once */
   get(): Promise<T> {
     this.pending ??= this.create().then(
       (value) => {
         this.created = true;
+        this.value = value;
         return value;
       },
       (error: unknown) => {

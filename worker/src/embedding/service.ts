@@ -74,8 +74,6 @@ export class EmbeddingService {
   private readonly planFilesValue: Lazy<PlanFiles | undefined>;
   /** The model on the engine the ENGINE var chose; chosen again (and the old one dropped) if ENGINE changes. */
   private modelValue: { choice: EngineChoice; model: Lazy<LoadedModel> } | undefined;
-  /** The engine the last successful load created, and under which ENGINE choice: it prices inference (costEngine). */
-  private loadedEngine: { choice: EngineChoice; engine: EngineName } | undefined;
   private companion: EmbeddingService | undefined;
   /** When the last model load failed (Date.now()), until one succeeds: /health reports not ready meanwhile. */
   private modelFailedAt: number | undefined;
@@ -113,8 +111,8 @@ export class EmbeddingService {
    * refuses the bundle), for /info and /v1/models.
    */
   async engine(config: Config): Promise<EngineName | null> {
-    const loaded = this.modelValue;
-    if (loaded?.choice === config.engine && loaded.model.ready) return (await loaded.model.get()).engine;
+    const loaded = this.loadedModel(config);
+    if (loaded !== undefined) return loaded.engine;
     const manifest = await this.manifest(config);
     try {
       const { decision } = await decideEngine(manifest, config.engine, this.planFilesValue, this.runtime);
@@ -123,6 +121,11 @@ export class EmbeddingService {
       // A plan that cannot be read or is corrupt: a load would be refused (503 naming why).
       return null;
     }
+  }
+
+  /** The model loaded under this config's ENGINE choice, if it is loaded. */
+  private loadedModel(config: Config): LoadedModel | undefined {
+    return this.modelValue?.choice === config.engine ? this.modelValue.model.current : undefined;
   }
 
   /** Milliseconds since the last failed model load, while the model is not loaded; undefined otherwise. */
@@ -159,7 +162,6 @@ export class EmbeddingService {
       const decided = await decideEngine(manifest, choice, this.planFilesValue, this.runtime);
       const { engine, inference } = await createEngine(manifest, decided, this.source, this.runtime);
       const embedder = new Embedder(inference, undefined, this.counters);
-      this.loadedEngine = { choice, engine };
       this.counters.modelLoads++;
       this.modelFailedAt = undefined;
       return { engine, embedder };
@@ -196,7 +198,8 @@ export class EmbeddingService {
    * cross-encoder's plan decides) or a refused one is priced as ONNX Runtime, the dearer engine.
    */
   private costEngine(config: Config, manifest: BundleManifest): EngineName {
-    if (this.loadedEngine?.choice === config.engine) return this.loadedEngine.engine;
+    const loaded = this.loadedModel(config);
+    if (loaded !== undefined) return loaded.engine;
     const decision = chooseEngine(manifest, config.engine, this.runtime);
     return 'engine' in decision ? decision.engine : 'ort';
   }
