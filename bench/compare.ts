@@ -27,6 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { parseBundleManifest } from '../bundle-format/manifest.js';
 import { timedRequest } from './compare/http.js';
+import { percentile } from './compare/percentile.js';
 import { profilePipeline, type StageProfile } from './compare/profile.js';
 import { PEER_SYSTEMS, type PeerPlan, type PeerResult, type PeerSystem } from './compare/systems.js';
 import { makeWorkload, shortSentences } from './compare/texts.js';
@@ -56,11 +57,6 @@ const log = (line: string) =>
 
 function chunk<T>(items: T[], size: number): T[][] {
   return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 // ---------------------------------------------------------------- inputs

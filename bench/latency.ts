@@ -35,6 +35,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { timedRequest } from './compare/http.js';
+import { percentile } from './compare/percentile.js';
 import { makeWorkload, shortSentences } from './compare/texts.js';
 import { type BenchWorker, startWorker, type WorkerHost } from './compare/workerd.js';
 
@@ -94,10 +95,6 @@ const hosts = names<HostName>(values.hosts, HOSTS);
 // Each worker and build registers an exit handler (bench/compare/workerd.ts): ten workers are expected, not a leak.
 process.setMaxListeners(32);
 const log = (message: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 const f1 = (value: number) => value.toFixed(1);
 const f2 = (value: number) => value.toFixed(2);
 

@@ -37,6 +37,7 @@ import { buildEngine } from '../engine/build.js';
 import { bertBaseUncasedVocab } from '../model-packager/src/fixtures/bert-vocab.js';
 import { mulberry32 } from '../model-packager/src/fixtures/random.js';
 import { nodeOrt } from '../model-packager/src/runtime/ort-node.js';
+import { percentile } from './compare/percentile.js';
 import { startWorker } from './compare/workerd.js';
 
 const root = join(import.meta.dirname, '..');
@@ -75,11 +76,6 @@ function texts(seed: number, count: number, words: number): string[] {
   return Array.from({ length: count }, () =>
     Array.from({ length: words }, () => vocabulary[Math.floor(next() * vocabulary.length)]).join(' '),
   );
-}
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 const summary = (samples: number[]) => ({ p50: percentile(samples, 50), p90: percentile(samples, 90) });
